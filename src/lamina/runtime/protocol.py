@@ -49,3 +49,10 @@ MAX_XRAY_CAUSE = 1024 * 1024  # awslambdaric drops the X-Ray cause at this size
 # Exit codes the runtime uses for SnapStart hook failures (as awslambdaric does).
 EXIT_BEFORE_SNAPSHOT_ERROR = 64
 EXIT_AFTER_RESTORE_ERROR = 65
+
+# Deployment package limits (bytes), as Lambda enforces them on CreateFunction/UpdateFunctionCode.
+MAX_ZIPPED_DIRECT_UPLOAD = 52428800  # 50 MB zip in the request
+MAX_DIRECT_UPLOAD_REQUEST = 70167211  # the JSON request carrying a base64 50 MB zip
+MAX_UNZIPPED_CODE = 262144000  # function plus all its layers, unzipped
+MAX_LAYERS_PER_FUNCTION = 5
+MAX_CODE_STORAGE = 75 * 1024**3  # the regional code storage quota

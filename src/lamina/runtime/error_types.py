@@ -28,3 +28,13 @@ PRECONDITION_FAILED = "PreconditionFailedException"
 REQUEST_ENTITY_TOO_LARGE = "RequestEntityTooLargeException"
 CODE_STORAGE_EXCEEDED = "CodeStorageExceededException"
 SERVICE = "ServiceException"
+TOO_MANY_REQUESTS = "TooManyRequestsException"
+
+# Out-of-memory kill of an execution environment, as Lambda reports it in the invoke response.
+OUT_OF_MEMORY = "Runtime.OutOfMemory"
+
+# Runtime API refusals (the errorType of a 4xx answer to the runtime).
+INVALID_REQUEST_ID = "InvalidRequestID"
+INVALID_STATE_TRANSITION = "InvalidStateTransition"
+REQUEST_ENTITY_TOO_LARGE_RUNTIME = "RequestEntityTooLarge"
+INVALID_RESPONSE_MODE = "InvalidFunctionResponseMode"

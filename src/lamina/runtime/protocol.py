@@ -56,3 +56,8 @@ MAX_DIRECT_UPLOAD_REQUEST = 70167211  # the JSON request carrying a base64 50 MB
 MAX_UNZIPPED_CODE = 262144000  # function plus all its layers, unzipped
 MAX_LAYERS_PER_FUNCTION = 5
 MAX_CODE_STORAGE = 75 * 1024**3  # the regional code storage quota
+
+# Lambda's fixed limits for execution environments.
+INIT_TIMEOUT_SECONDS = 10.0  # the init phase of an on-demand environment
+MAX_LOG_TAIL = 4096  # bytes of the log returned in X-Amz-Log-Result
+MAX_CLIENT_CONTEXT = 3583  # bytes of the base64 X-Amz-Client-Context header

@@ -1,0 +1,49 @@
+"""Lambda's size quotas, checked on the finished zip so that an oversized bundle fails here, not at upload.
+
+Quotas (Lambda docs, gettingstarted-limits): 50 MB zipped for a direct upload, 250 MB unzipped for the
+function and all its layers together. When a bundle is over, the error names what takes the room: the
+top-level packages of the bundle by unzipped size, which is what a user can drop or move to a layer.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+
+from lamina.build.errors import BuildError
+from lamina.build.zipper import tree_files
+
+MB = 1024 * 1024
+ZIPPED_LIMIT = 50 * MB
+UNZIPPED_LIMIT = 250 * MB
+
+
+def megabytes(size: int) -> str:
+    return f"{size / MB:.1f} MB"
+
+
+def largest_contributors(root: Path, count: int = 3) -> list[tuple[str, int]]:
+    """The top-level entries of a tree (a package with its ``.dist-info``) by unzipped size."""
+    sizes: dict[str, int] = defaultdict(int)
+    for arcname, path in tree_files(root):
+        top = arcname.split("/", 1)[0]
+        if top.endswith((".dist-info", ".data")):
+            top = top.split("-", 1)[0].lower()
+        sizes[top] += path.stat().st_size
+    return sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:count]
+
+
+def check_limits(root: Path, zip_path: Path, what: str = "the bundle",
+                 zipped_limit: int = ZIPPED_LIMIT, unzipped_limit: int = UNZIPPED_LIMIT) -> None:
+    """Raise a ``BuildError`` naming the largest contributors when ``zip_path`` breaks a Lambda quota."""
+    unzipped = sum(path.stat().st_size for _, path in tree_files(root))
+    zipped = zip_path.stat().st_size
+    largest = ", ".join(f"{name} {megabytes(size)}" for name, size in largest_contributors(root))
+    if unzipped > unzipped_limit:
+        raise BuildError(
+            f"{what} is {megabytes(unzipped)} unzipped, over Lambda's {megabytes(unzipped_limit)} limit "
+            f"(largest: {largest}): drop dependencies you do not import, or ship a container image")
+    if zipped > zipped_limit:
+        raise BuildError(
+            f"{what} is {megabytes(zipped)} zipped, over Lambda's {megabytes(zipped_limit)} limit for direct "
+            f"upload (largest: {largest}): move dependencies to a layer or upload the zip through S3")

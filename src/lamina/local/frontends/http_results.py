@@ -1,0 +1,153 @@
+"""A function's result → the HTTP response API Gateway (or a function URL) would send.
+
+Format 2.0 (HTTP API, function URLs) infers a response from a plain result: a JSON value without
+``statusCode`` becomes ``200``, ``content-type: application/json`` and that JSON as the body; a string
+becomes the body as is. A dict with ``statusCode`` is read as ``statusCode``/``headers``/``cookies``/
+``body``/``isBase64Encoded``. Format 1.0 (REST API) infers nothing: ``statusCode`` is required, and
+``headers`` merge with ``multiValueHeaders``. A function error or a result that breaks these rules is
+answered ``502`` with API Gateway's own body. Pure code.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any, List, Optional, Tuple
+
+__all__ = [
+    "HttpResponse",
+    "MalformedResultError",
+    "bad_gateway",
+    "gateway_error",
+    "response_from_result",
+    "response_from_v1_result",
+    "response_from_v2_result",
+]
+
+JSON = "application/json"
+
+
+@dataclass(frozen=True)
+class HttpResponse:
+    """Status, headers (repeatable, in order) and body bytes, ready for any HTTP server to send."""
+
+    status: int
+    headers: List[Tuple[str, str]] = field(default_factory=list)
+    body: bytes = b""
+
+    def header(self, name: str) -> Optional[str]:
+        values = [v for k, v in self.headers if k.lower() == name.lower()]
+        return ",".join(values) if values else None
+
+
+class MalformedResultError(ValueError):
+    """The function's result is not a response API Gateway can send (it answers 502)."""
+
+
+def gateway_error(status: int, message: str) -> HttpResponse:
+    """An error API Gateway produces itself: ``{"message": "..."}`` as JSON."""
+    body = json.dumps({"message": message}, separators=(",", ":")).encode()
+    return HttpResponse(status, [("content-type", JSON)], body)
+
+
+def bad_gateway(payload_format: str = "2.0") -> HttpResponse:
+    """502 for a failed function or a malformed result; REST APIs spell the message in lower case."""
+    return gateway_error(502, "Internal server error" if payload_format == "1.0" else "Internal Server Error")
+
+
+def _status(result: Mapping[str, Any]) -> int:
+    status = result.get("statusCode")
+    if isinstance(status, str) and status.isdigit():
+        status = int(status)
+    if not isinstance(status, int) or isinstance(status, bool) or not 100 <= status <= 599:
+        raise MalformedResultError(f"statusCode must be an HTTP status code, got {status!r}")
+    return status
+
+
+def _header_value(name: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (str, int, float)):
+        return str(value)
+    raise MalformedResultError(f"header {name!r} must be a string, got {type(value).__name__}")
+
+
+def _mapping(result: Mapping[str, Any], key: str) -> Mapping[str, Any]:
+    value = result.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, Mapping):
+        raise MalformedResultError(f"{key} must be an object")
+    return value
+
+
+def _body(result: Mapping[str, Any]) -> bytes:
+    body = result.get("body")
+    encoded = result.get("isBase64Encoded", False)
+    if not isinstance(encoded, bool):
+        raise MalformedResultError("isBase64Encoded must be a boolean")
+    if body is None:
+        return b""
+    if not isinstance(body, str):
+        raise MalformedResultError(f"body must be a string, got {type(body).__name__}")
+    if encoded:
+        try:
+            return base64.b64decode(body, validate=True)
+        except (binascii.Error, ValueError) as exc:
+            raise MalformedResultError("body is not valid base64") from exc
+    return body.encode("utf-8")
+
+
+def _parse(payload: bytes) -> Any:
+    try:
+        return json.loads(payload)
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise MalformedResultError("the function's result is not JSON") from exc
+
+
+def response_from_v2_result(payload: bytes) -> HttpResponse:
+    """Apply format 2.0's rules to a successful result; raises MalformedResultError."""
+    result = _parse(payload)
+    if isinstance(result, str):
+        return HttpResponse(200, [("content-type", JSON)], result.encode("utf-8"))
+    if not isinstance(result, dict) or "statusCode" not in result:
+        return HttpResponse(200, [("content-type", JSON)], payload.strip())
+    headers = [(str(k).lower(), _header_value(str(k), v)) for k, v in _mapping(result, "headers").items()]
+    cookies = result.get("cookies") or []
+    if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
+        raise MalformedResultError("cookies must be a list of strings")
+    headers.extend(("set-cookie", cookie) for cookie in cookies)
+    return HttpResponse(_status(result), headers, _body(result))
+
+
+def response_from_v1_result(payload: bytes) -> HttpResponse:
+    """Apply format 1.0's rules (``statusCode`` required) to a successful result."""
+    result = _parse(payload)
+    if not isinstance(result, dict) or "statusCode" not in result:
+        raise MalformedResultError("a REST API proxy result needs a statusCode")
+    headers: list[tuple[str, str]] = []
+    for name, values in _mapping(result, "multiValueHeaders").items():
+        if not isinstance(values, list):
+            raise MalformedResultError(f"multiValueHeaders[{name!r}] must be a list")
+        headers.extend((str(name), _header_value(str(name), v)) for v in values)
+    present = {(k.lower(), v) for k, v in headers}
+    for name, value in _mapping(result, "headers").items():
+        pair = (str(name), _header_value(str(name), value))
+        if (pair[0].lower(), pair[1]) not in present:
+            headers.append(pair)
+    return HttpResponse(_status(result), headers, _body(result))
+
+
+def response_from_result(function_error: Optional[str], payload: bytes, payload_format: str) -> HttpResponse:
+    """The HTTP response for an invocation's outcome, 502 for errors and malformed results."""
+    if function_error is not None:
+        return bad_gateway(payload_format)
+    try:
+        if payload_format == "1.0":
+            return response_from_v1_result(payload)
+        return response_from_v2_result(payload)
+    except MalformedResultError:
+        return bad_gateway(payload_format)

@@ -1,0 +1,125 @@
+"""The HTTP front: an aiohttp server that answers as API Gateway (or a function URL) in front of Lambda.
+
+It only moves bytes: it reads the request (refusing bodies over API Gateway's 10 MB), picks the route
+(:mod:`routes`), builds the event (:mod:`http_events`), calls the injected :data:`Invoker`, and sends
+what :mod:`http_results` makes of the result. Binding is 127.0.0.1 unless told otherwise.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Optional
+
+from aiohttp import web
+from multidict import CIMultiDict
+
+from lamina.local.frontends.http_events import (
+    EventContext,
+    HttpRequest,
+    build_event,
+    build_function_url_event,
+)
+from lamina.local.frontends.http_results import HttpResponse, gateway_error, response_from_result
+from lamina.local.frontends.invoker import Invoker, InvokeServiceError
+from lamina.local.frontends.routes import RouteTable
+
+__all__ = ["MAX_REQUEST_BYTES", "create_http_app", "start_http_server"]
+
+MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload quota
+_READ_CHUNK = 256 * 1024
+log = logging.getLogger("lamina.http")
+
+_TABLE = web.AppKey("route_table", RouteTable)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _read_body(request: web.Request, limit: int) -> bytes:
+    if request.content_length is not None and request.content_length > limit:
+        raise _TooLarge
+    chunks: list[bytes] = []
+    size = 0
+    while True:
+        chunk = await request.content.read(_READ_CHUNK)
+        if not chunk:
+            return b"".join(chunks)
+        size += len(chunk)
+        if size > limit:
+            raise _TooLarge
+        chunks.append(chunk)
+
+
+def _service_error_response(error: InvokeServiceError) -> HttpResponse:
+    """What API Gateway answers when Lambda refuses the invocation itself."""
+    if error.status == 413:
+        return gateway_error(413, "Request Entity Too Large")
+    if error.status == 429:
+        return gateway_error(429, "Too Many Requests")
+    return gateway_error(500, "Internal Server Error")
+
+
+def _to_aiohttp(response: HttpResponse, request_id: str) -> web.Response:
+    headers: CIMultiDict[str] = CIMultiDict(response.headers)
+    headers.setdefault("apigw-requestid", request_id)
+    return web.Response(status=response.status, body=response.body, headers=headers)
+
+
+def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina",
+                    function_url: bool = False,
+                    max_request_bytes: int = MAX_REQUEST_BYTES) -> web.Application:
+    """An aiohttp app that sends every request through ``table`` to ``invoke``.
+
+    ``function_url`` builds function URL events (``$default``, no path parameters) for format 2.0.
+    """
+
+    async def handle(request: web.Request) -> web.StreamResponse:
+        context = EventContext.now(api_id)
+        match = table.match(request.method, request.rel_url.raw_path)
+        if match is None:
+            return _to_aiohttp(gateway_error(404, "Not Found"), context.request_id)
+        try:
+            body = await _read_body(request, max_request_bytes)
+        except _TooLarge:
+            return _to_aiohttp(gateway_error(413, "Request Entity Too Large"), context.request_id)
+        http_request = HttpRequest(
+            method=request.method,
+            raw_path=request.rel_url.raw_path,
+            raw_query_string=request.rel_url.raw_query_string,
+            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
+            body=body,
+            source_ip=request.remote or "127.0.0.1",
+            protocol=f"HTTP/{request.version.major}.{request.version.minor}",
+        )
+        if function_url and match.route.payload_format == "2.0":
+            event = build_function_url_event(http_request, match, context)
+        else:
+            event = build_event(http_request, match, context)
+        payload = json.dumps(event, separators=(",", ":")).encode()
+        function_name = match.route.function_name
+        try:
+            function_error, result = await invoke(function_name, payload)
+        except InvokeServiceError as exc:
+            log.warning("%s %s -> %s: %s", request.method, request.rel_url.raw_path, function_name, exc)
+            return _to_aiohttp(_service_error_response(exc), context.request_id)
+        response = response_from_result(function_error, result, match.route.payload_format)
+        if response.status == 502:
+            log.warning("%s %s -> %s: function error %s or malformed result: %.200r", request.method,
+                        request.rel_url.raw_path, function_name, function_error, result)
+        return _to_aiohttp(response, context.request_id)
+
+    app = web.Application(client_max_size=max_request_bytes + 1)
+    app[_TABLE] = table
+    app.router.add_route("*", "/{tail:.*}", handle)
+    return app
+
+
+async def start_http_server(app: web.Application, host: str = "127.0.0.1", port: int = 3000,
+                            runner: Optional[web.AppRunner] = None) -> web.AppRunner:
+    """Start ``app`` on ``host:port``; the caller awaits ``runner.cleanup()`` to stop it."""
+    runner = runner or web.AppRunner(app, access_log=None)
+    await runner.setup()
+    await web.TCPSite(runner, host, port).start()
+    return runner

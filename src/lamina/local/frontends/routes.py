@@ -1,0 +1,185 @@
+"""Routes as API Gateway's HTTP API declares and selects them: ``METHOD /path/{param}`` → function.
+
+A route key is ``GET /items/{id}``, ``ANY /files/{proxy+}`` or ``$default``. When several routes match a
+request, API Gateway picks the most specific: static segments beat ``{variables}``, which beat a greedy
+``{proxy+}``; a route with a method beats ``ANY`` on the same path; ``$default`` answers last. Pure code:
+the HTTP server asks :meth:`RouteTable.match` and builds events from the :class:`RouteMatch`.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Tuple
+from urllib.parse import unquote
+
+__all__ = [
+    "DEFAULT_ROUTE_KEY",
+    "PAYLOAD_FORMATS",
+    "InvalidRouteError",
+    "Route",
+    "RouteMatch",
+    "RouteTable",
+    "parse_route",
+    "routes_from_functions",
+]
+
+DEFAULT_ROUTE_KEY = "$default"
+METHODS = frozenset({"ANY", "GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"})
+PAYLOAD_FORMATS = ("2.0", "1.0")
+
+_STATIC, _VARIABLE, _GREEDY = 0, 1, 2
+_VARIABLE_RE = re.compile(r"^\{([A-Za-z0-9._-]+)\}$")
+_GREEDY_RE = re.compile(r"^\{([A-Za-z0-9._-]+)\+\}$")
+
+
+class InvalidRouteError(ValueError):
+    """A route key API Gateway would refuse (``BadRequestException`` on ``CreateRoute``)."""
+
+
+@dataclass(frozen=True)
+class Route:
+    """One route: which function answers, and with which event format (``"2.0"`` or ``"1.0"``)."""
+
+    function_name: str
+    route_key: str
+    method: str = "ANY"
+    path: str = ""
+    payload_format: str = "2.0"
+    # (kind, text) per path segment; empty for $default
+    segments: Tuple[Tuple[int, str], ...] = field(default=(), compare=False)
+
+    @property
+    def is_default(self) -> bool:
+        return self.route_key == DEFAULT_ROUTE_KEY
+
+    def priority(self) -> tuple[int, tuple[int, ...], int]:
+        """Sort key: lower is more specific, as API Gateway orders candidate routes."""
+        ranks = tuple(kind for kind, _ in self.segments)
+        return (1 if self.is_default else 0, ranks, 1 if self.method == "ANY" else 0)
+
+
+@dataclass(frozen=True)
+class RouteMatch:
+    """The route chosen for a request and the path parameters it captured (decoded)."""
+
+    route: Route
+    path_parameters: Dict[str, str]
+
+
+def _parse_segments(path: str, route_key: str) -> tuple[tuple[int, str], ...]:
+    if not path.startswith("/"):
+        raise InvalidRouteError(f"Invalid route key: {route_key!r}: the path must start with '/'")
+    parts = [p for p in path.split("/")[1:] if p != ""] if path != "/" else []
+    segments: list[tuple[int, str]] = []
+    names: set[str] = set()
+    for index, part in enumerate(parts):
+        greedy = _GREEDY_RE.match(part)
+        variable = _VARIABLE_RE.match(part)
+        if greedy:
+            if index != len(parts) - 1:
+                raise InvalidRouteError(
+                    f"Invalid route key: {route_key!r}: a greedy path variable must be the last segment")
+            name, kind = greedy.group(1), _GREEDY
+        elif variable:
+            name, kind = variable.group(1), _VARIABLE
+        elif "{" in part or "}" in part:
+            raise InvalidRouteError(f"Invalid route key: {route_key!r}: malformed path variable {part!r}")
+        else:
+            segments.append((_STATIC, part))
+            continue
+        if name in names:
+            raise InvalidRouteError(f"Invalid route key: {route_key!r}: duplicate path variable {name!r}")
+        names.add(name)
+        segments.append((kind, name))
+    return tuple(segments)
+
+
+def parse_route(route_key: str, function_name: str, payload_format: str = "2.0") -> Route:
+    """Parse ``"GET /items/{id}"`` (or ``"$default"``, or a bare ``"/path"`` meaning ANY) into a Route."""
+    if payload_format not in PAYLOAD_FORMATS:
+        raise InvalidRouteError(f"Invalid payload format version {payload_format!r}: use 1.0 or 2.0")
+    key = " ".join(route_key.split())
+    if key == DEFAULT_ROUTE_KEY:
+        return Route(function_name, DEFAULT_ROUTE_KEY, payload_format=payload_format)
+    method, _, path = key.partition(" ") if " " in key else ("ANY", "", key)
+    method = method.upper()
+    if method == "*":
+        method = "ANY"
+    if method not in METHODS:
+        raise InvalidRouteError(f"Invalid route key: {route_key!r}: unknown method {method!r}")
+    segments = _parse_segments(path, route_key)
+    return Route(function_name, f"{method} {path}", method, path, payload_format, segments)
+
+
+def _match_segments(segments: Sequence[tuple[int, str]], parts: Sequence[str]) -> Optional[dict[str, str]]:
+    params: dict[str, str] = {}
+    for index, (kind, text) in enumerate(segments):
+        if kind == _GREEDY:
+            rest = parts[index:]
+            if not rest:
+                return None  # {proxy+} needs at least one segment, as in API Gateway
+            params[text] = "/".join(rest)
+            return params
+        if index >= len(parts):
+            return None
+        if kind == _STATIC:
+            if parts[index] != text:
+                return None
+        else:
+            params[text] = parts[index]
+    return params if len(parts) == len(segments) else None
+
+
+class RouteTable:
+    """Routes ordered by specificity; :meth:`match` returns the one API Gateway would select."""
+
+    def __init__(self, routes: Iterable[Route]) -> None:
+        self.routes: List[Route] = sorted(routes, key=Route.priority)
+        seen: set[str] = set()
+        for route in self.routes:
+            if route.route_key in seen:
+                raise InvalidRouteError(f"Route {route.route_key!r} is declared more than once")
+            seen.add(route.route_key)
+
+    def match(self, method: str, raw_path: str) -> Optional[RouteMatch]:
+        parts = [unquote(p) for p in raw_path.split("?")[0].split("/")[1:] if p != ""]
+        method = method.upper()
+        for route in self.routes:
+            if route.is_default:
+                return RouteMatch(route, {})
+            if route.method not in ("ANY", method):
+                continue
+            params = _match_segments(route.segments, parts)
+            if params is not None:
+                return RouteMatch(route, params)
+        return None
+
+    def function_names(self) -> list[str]:
+        return sorted({route.function_name for route in self.routes})
+
+
+def routes_from_functions(functions: Mapping[str, Mapping[str, Any]],
+                          default_function: Optional[str] = None) -> RouteTable:
+    """Routes from project-file function tables (``routes = ["GET /items/{id}"]``, ``payload_format``).
+
+    With no route declared anywhere, every path goes to ``default_function`` (or the only function), as
+    a ``$default`` route does; with several functions and no routes there is nothing to choose from.
+    """
+    routes: list[Route] = []
+    for name, config in functions.items():
+        payload_format = str(config.get("payload_format", "2.0"))
+        declared = config.get("routes", [])
+        if isinstance(declared, str):
+            declared = [declared]
+        for key in declared:
+            routes.append(parse_route(str(key), name, payload_format))
+    if not routes:
+        target = default_function or (next(iter(functions)) if len(functions) == 1 else None)
+        if target is None:
+            raise InvalidRouteError("No routes are declared: add routes = [\"GET /path\"] to a function, "
+                                    "or name the function that answers every path")
+        payload_format = str(functions.get(target, {}).get("payload_format", "2.0"))
+        routes.append(parse_route(DEFAULT_ROUTE_KEY, target, payload_format))
+    return RouteTable(routes)

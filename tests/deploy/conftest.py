@@ -1,0 +1,114 @@
+"""Servers for the deploy tests: lamina's control plane in a thread, moto's server, boto3 clients."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+from aiohttp import web
+from botocore.config import Config
+
+from lamina.local.control_plane import FunctionStore, add_control_plane_routes
+from tests.conftest import free_port, wait_for_port
+
+CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+               "AWS_DEFAULT_REGION": "us-east-1"}
+ROLE = "arn:aws:iam::123456789012:role/lambda-role"
+
+
+@pytest.fixture(autouse=True)
+def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Fake credentials, and no user AWS config: tests never reach a real account."""
+    for key, value in CREDENTIALS.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "aws-config"))
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "aws-credentials"))
+
+
+class ControlPlaneServer:
+    """lamina's control plane on 127.0.0.1 in a background thread; restartable on the same data dir."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self.data_dir = data_dir
+        self.changes: list[str] = []
+        self.port = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread: threading.Thread | None = None
+        self._store: FunctionStore | None = None
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        self.port = free_port()
+        self._store = FunctionStore(self.data_dir)
+        app = web.Application()
+        add_control_plane_routes(app, self._store, self.changes.append)
+        loop = asyncio.new_event_loop()
+        runner = web.AppRunner(app)
+        loop.run_until_complete(runner.setup())
+        loop.run_until_complete(web.TCPSite(runner, "127.0.0.1", self.port).start())
+        self._loop, self._runner = loop, runner
+        self._thread = threading.Thread(target=loop.run_forever, daemon=True)
+        self._thread.start()
+        wait_for_port(self.port)
+
+    def stop(self) -> None:
+        if self._loop is None:
+            return
+        loop = self._loop
+        asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
+        loop.call_soon_threadsafe(loop.stop)
+        assert self._thread is not None
+        self._thread.join(10)
+        loop.close()
+        assert self._store is not None
+        self._store.close()
+        self._loop = None
+
+    def client(self, service: str = "lambda") -> Any:
+        return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
+                            config=Config(retries={"max_attempts": 1}))
+
+
+@pytest.fixture
+def control_plane(tmp_path: Path) -> Iterator[ControlPlaneServer]:
+    server = ControlPlaneServer(tmp_path / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def moto_server() -> Iterator[str]:
+    from moto.server import ThreadedMotoServer
+
+    port = free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        wait_for_port(port)
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        with contextlib.suppress(Exception):
+            server.stop()
+
+
+def cli_env() -> dict[str, str]:
+    """Environment for the AWS CLI in a subprocess: fake credentials, no user config."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(CREDENTIALS)
+    env["AWS_CONFIG_FILE"] = os.devnull
+    env["AWS_SHARED_CREDENTIALS_FILE"] = os.devnull
+    return env

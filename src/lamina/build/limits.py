@@ -12,10 +12,11 @@ from pathlib import Path
 
 from lamina.build.errors import BuildError
 from lamina.build.zipper import tree_files
+from lamina.runtime.protocol import MAX_UNZIPPED_CODE, MAX_ZIPPED_DIRECT_UPLOAD
 
 MB = 1024 * 1024
-ZIPPED_LIMIT = 50 * MB
-UNZIPPED_LIMIT = 250 * MB
+ZIPPED_LIMIT = MAX_ZIPPED_DIRECT_UPLOAD
+UNZIPPED_LIMIT = MAX_UNZIPPED_CODE
 
 
 def megabytes(size: int) -> str:

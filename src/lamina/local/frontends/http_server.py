@@ -104,6 +104,9 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
         except InvokeServiceError as exc:
             log.warning("%s %s -> %s: %s", request.method, request.rel_url.raw_path, function_name, exc)
             return _to_aiohttp(_service_error_response(exc), context.request_id)
+        except Exception:  # the local Lambda failed: answer as API Gateway does, keep serving
+            log.exception("%s %s -> %s failed", request.method, request.rel_url.raw_path, function_name)
+            return _to_aiohttp(gateway_error(500, "Internal Server Error"), context.request_id)
         response = response_from_result(function_error, result, match.route.payload_format)
         if response.status == 502:
             log.warning("%s %s -> %s: function error %s or malformed result: %.200r", request.method,

@@ -83,7 +83,9 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
         try:
             body = await _read_body(request, max_request_bytes)
         except _TooLarge:
-            return _to_aiohttp(gateway_error(413, "Request Entity Too Large"), context.request_id)
+            refusal = _to_aiohttp(gateway_error(413, "Request Entity Too Large"), context.request_id)
+            refusal.force_close()  # don't drain the rest of an oversized upload
+            return refusal
         http_request = HttpRequest(
             method=request.method,
             raw_path=request.rel_url.raw_path,
@@ -122,7 +124,9 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
 async def start_http_server(app: web.Application, host: str = "127.0.0.1", port: int = 3000,
                             runner: Optional[web.AppRunner] = None) -> web.AppRunner:
     """Start ``app`` on ``host:port``; the caller awaits ``runner.cleanup()`` to stop it."""
-    runner = runner or web.AppRunner(app, access_log=None)
+    # lingering_time: after a 413, read (and drop) the rest of the upload for a moment only, so the
+    # client can read the answer and a stop is not held up by aiohttp's default 10 s.
+    runner = runner or web.AppRunner(app, access_log=None, lingering_time=1.0)
     await runner.setup()
     await web.TCPSite(runner, host, port).start()
     return runner

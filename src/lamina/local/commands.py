@@ -1,0 +1,179 @@
+"""``lamina serve`` and ``lamina invoke``: the local Lambda from the command line.
+
+Both build :class:`FunctionConfig` objects from the same flags (or a project file) and run them
+through the same :class:`LocalLambda`; ``serve`` puts the Invoke API in front of it, ``invoke`` runs
+one invocation and exits with the function's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import click
+
+from .config import FunctionConfig, parse_bootstrap, parse_env
+from .logsink import ConsoleSink
+from .project import ProjectError, find_project_file, load_functions
+from .service import LocalLambda
+from .service_errors import ServiceError
+
+F = Callable[..., Any]
+
+
+def function_options(command: F) -> F:
+    """The flags that describe a function, shared by ``serve`` and ``invoke``."""
+    options = [
+        click.option("--code", "code", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Code directory (cwd and LAMBDA_TASK_ROOT of the runtime). Default: '.'"),
+        click.option("--bootstrap", default=None,
+                     help="Command that starts the runtime; the handler is its last argument. "
+                          "Default: ./bootstrap in the code directory if executable, else lamina's runtime."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Invocation timeout in seconds (default 3)."),
+        click.option("--memory", type=click.IntRange(min=1), default=None,
+                     help="Memory size in MB (default 128); above it the environment is killed."),
+        click.option("--concurrency", type=click.IntRange(min=1), default=None,
+                     help="Execution environments at most (default: one per CPU core)."),
+        click.option("--env", "env", multiple=True, metavar="K=V", help="Environment variable (repeatable)."),
+        click.option("--name", default=None, help="Function name (default: 'function')."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Optional[str],
+                 timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
+                 env: tuple[str, ...], name: Optional[str]) -> FunctionConfig:
+    try:
+        environment = parse_env(env)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--env") from None
+    code_dir = (code or Path(".")).resolve()
+    if not code_dir.is_dir():
+        raise click.BadParameter(f"{code_dir} is not a directory", param_hint="--code")
+    config = FunctionConfig(name=name or "function", code_dir=code_dir, handler=handler or "",
+                            bootstrap=parse_bootstrap(bootstrap), environment=environment,
+                            max_concurrency=concurrency)
+    if timeout is not None:
+        config = config.with_changes(timeout=timeout)
+    if memory is not None:
+        config = config.with_changes(memory_mb=memory)
+    if not config.handler and config.code_bootstrap() is None:
+        raise click.UsageError("no handler: give HANDLER (e.g. app.handler) or an executable ./bootstrap")
+    return config
+
+
+def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
+               bootstrap: Optional[str]) -> dict[str, Any]:
+    given = {"timeout": timeout, "memory": memory, "concurrency": concurrency, "bootstrap": bootstrap}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9001, show_default=True)
+@click.option("--handler", default=None, help="Handler of the function (e.g. app.handler).")
+@function_options
+def serve(host: str, port: int, handler: Optional[str], code: Optional[Path], bootstrap: Optional[str],
+          timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
+          env: tuple[str, ...], name: Optional[str]) -> None:
+    """Serve functions locally behind the Lambda Invoke API (boto3, the AWS CLI, AWS's emulator path).
+
+    One function from the flags, or every function of the project file (pyproject.toml's
+    [tool.lamina.functions.NAME] or lamina.toml) when no --handler/--code/--bootstrap is given.
+    """
+    if handler or code or bootstrap or name:
+        functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)]
+    else:
+        project = find_project_file(Path.cwd())
+        if project is None:
+            raise click.UsageError("nothing to serve: give --handler (and --code), or declare "
+                                   "[tool.lamina.functions.NAME] in pyproject.toml or lamina.toml")
+        try:
+            functions = load_functions(project, _overrides(timeout, memory, concurrency, bootstrap))
+        except ProjectError as exc:
+            raise click.UsageError(str(exc)) from None
+    try:
+        asyncio.run(_serve(host, port, functions))
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+async def _serve(host: str, port: int, functions: list[FunctionConfig]) -> None:
+    from aiohttp import web
+
+    from .app import create_app, run_app
+
+    sink = ConsoleSink()
+    local = LocalLambda(sink=sink)
+    for config in functions:
+        local.registry.put(config)
+    runner: web.AppRunner = await run_app(create_app(local), host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    for config in functions:
+        sink.write("lamina", f"serving {config.name} ({config.handler or 'bootstrap'}) at "
+                             f"http://{host}:{port}/2015-03-31/functions/{config.name}/invocations")
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+
+
+def _read_event(event: Optional[str], event_file: Optional[str]) -> bytes:
+    if event is not None:
+        payload = event.encode()
+    elif event_file is not None:
+        payload = sys.stdin.buffer.read() if event_file == "-" else Path(event_file).read_bytes()
+    elif not sys.stdin.isatty():
+        payload = sys.stdin.buffer.read()
+    else:
+        payload = b""
+    payload = payload.strip() or b"{}"
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        raise click.UsageError(f"InvalidRequestContentException: Could not parse request body into json: "
+                               f"{exc}") from None
+    return payload
+
+
+@click.command()
+@click.argument("handler", required=False)
+@click.option("--event", default=None, help="Event as JSON.")
+@click.option("--event-file", default=None, type=click.Path(dir_okay=False, allow_dash=True),
+              help="File holding the event ('-' for stdin). Default: stdin when it is not a terminal.")
+@function_options
+def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[str], code: Optional[Path],
+           bootstrap: Optional[str], timeout: Optional[float], memory: Optional[int],
+           concurrency: Optional[int], env: tuple[str, ...], name: Optional[str]) -> None:
+    """Invoke HANDLER once, as Lambda would: result on stdout, logs on stderr.
+
+    Exits 1 (with the error document on stdout) when the function fails.
+    """
+    config = _flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)
+    payload = _read_event(event, event_file)
+    body, failed = asyncio.run(_invoke_once(config, payload))
+    sys.stdout.buffer.write(body + b"\n")
+    sys.stdout.flush()
+    if failed:
+        sys.exit(1)
+
+
+async def _invoke_once(config: FunctionConfig, payload: bytes) -> tuple[bytes, bool]:
+    local = LocalLambda(sink=ConsoleSink())
+    local.registry.put(config)
+    async with local:
+        try:
+            result = await local.invoke(config.name, payload)
+        except ServiceError as error:
+            return json.dumps({"errorType": error.error_type, "errorMessage": error.message}).encode(), True
+    return result.payload, result.function_error is not None

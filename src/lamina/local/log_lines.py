@@ -1,0 +1,64 @@
+"""Lambda's platform log lines (START, END, REPORT, the timeout line), formatted as Lambda prints them.
+
+Pure formatting so tests can pin the exact text; the environment decides when each line is written.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Optional
+
+
+@dataclass(frozen=True)
+class Report:
+    """The figures of one REPORT line."""
+
+    request_id: str
+    duration_ms: float
+    memory_size_mb: int
+    max_memory_used_mb: int
+    init_duration_ms: Optional[float] = None  # only on the invocation that paid for a cold start
+    status: Optional[str] = None  # "timeout" or "error" when the invocation failed
+    error_type: Optional[str] = None
+
+    @property
+    def billed_duration_ms(self) -> int:
+        # Lambda bills in 1 ms steps and, for on-demand functions, bills the init phase too.
+        return math.ceil(self.duration_ms + (self.init_duration_ms or 0.0))
+
+
+def init_start(runtime: str) -> str:
+    return f"INIT_START Runtime Version: {runtime}"
+
+
+def start(request_id: str, version: str) -> str:
+    return f"START RequestId: {request_id} Version: {version}"
+
+
+def end(request_id: str) -> str:
+    return f"END RequestId: {request_id}"
+
+
+def report(fig: Report) -> str:
+    parts = [
+        f"REPORT RequestId: {fig.request_id}",
+        f"Duration: {fig.duration_ms:.2f} ms",
+        f"Billed Duration: {fig.billed_duration_ms} ms",
+        f"Memory Size: {fig.memory_size_mb} MB",
+        f"Max Memory Used: {fig.max_memory_used_mb} MB",
+    ]
+    if fig.init_duration_ms is not None:
+        parts.append(f"Init Duration: {fig.init_duration_ms:.2f} ms")
+    if fig.status is not None:
+        parts.append(f"Status: {fig.status}")
+        if fig.error_type is not None:
+            parts.append(f"Error Type: {fig.error_type}")
+    return "\t".join(parts) + "\t"
+
+
+def timed_out(request_id: str, message: str, now: Optional[datetime] = None) -> str:
+    """``2024-01-01T00:00:00.000Z <id> Task timed out after 3.00 seconds``."""
+    stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return f"{stamp} {request_id} {message}"

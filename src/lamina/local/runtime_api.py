@@ -1,0 +1,167 @@
+"""The Runtime API server: the HTTP side execution environments talk to (``AWS_LAMBDA_RUNTIME_API``).
+
+One aiohttp application serves every environment; each environment gets its own listening socket
+(its own ``127.0.0.1:port``, as each Lambda sandbox has its own ``127.0.0.1:9001``), and a request
+is routed to its environment by the port it arrived on. Handlers only move bytes: every decision is
+taken by the environment's :class:`~lamina.local.lifecycle.Lifecycle`.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Optional, Protocol, Union
+
+from aiohttp import web
+
+from lamina.runtime import error_types, protocol
+
+from .lifecycle import Invocation, Reply
+
+_PREFIX = f"/{protocol.API_VERSION}"
+
+
+class RuntimeApiHandler(Protocol):
+    """What an execution environment answers to its runtime (implemented by ExecutionEnvironment)."""
+
+    async def on_next(self) -> Union[Reply, tuple[Invocation, int]]: ...
+
+    def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply: ...
+
+    def on_error(self, request_id: str, body: bytes, content_type: Optional[str],
+                 error_type: Optional[str]) -> Reply: ...
+
+    def on_init_error(self, body: bytes, content_type: Optional[str], error_type: Optional[str]) -> Reply: ...
+
+
+def _reply(reply: Reply) -> web.Response:
+    return web.Response(status=reply.status, body=reply.body, content_type="application/json")
+
+
+def _not_supported(error_type: str, message: str) -> web.Response:
+    return _reply(Reply.error(202, error_type, message))
+
+
+async def read_body(request: web.Request, limit: int) -> tuple[bytes, int]:
+    """The request body and its size; the body is dropped (empty) when it is over ``limit``."""
+    length = request.content_length
+    if length is not None and length <= limit:
+        return await request.content.readexactly(length) if length else b"", length
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        size += len(chunk)
+        if size <= limit:
+            chunks.append(chunk)
+    return (b"".join(chunks) if size <= limit else b""), size
+
+
+class RuntimeApiServer:
+    """Serves the Runtime API for every execution environment of this process."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self._environments: dict[int, RuntimeApiHandler] = {}
+        self._sites: dict[int, web.SockSite] = {}
+        self._app = web.Application(client_max_size=protocol.MAX_SYNC_RESPONSE + 1)
+        self._app.router.add_get(protocol.PATH_NEXT, self._next)
+        self._app.router.add_post(protocol.PATH_RESPONSE.format(request_id="{request_id}"), self._response)
+        self._app.router.add_post(protocol.PATH_ERROR.format(request_id="{request_id}"), self._error)
+        self._app.router.add_post(protocol.PATH_INIT_ERROR, self._init_error)
+        self._app.router.add_get(f"{_PREFIX}/ping", self._ping)
+        self._app.router.add_put("/2022-07-01/telemetry", self._telemetry)
+        self._app.router.add_put("/2020-08-15/logs", self._logs)
+        self._app.router.add_post("/2020-01-01/extension/register", self._extension_register)
+        self._app.router.add_route("*", "/{tail:.*}", self._not_found)
+        # The runtime's long-poll must end when the runtime goes away, so the poll is not left dangling.
+        self._runner = web.AppRunner(self._app, access_log=None, handler_cancellation=True)
+        self._started = False
+
+    async def start(self) -> None:
+        if not self._started:
+            await self._runner.setup()
+            self._started = True
+
+    async def attach(self, environment: RuntimeApiHandler) -> str:
+        """Open a listening socket for ``environment``; return its ``host:port`` address."""
+        await self.start()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        sock.listen(16)
+        sock.setblocking(False)
+        port = int(sock.getsockname()[1])
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self._environments[port] = environment
+        self._sites[port] = site
+        return f"{self.host}:{port}"
+
+    async def detach(self, address: str) -> None:
+        port = int(address.rsplit(":", 1)[1])
+        self._environments.pop(port, None)
+        site = self._sites.pop(port, None)
+        if site is not None:
+            await site.stop()
+
+    async def close(self) -> None:
+        for address in [f"{self.host}:{port}" for port in list(self._sites)]:
+            await self.detach(address)
+        if self._started:
+            await self._runner.cleanup()
+            self._started = False
+
+    def _environment(self, request: web.Request) -> RuntimeApiHandler:
+        transport = request.transport
+        sockname = transport.get_extra_info("sockname") if transport is not None else None
+        environment = self._environments.get(int(sockname[1])) if sockname else None
+        if environment is None:
+            raise web.HTTPInternalServerError(text="execution environment is gone")
+        return environment
+
+    async def _next(self, request: web.Request) -> web.StreamResponse:
+        answer = await self._environment(request).on_next()
+        if isinstance(answer, Reply):
+            return _reply(answer)
+        invocation, deadline_ms = answer
+        return web.Response(body=invocation.payload, headers=invocation.next_headers(deadline_ms),
+                            content_type=invocation.content_type)
+
+    async def _response(self, request: web.Request) -> web.Response:
+        environment = self._environment(request)
+        mode = request.headers.get(protocol.HEADER_RESPONSE_MODE)
+        if mode is not None and mode != protocol.RESPONSE_MODE_STREAMING:
+            await request.read()
+            message = "Invalid function response mode"
+            return _reply(Reply.error(400, error_types.INVALID_RESPONSE_MODE, message))
+        # Streamed responses are buffered, as AWS's emulator does; the streaming relay builds on this.
+        body, size = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+        content_type = request.headers.get("Content-Type", protocol.CONTENT_TYPE_JSON)
+        return _reply(environment.on_response(request.match_info["request_id"], body, size, content_type))
+
+    async def _error(self, request: web.Request) -> web.Response:
+        environment = self._environment(request)
+        body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+        return _reply(environment.on_error(request.match_info["request_id"], body,
+                                           request.headers.get("Content-Type"),
+                                           request.headers.get(protocol.HEADER_ERROR_TYPE)))
+
+    async def _init_error(self, request: web.Request) -> web.Response:
+        environment = self._environment(request)
+        body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+        return _reply(environment.on_init_error(body, request.headers.get("Content-Type"),
+                                                request.headers.get(protocol.HEADER_ERROR_TYPE)))
+
+    async def _ping(self, request: web.Request) -> web.Response:
+        return web.Response(text="pong")
+
+    async def _telemetry(self, request: web.Request) -> web.Response:
+        return _not_supported("Telemetry.NotSupported", "Telemetry API is not supported")
+
+    async def _logs(self, request: web.Request) -> web.Response:
+        return _not_supported("Logs.NotSupported", "Logs API is not supported")
+
+    async def _not_found(self, request: web.Request) -> web.Response:
+        return web.Response(status=404, text="404 page not found")
+
+    async def _extension_register(self, request: web.Request) -> web.Response:
+        return _reply(Reply.error(403, "Extension.RegistrationClosed", "Extension registration closed"))

@@ -1,0 +1,149 @@
+"""Lambda Managed Instances: several invocations at once in one environment (``AWS_LAMBDA_MAX_CONCURRENCY``).
+
+Compatible with awslambdaric 4.x: a DEBUG record announces the worker pool, then N pollers each take
+invocations from the Runtime API on their own connection; a failed ``next`` is retried with backoff
+and a refused post is logged without killing the loop. Per invocation, the context, the request id in
+log records and ``_X_AMZN_TRACE_ID`` belong to that invocation only:
+
+- a synchronous handler runs in N forked worker processes (as awslambdaric does), but the handler is
+  imported once, before the fork, so workers share its memory and init runs once;
+- an ``async def`` handler runs in this one process: N poller threads feed one event loop, each
+  invocation a task with its own context variables (request id, tenant id).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from typing import Any, List, Optional
+
+from lamina.runtime.api_client import InvocationRequest, RuntimeAPIClient, RuntimeAPIError
+from lamina.runtime.loop import Runtime, fatal
+
+NEXT_RETRY_DELAYS = (0.1, 0.2, 0.4, 0.8)
+WORKER_POOL_EVENT = "runtime_worker_pool_initializing"
+
+
+class TolerantRuntime(Runtime):
+    """A worker's runtime: Runtime API failures are logged and retried instead of ending the process."""
+
+    def next_invocation(self) -> InvocationRequest:
+        try:
+            return self.client.next_invocation()
+        except RuntimeAPIError as first:
+            import logging
+
+            logging.warning(f"Initial runtime_client.next() failed: {first}")
+            last: RuntimeAPIError = first
+            for attempt, delay in enumerate(NEXT_RETRY_DELAYS, start=2):
+                time.sleep(delay)
+                try:
+                    return self.client.next_invocation()
+                except RuntimeAPIError as exc:
+                    logging.warning(f"Attempt {attempt} failed: {exc}")
+                    last = exc
+            raise last from None
+
+    def report_post_failure(self, kind: str, exc: RuntimeAPIError) -> None:
+        import logging
+
+        logging.warning(f"{exc}: This won't kill the Runtime loop")
+
+
+def _redirect_output(socket_path: Optional[str]) -> None:
+    """LMI gives each worker a socket for its stdout/stderr, so lines of concurrent workers never mix."""
+    if not socket_path:
+        return
+    import socket
+
+    for fd in (1, 2):
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.connect(socket_path)
+            os.dup2(sock.fileno(), fd)
+
+
+def main(handler_name: Optional[str], api_address: Optional[str]) -> None:
+    if not api_address:
+        fatal("AWS_LAMBDA_RUNTIME_API is not set: run inside Lambda or a Lambda emulator")
+    workers = max(1, int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") or "1"))
+    runtime = TolerantRuntime(RuntimeAPIClient(api_address))  # type: ignore[arg-type]
+    runtime.start_logging()
+    import logging
+
+    logging.getLogger().debug({
+        "event": WORKER_POOL_EVENT,
+        "workerCount": workers,
+        "executionEnvironmentMaxConcurrency": workers,
+    })
+    if not handler_name:
+        fatal("Handler not set: pass it as the first argument or set _HANDLER")
+    runtime.init(handler_name)  # type: ignore[arg-type]
+    if _is_async(runtime.handler):
+        run_async_pollers(runtime, api_address, workers)  # type: ignore[arg-type]
+    else:
+        run_forked_workers(runtime, api_address, workers)  # type: ignore[arg-type]
+
+
+def _is_async(handler: Any) -> bool:
+    function = handler if hasattr(handler, "__code__") else type(handler).__dict__.get("__call__")
+    code = getattr(function, "__code__", None)
+    return bool(code is not None and code.co_flags & 0x80)  # CO_COROUTINE
+
+
+def run_forked_workers(runtime: TolerantRuntime, api_address: str, workers: int) -> None:
+    socket_path = os.environ.get("_LAMBDA_TELEMETRY_LOG_FD_PROVIDER_SOCKET")
+    sys.stdout.flush()
+    children: List[int] = []
+    for _ in range(workers):
+        pid = os.fork()
+        if pid == 0:  # worker: its own connection, its own loop
+            try:
+                _redirect_output(socket_path)
+                runtime.client = RuntimeAPIClient(api_address)
+                _worker_loop(runtime)
+            finally:
+                os._exit(1)
+        children.append(pid)
+    statuses = [os.waitpid(pid, 0)[1] for pid in children]
+    # Unlike awslambdaric, say so (and fail) when every worker died: the environment cannot serve.
+    if statuses and all(status != 0 for status in statuses):
+        fatal("every multi-concurrency worker exited")
+
+
+def _worker_loop(runtime: TolerantRuntime) -> None:
+    while True:
+        try:
+            invocation = runtime.next_invocation()
+        except RuntimeAPIError as exc:
+            fatal(f"LAMBDA_RUNTIME Failed to get next invocation: {exc}")
+        runtime.handle(invocation)
+
+
+def run_async_pollers(runtime: TolerantRuntime, api_address: str, workers: int) -> None:
+    """N threads poll ``next``; each invocation runs as a task on the one event loop of this process."""
+    import asyncio
+    import threading
+
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    runtime._event_loop = loop
+
+    def poller() -> None:
+        worker = TolerantRuntime(RuntimeAPIClient(api_address), runtime.marshaller)
+        worker.sink, worker.handler, worker.json_format = runtime.sink, runtime.handler, runtime.json_format
+        worker._event_loop = loop
+        while True:
+            try:
+                invocation = worker.next_invocation()
+            except RuntimeAPIError as exc:
+                fatal(f"LAMBDA_RUNTIME Failed to get next invocation: {exc}")
+            outcome = asyncio.run_coroutine_threadsafe(worker.outcome_async(invocation), loop).result()
+            worker.deliver(invocation, outcome)
+
+    for index in range(workers):
+        threading.Thread(target=poller, name=f"lamina-poller-{index}", daemon=True).start()
+    loop.run_forever()
+
+
+__all__ = ["main"]

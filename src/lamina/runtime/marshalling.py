@@ -1,0 +1,164 @@
+"""Events in, results out: awslambdaric's serialisation rules on the standard library's C JSON codec.
+
+The rules (observable, so they must match awslambdaric byte for byte):
+- the event is parsed as JSON only when ``Content-Type`` is exactly ``application/json``; otherwise the
+  handler gets the raw bytes;
+- a ``bytes`` result goes out as-is with ``application/unknown``;
+- everything else is JSON with separators ``", "``/``": "``, NaN and Infinity allowed, non-ASCII
+  escaped except on the python3.12+ managed runtimes, ``Decimal`` written raw (``1.10``, NaN → ``NaN``),
+  namedtuples as objects and ``bytes`` inside a structure decoded as UTF-8 (simplejson's behaviour).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from typing import Any, Dict, List, Optional, Tuple
+
+from lamina.runtime import error_types
+from lamina.runtime.errors import FaultError
+
+_NON_ASCII_ENVS = frozenset({
+    "AWS_Lambda_python3.12",
+    "AWS_Lambda_python3.13",
+    "AWS_Lambda_python3.14",
+    "AWS_Lambda_python3.15",
+})
+_SCALARS = (str, int, float, bool, type(None))
+
+
+class _RawDecimals:
+    """Lets the C encoder emit Decimals verbatim: each becomes a unique placeholder string, swapped
+    for the number's text after encoding. The placeholder carries a per-process random token, so no
+    string a handler returns can be mistaken for one."""
+
+    def __init__(self) -> None:
+        self.token = "\u0000lamina-decimal-" + os.urandom(8).hex() + ":"
+        self.values: List[str] = []
+
+    def placeholder(self, text: str) -> str:
+        self.values.append(text)
+        return f"{self.token}{len(self.values) - 1}\u0000"
+
+    def substitute(self, encoded: str, quoted_token: str) -> str:
+        import re
+
+        pattern = re.compile('"' + re.escape(quoted_token) + r'(\d+)\\u0000"')
+        return pattern.sub(lambda match: self.values[int(match.group(1))], encoded)
+
+
+def _make_encoder(ensure_ascii: bool) -> json.JSONEncoder:
+    return json.JSONEncoder(ensure_ascii=ensure_ascii, allow_nan=True, default=_unsupported)
+
+
+def _unsupported(obj: Any) -> Any:
+    raise TypeError(f"Object of type {type(obj).__name__} is not JSON serializable")
+
+
+class Marshaller:
+    """Turns request bodies into events and handler results into response bodies."""
+
+    def __init__(self, environ: Optional[Dict[str, str]] = None) -> None:
+        env = os.environ if environ is None else environ
+        self.ensure_ascii = env.get("AWS_EXECUTION_ENV") not in _NON_ASCII_ENVS
+        self._encoder = _make_encoder(self.ensure_ascii)
+        self._decoder = json.JSONDecoder(parse_constant=_reject_constant)
+
+    def unmarshal_request(self, body: bytes, content_type: Optional[str]) -> Any:
+        if content_type != "application/json":
+            return body
+        try:
+            text = body.decode("utf-8")
+            if text[:1] == "\ufeff":
+                text = text[1:]
+            return self._decoder.decode(text)
+        except Exception as exc:
+            from lamina.runtime import json_compat
+
+            message = json_compat.error_message(body) or str(exc)
+            raise FaultError(error_types.UNMARSHAL_ERROR, f"Unable to unmarshal input: {message}") from None
+
+    def marshal_response(self, result: Any) -> Tuple[bytes, str]:
+        if isinstance(result, bytes):
+            return result, "application/unknown"
+        try:
+            return self.to_json(result).encode("utf-8"), "application/json"
+        except Exception as exc:
+            raise FaultError(error_types.MARSHAL_ERROR, f"Unable to marshal response: {exc}") from None
+
+    def to_json(self, obj: Any) -> str:
+        """Encode ``obj`` as awslambdaric does; raises what simplejson would raise."""
+        if type(obj) in _SCALARS:
+            return self._encoder.encode(obj)
+        decimals = _RawDecimals()
+        prepared = _prepare(obj, decimals)
+        encoded = self._encoder.encode(prepared)
+        if decimals.values:
+            quoted = json.dumps(decimals.token, ensure_ascii=self.ensure_ascii)[1:-1]
+            encoded = decimals.substitute(encoded, quoted)
+        return encoded
+
+
+class _ConstantRejected(ValueError):
+    pass
+
+
+def _reject_constant(name: str) -> Any:
+    raise _ConstantRejected(name)
+
+
+def _prepare(obj: Any, decimals: _RawDecimals) -> Any:
+    """Rewrite the few values the C encoder cannot express the simplejson way.
+
+    Returns ``obj`` itself (no copy) when nothing needs rewriting, which is the common case; the walk
+    only visits containers.
+    """
+    kind = type(obj)
+    if kind is dict:
+        changed: Optional[Dict[Any, Any]] = None
+        for key, value in obj.items():
+            new_key = key if type(key) is str else _prepare_key(key)
+            new_value = value if type(value) in _SCALARS else _prepare(value, decimals)
+            if changed is None and (new_key is not key or new_value is not value):
+                changed = {}
+                for k, v in obj.items():
+                    if k is key:
+                        break
+                    changed[k] = v
+            if changed is not None:
+                changed[new_key] = new_value
+        return obj if changed is None else changed
+    if kind is list or kind is tuple:
+        items: Optional[List[Any]] = None
+        for index, value in enumerate(obj):
+            new_value = value if type(value) in _SCALARS else _prepare(value, decimals)
+            if items is None and new_value is not value:
+                items = list(obj[:index])
+            if items is not None:
+                items.append(new_value)
+        return obj if items is None else items
+    if kind in _SCALARS:
+        return obj
+    if isinstance(obj, tuple) and hasattr(obj, "_asdict"):
+        return _prepare(dict(obj._asdict()), decimals)
+    if isinstance(obj, dict):
+        return _prepare(dict(obj), decimals)
+    if isinstance(obj, (list, tuple)):
+        return _prepare(list(obj), decimals)
+    if isinstance(obj, bytes):
+        return obj.decode("utf-8")
+    decimal = sys.modules.get("decimal")  # no Decimal can exist before the module is imported
+    if decimal is not None and isinstance(obj, decimal.Decimal):
+        if obj.is_nan():
+            return float("nan")
+        return decimals.placeholder(str(obj))
+    return obj  # str/int/float subclasses and unsupported types: the encoder decides
+
+
+def _prepare_key(key: Any) -> Any:
+    if isinstance(key, bytes):
+        return key.decode("utf-8")
+    if isinstance(key, _SCALARS):
+        return key
+    raise TypeError(f"keys must be str, int, float, bool or None, not {type(key).__name__}")

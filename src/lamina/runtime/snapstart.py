@@ -1,0 +1,61 @@
+"""SnapStart: run the function's before-snapshot hooks, wait for the restore, run the after-restore hooks.
+
+Hooks are registered with the ``snapshot-restore-py`` API (``register_before_snapshot``,
+``register_after_restore``); before-snapshot hooks run last-registered first, after-restore hooks in
+registration order, as AWS documents. A failing before-snapshot hook is an init error
+(``Runtime.BeforeSnapshotError``, exit 64); a failing after-restore hook goes to ``/restore/error``
+(``Runtime.AfterRestoreError``, exit 65).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any, Callable, Dict, List, Tuple
+
+from lamina.runtime import error_types
+from lamina.runtime.api_client import RuntimeAPIError
+from lamina.runtime.errors import error_from_exception
+from lamina.runtime.protocol import EXIT_AFTER_RESTORE_ERROR, EXIT_BEFORE_SNAPSHOT_ERROR
+
+Hook = Tuple[Callable[..., Any], Tuple[Any, ...], Dict[str, Any]]
+
+
+def _registered() -> Tuple[List[Hook], List[Hook]]:
+    try:
+        from snapshot_restore_py import (  # type: ignore[import-untyped]
+            get_after_restore,
+            get_before_snapshot,
+        )
+    except ImportError:  # the function registered no hooks (it would have imported the package)
+        return [], []
+    return get_before_snapshot(), get_after_restore()
+
+
+def run_hooks(runtime: Any) -> None:
+    before, after = _registered()
+    try:
+        while before:
+            function, args, kwargs = before.pop()
+            function(*args, **kwargs)
+        runtime.client.restore_next()
+    except Exception as exc:
+        error = error_from_exception(exc)[0]
+        runtime.log_error(error)
+        try:
+            runtime.client.post_init_error(runtime.to_json(error).encode("utf-8"),
+                                           error_types.BEFORE_SNAPSHOT_ERROR)
+        except RuntimeAPIError:
+            pass
+        sys.exit(EXIT_BEFORE_SNAPSHOT_ERROR)
+    try:
+        for function, args, kwargs in after:
+            function(*args, **kwargs)
+    except Exception as exc:
+        error = error_from_exception(exc)[0]
+        runtime.log_error(error)
+        try:
+            runtime.client.post_restore_error(runtime.to_json(error).encode("utf-8"),
+                                              error_types.AFTER_RESTORE_ERROR)
+        except RuntimeAPIError:
+            pass
+        sys.exit(EXIT_AFTER_RESTORE_ERROR)

@@ -27,7 +27,7 @@ from lamina.build.dependencies import Report
 from lamina.build.elf_check import require_loadable
 from lamina.build.errors import BuildError
 from lamina.build.layer_scripts import BOOTSTRAP_CPYTHON, BOOTSTRAP_SYSTEM_PYTHON, EXEC_WRAPPER
-from lamina.build.limits import UNZIPPED_LIMIT, ZIPPED_LIMIT, check_limits
+from lamina.build.limits import UNZIPPED_LIMIT, ZIPPED_LIMIT, check_unzipped_size, check_zipped_size
 from lamina.build.targets import ARCHITECTURES, PYTHON_VERSIONS
 from lamina.build.zipper import atomic_output, write_reproducible_zip
 
@@ -158,10 +158,11 @@ def build_layer_zip(out: Path = Path("dist/lamina-layer.zip"), *, arch: str = "x
             if report:
                 report("checking native files")
             require_loadable(staging, arch, os_name, what="the layer")
+        # A layer counts towards the function's 250 MB unzipped too, and is published by direct upload.
+        check_unzipped_size(staging, out.name, UNZIPPED_LIMIT)
         with atomic_output(out) as partial:
             if report:
                 report(f"writing {out}")
             write_reproducible_zip(staging, partial)
-            check_limits(staging, partial, what=out.name, zipped_limit=ZIPPED_LIMIT,
-                         unzipped_limit=UNZIPPED_LIMIT)
+            check_zipped_size(staging, partial, out.name, ZIPPED_LIMIT)
     return out

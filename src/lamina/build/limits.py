@@ -34,17 +34,26 @@ def largest_contributors(root: Path, count: int = 3) -> list[tuple[str, int]]:
     return sorted(sizes.items(), key=lambda item: (-item[1], item[0]))[:count]
 
 
-def check_limits(root: Path, zip_path: Path, what: str = "the bundle",
-                 zipped_limit: int = ZIPPED_LIMIT, unzipped_limit: int = UNZIPPED_LIMIT) -> None:
-    """Raise a ``BuildError`` naming the largest contributors when ``zip_path`` breaks a Lambda quota."""
+def check_unzipped_size(root: Path, what: str = "the bundle", limit: int = UNZIPPED_LIMIT) -> None:
+    """Checked before zipping, so an oversized tree fails without the cost of compressing it."""
     unzipped = sum(path.stat().st_size for _, path in tree_files(root))
+    if unzipped > limit:
+        raise BuildError(
+            f"{what} is {megabytes(unzipped)} unzipped, over Lambda's {megabytes(limit)} limit "
+            f"(largest: {contributors_text(root)}): drop dependencies you do not import, "
+            "or ship a container image")
+
+
+def check_zipped_size(root: Path, zip_path: Path, what: str = "the bundle",
+                      limit: int = ZIPPED_LIMIT) -> None:
+    """Checked on the finished zip, before it is renamed into place."""
     zipped = zip_path.stat().st_size
-    largest = ", ".join(f"{name} {megabytes(size)}" for name, size in largest_contributors(root))
-    if unzipped > unzipped_limit:
+    if zipped > limit:
         raise BuildError(
-            f"{what} is {megabytes(unzipped)} unzipped, over Lambda's {megabytes(unzipped_limit)} limit "
-            f"(largest: {largest}): drop dependencies you do not import, or ship a container image")
-    if zipped > zipped_limit:
-        raise BuildError(
-            f"{what} is {megabytes(zipped)} zipped, over Lambda's {megabytes(zipped_limit)} limit for direct "
-            f"upload (largest: {largest}): move dependencies to a layer or upload the zip through S3")
+            f"{what} is {megabytes(zipped)} zipped, over Lambda's {megabytes(limit)} limit for direct upload "
+            f"(largest: {contributors_text(root)}): move dependencies to a layer "
+            "or upload the zip through S3")
+
+
+def contributors_text(root: Path) -> str:
+    return ", ".join(f"{name} {megabytes(size)}" for name, size in largest_contributors(root))

@@ -91,6 +91,7 @@ class FunctionStore:
         self.data_dir = Path(data_dir).resolve()
         self.code_root = self.data_dir / "code"
         self.tmp_root = self.data_dir / "tmp"
+        self.opt_root = self.data_dir / "opt"  # merged layers, see lamina.local.control_plane.task
         self.storage_limit = storage_limit
         self.lock = threading.RLock()
         self.code_root.mkdir(parents=True, exist_ok=True)
@@ -173,6 +174,10 @@ class FunctionStore:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
+            live_opt = {layers_key(function.layers) for function in self.list_functions()}
+            for path in self.opt_root.glob("*"):
+                if path.name not in live_opt:
+                    shutil.rmtree(path, ignore_errors=True)
 
     # --- functions --------------------------------------------------------------------------
 
@@ -251,6 +256,11 @@ class FunctionStore:
         if deleted:
             self.collect_garbage()
         return deleted
+
+
+def layers_key(layers: list[Code]) -> str:
+    """The name of the merged directory for one ordered combination of layers."""
+    return hashlib.sha256(":".join(layer.sha256_hex for layer in layers).encode()).hexdigest()
 
 
 def _code_to_dict(code: Code) -> dict[str, Any]:

@@ -1,0 +1,255 @@
+"""Create or update one function on any Lambda-compatible endpoint, uploading only what changed.
+
+The order is fixed so that a failure always leaves a function that works:
+
+1. check everything that can be checked without changing anything (role, layers, zip size);
+2. publish the runtime layer version, unless a version with the same CodeSha256 exists;
+3. create the function, or update its code when CodeSha256 (or the architecture) differs;
+4. update its configuration when any declared field differs;
+5. wait with botocore's waiters until ``State`` is ``Active`` and ``LastUpdateStatus`` ``Successful``.
+
+If step 4 fails after step 3 uploaded new code, the previous code is put back (downloaded from
+GetFunction's ``Code.Location`` and checked against its CodeSha256), so the previous version keeps
+running; :class:`DeployFailed` says which version is live.
+"""
+
+from __future__ import annotations
+
+import base64
+import contextlib
+import hashlib
+import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError, WaiterError
+
+DEFAULT_MEMORY = 128  # Lambda's defaults: an option left out means this value, not "keep"
+DEFAULT_TIMEOUT = 3
+WAITER_CONFIG = {"Delay": 1, "MaxAttempts": 300}
+BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
+TRUST_POLICY = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
+                '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}')
+
+Notify = Callable[[str], None]
+
+
+class DeployFailed(Exception):
+    """A deploy stopped; the message says what failed and which version of the function is running."""
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    """What the function should look like after the deploy (Lambda's defaults for what is left out)."""
+
+    name: str
+    zip_bytes: bytes
+    handler: str
+    runtime: str
+    role: str | None = None
+    architecture: str = "x86_64"
+    memory: int = DEFAULT_MEMORY
+    timeout: int = DEFAULT_TIMEOUT
+    environment: dict[str, str] = field(default_factory=dict)
+    layers: tuple[str, ...] = ()
+    description: str | None = None
+
+    @property
+    def code_sha256(self) -> str:
+        return code_sha256(self.zip_bytes)
+
+
+@dataclass
+class DeployOutcome:
+    arn: str
+    created: bool = False
+    code_uploaded: bool = False
+    configuration_updated: bool = False
+
+    @property
+    def changed(self) -> bool:
+        return self.created or self.code_uploaded or self.configuration_updated
+
+
+def code_sha256(zip_bytes: bytes) -> str:
+    """Lambda's ``CodeSha256``: base64 of the zip's SHA-256 digest."""
+    return base64.b64encode(hashlib.sha256(zip_bytes).digest()).decode()
+
+
+def aws_error(exc: Exception) -> str:
+    """One line for a boto3 failure: AWS's exception name and message."""
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        return f"{error.get('Code', 'Error')}: {error.get('Message', '')}".rstrip(": ")
+    return str(exc)
+
+
+def publish_layer_if_new(client: Any, layer_name: str, zip_bytes: bytes, runtimes: list[str],
+                         architecture: str, notify: Notify) -> str:
+    """The ARN of a layer version with exactly this zip: an existing one, else a newly published one."""
+    wanted = code_sha256(zip_bytes)
+    for version in _recent_layer_versions(client, layer_name):
+        with contextlib.suppress(ClientError):
+            found = client.get_layer_version(LayerName=layer_name, VersionNumber=version["Version"])
+            if found.get("Content", {}).get("CodeSha256") == wanted:
+                notify(f"layer {layer_name} unchanged (version {version['Version']})")
+                return str(found["LayerVersionArn"])
+    notify(f"publishing layer {layer_name} ({len(zip_bytes) / 1e6:.1f} MB)")
+    try:
+        published = client.publish_layer_version(
+            LayerName=layer_name, Content={"ZipFile": zip_bytes}, CompatibleRuntimes=runtimes,
+            CompatibleArchitectures=[architecture], Description="lamina runtime")
+    except (ClientError, BotoCoreError) as exc:
+        raise DeployFailed(f"publishing layer {layer_name} failed ({aws_error(exc)}); "
+                           "nothing was changed: the previous version is still running") from None
+    return str(published["LayerVersionArn"])
+
+
+def _recent_layer_versions(client: Any, layer_name: str, limit: int = 10) -> list[dict[str, Any]]:
+    try:
+        return list(client.list_layer_versions(LayerName=layer_name, MaxItems=limit)["LayerVersions"])
+    except ClientError:
+        return []  # some endpoints answer ResourceNotFoundException for a layer never published
+
+
+def ensure_role(iam: Any, function_name: str, notify: Notify) -> str:
+    """A role Lambda can assume, with AWSLambdaBasicExecutionRole (CloudWatch Logs) attached."""
+    role_name = f"{function_name}-lamina-role"[:64]
+    try:
+        role = iam.create_role(RoleName=role_name, AssumeRolePolicyDocument=TRUST_POLICY,
+                               Description=f"Execution role of {function_name}, created by lamina")["Role"]
+        notify(f"created role {role_name}")
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "EntityAlreadyExists":
+            raise DeployFailed(f"creating role {role_name} failed ({aws_error(exc)})") from None
+        role = iam.get_role(RoleName=role_name)["Role"]
+    try:
+        iam.attach_role_policy(RoleName=role_name, PolicyArn=BASIC_EXECUTION_POLICY)
+    except ClientError as exc:
+        raise DeployFailed(f"attaching AWSLambdaBasicExecutionRole to {role_name} failed "
+                           f"({aws_error(exc)})") from None
+    return str(role["Arn"])
+
+
+class Deployer:
+    """Deploys :class:`FunctionSpec`s with one boto3 Lambda client."""
+
+    def __init__(self, client: Any, notify: Notify = lambda message: None) -> None:
+        self.client = client
+        self.notify = notify
+
+    def deploy(self, spec: FunctionSpec) -> DeployOutcome:
+        current = self._current(spec.name)
+        if current is None:
+            return self._create(spec)
+        return self._update(spec, current)
+
+    def _current(self, name: str) -> dict[str, Any] | None:
+        try:
+            return dict(self.client.get_function(FunctionName=name))
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
+                return None
+            raise DeployFailed(f"reading function {name} failed ({aws_error(exc)}); nothing was changed") \
+                from None
+        except BotoCoreError as exc:
+            raise DeployFailed(f"cannot reach Lambda ({exc}); nothing was changed") from None
+
+    def _create(self, spec: FunctionSpec) -> DeployOutcome:
+        if not spec.role:
+            raise DeployFailed(f"function {spec.name} does not exist yet and needs an execution role: "
+                               "pass --role ARN or --create-role")
+        self.notify(f"creating function {spec.name} ({len(spec.zip_bytes) / 1e6:.1f} MB)")
+        try:
+            created = self.client.create_function(
+                FunctionName=spec.name, Role=spec.role, Code={"ZipFile": spec.zip_bytes},
+                Architectures=[spec.architecture], PackageType="Zip", **self._configuration(spec))
+            self._wait("function_active_v2", spec.name)
+        except (ClientError, BotoCoreError) as exc:
+            raise DeployFailed(f"creating function {spec.name} failed ({aws_error(exc)})") from None
+        return DeployOutcome(str(created["FunctionArn"]), created=True)
+
+    def _update(self, spec: FunctionSpec, current: dict[str, Any]) -> DeployOutcome:
+        configuration = current["Configuration"]
+        outcome = DeployOutcome(str(configuration["FunctionArn"]))
+        previous = f"the previous version (CodeSha256 {configuration.get('CodeSha256')}) is still running"
+        changes = self.configuration_changes(spec, configuration)
+        if (configuration.get("CodeSha256") != spec.code_sha256
+                or configuration.get("Architectures", ["x86_64"]) != [spec.architecture]):
+            self.notify(f"uploading code of {spec.name} ({len(spec.zip_bytes) / 1e6:.1f} MB)")
+            try:
+                self.client.update_function_code(FunctionName=spec.name, ZipFile=spec.zip_bytes,
+                                                 Architectures=[spec.architecture])
+                self._wait("function_updated_v2", spec.name)
+            except (ClientError, BotoCoreError) as exc:
+                raise DeployFailed(f"updating the code of {spec.name} failed ({aws_error(exc)}); "
+                                   f"{previous}") from None
+            outcome.code_uploaded = True
+        if changes:
+            self.notify(f"updating configuration of {spec.name}: {', '.join(sorted(changes))}")
+            try:
+                self.client.update_function_configuration(FunctionName=spec.name, **changes)
+                self._wait("function_updated_v2", spec.name)
+            except (ClientError, BotoCoreError) as exc:
+                reason = f"updating the configuration of {spec.name} failed ({aws_error(exc)})"
+                if outcome.code_uploaded:
+                    raise DeployFailed(f"{reason}; {self._roll_back_code(spec.name, current)}") from None
+                raise DeployFailed(f"{reason}; {previous}") from None
+            outcome.configuration_updated = True
+        if not outcome.changed:
+            self.notify(f"function {spec.name} unchanged: nothing uploaded")
+        return outcome
+
+    def configuration_changes(self, spec: FunctionSpec, configuration: dict[str, Any]) -> dict[str, Any]:
+        """The UpdateFunctionConfiguration fields whose deployed value differs from ``spec``."""
+        desired = self._configuration(spec)
+        if spec.role:
+            desired["Role"] = spec.role
+        current = {
+            "Handler": configuration.get("Handler"),
+            "Runtime": configuration.get("Runtime"),
+            "Role": configuration.get("Role"),
+            "MemorySize": configuration.get("MemorySize", DEFAULT_MEMORY),
+            "Timeout": configuration.get("Timeout", DEFAULT_TIMEOUT),
+            "Environment": {"Variables": (configuration.get("Environment") or {}).get("Variables") or {}},
+            "Layers": [layer["Arn"] for layer in configuration.get("Layers") or []],
+            "Description": configuration.get("Description") or "",
+        }
+        return {key: value for key, value in desired.items() if current.get(key) != value}
+
+    @staticmethod
+    def _configuration(spec: FunctionSpec) -> dict[str, Any]:
+        fields: dict[str, Any] = {
+            "Handler": spec.handler, "Runtime": spec.runtime, "MemorySize": spec.memory,
+            "Timeout": spec.timeout, "Environment": {"Variables": dict(spec.environment)},
+            "Layers": list(spec.layers),
+        }
+        if spec.description is not None:
+            fields["Description"] = spec.description
+        return fields
+
+    def _wait(self, waiter: str, name: str) -> None:
+        try:
+            self.client.get_waiter(waiter).wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
+        except WaiterError as exc:
+            reason = (exc.last_response or {}).get("Configuration", {}).get("LastUpdateStatusReason") or exc
+            raise DeployFailed(f"function {name} did not become ready ({reason}); Lambda keeps running "
+                               "the previous version until an update succeeds") from None
+
+    def _roll_back_code(self, name: str, previous: dict[str, Any]) -> str:
+        """Put the previous code back; say which version runs now."""
+        location = previous.get("Code", {}).get("Location")
+        wanted = previous["Configuration"].get("CodeSha256")
+        try:
+            with urllib.request.urlopen(location, timeout=120) as response:
+                old_zip = response.read()
+            if code_sha256(old_zip) != wanted:
+                raise ValueError("the downloaded code does not match its CodeSha256")
+            self.client.update_function_code(FunctionName=name, ZipFile=old_zip,
+                                             Architectures=previous["Configuration"].get("Architectures"))
+            self._wait("function_updated_v2", name)
+        except Exception as exc:  # any failure here leaves the new code: say so rather than raise
+            return (f"rolling back the code failed too ({aws_error(exc)}): the function runs the NEW code "
+                    "with its PREVIOUS configuration")
+        return f"the code was rolled back: the previous version (CodeSha256 {wanted}) is still running"

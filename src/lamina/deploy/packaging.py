@@ -1,0 +1,43 @@
+"""The zips a deploy uploads, made by lamina's build package (``lamina build``, ``lamina layer build``).
+
+Both builds are reproducible (fixed timestamps and order), so an unchanged function or runtime gives
+the same bytes and the same CodeSha256, which is what lets a second deploy upload nothing.
+"""
+
+from __future__ import annotations
+
+import sys
+import tempfile
+from collections.abc import Callable
+from pathlib import Path
+
+from lamina.build.bundle import build_function_zip
+from lamina.build.layer import MANAGED_RUNTIMES, OS_ONLY_RUNTIMES, build_layer_zip
+from lamina.build.targets import PYTHON_VERSIONS
+
+RUNTIME_LAYER_NAME = "lamina-runtime"
+# The layer without its own CPython holds both a provided.* bootstrap and the python3.x exec wrapper.
+RUNTIME_LAYER_RUNTIMES = [*OS_ONLY_RUNTIMES, *MANAGED_RUNTIMES]
+EXEC_WRAPPER = "/opt/lamina"  # AWS_LAMBDA_EXEC_WRAPPER for python3.x functions using the layer
+
+
+def python_version_for(runtime: str) -> str:
+    """The Python a function's dependencies are built for: the runtime's, else this interpreter's."""
+    if runtime.startswith("python"):
+        return runtime[len("python"):]
+    own = f"{sys.version_info.major}.{sys.version_info.minor}"
+    return own if own in PYTHON_VERSIONS else "3.12"
+
+
+def function_zip(code: Path, runtime: str, arch: str, report: Callable[[str], None] | None = None) -> bytes:
+    """Build the function's deployment zip from ``code`` (code plus its requirements) and return it."""
+    with tempfile.TemporaryDirectory(prefix="lamina-deploy-") as tmp:
+        out = build_function_zip(code, Path(tmp) / "function.zip", arch=arch,
+                                 python_version=python_version_for(runtime), report=report)
+        return out.read_bytes()
+
+
+def runtime_layer_zip(arch: str, report: Callable[[str], None] | None = None) -> bytes:
+    """Build lamina's runtime layer (the runtime of this lamina) and return it."""
+    with tempfile.TemporaryDirectory(prefix="lamina-deploy-") as tmp:
+        return build_layer_zip(Path(tmp) / "layer.zip", arch=arch, report=report).read_bytes()

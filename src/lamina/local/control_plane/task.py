@@ -1,0 +1,148 @@
+"""A deployed function as the local Lambda runs it: its code as ``/var/task``, its layers as ``/opt``.
+
+Lambda unpacks the function's zip to ``/var/task`` and its layers, in order, into ``/opt`` (a later
+layer's files replace an earlier one's). Two ways to show that without root:
+
+- **bwrap mode** (``bwrap`` on PATH): bubblewrap gives the runtime real read-only ``/var/task`` and
+  ``/opt`` mounts, so code that hard-codes those paths works as on Lambda.
+- **path mode** (otherwise, or ``LAMINA_SANDBOX=path``): the layers are merged into one directory per
+  layer combination under the data directory (hard links, so no bytes are copied), and the paths the
+  runtime and loader use (``PYTHONPATH``, ``PATH``, ``LD_LIBRARY_PATH``, ``LAMBDA_TASK_ROOT``) point
+  at the unpacked code and that directory instead.
+
+A ``provided.*`` runtime starts ``bootstrap`` from the code, else from the layers, as Lambda does;
+a ``python3.x`` runtime starts lamina's runtime with the handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+import uuid
+from pathlib import Path
+from typing import Optional
+
+from ..config import FunctionConfig, default_bootstrap
+from .store import Code, FunctionRecord, FunctionStore, layers_key
+
+log = logging.getLogger("lamina.control_plane")
+
+TASK_ROOT = "/var/task"
+OPT = "/opt"
+# Runs "$0" with no arguments: the local Lambda appends the handler to a configured bootstrap, but
+# Lambda starts a custom runtime's bootstrap without any.
+_EXEC_WITHOUT_ARGUMENTS = ("/bin/sh", "-c", 'exec "$0"')
+
+
+def sandbox_mode() -> str:
+    """``bwrap`` when bubblewrap is available (and not turned off), else ``path``."""
+    if os.environ.get("LAMINA_SANDBOX", "").lower() == "path":
+        return "path"
+    return "bwrap" if shutil.which("bwrap") else "path"
+
+
+def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional[str] = None,
+                    **overrides: object) -> FunctionConfig:
+    """The local Lambda's configuration for a deployed function (``overrides`` set pool limits etc.)."""
+    mode = mode or sandbox_mode()
+    configuration = record.configuration
+    code_dir = store.code_dir(record.code.sha256_hex)
+    opt = merged_opt(store, record.layers)
+    runtime = str(configuration.get("Runtime") or "")
+    environment = dict((configuration.get("Environment") or {}).get("Variables") or {})
+    bootstrap = _bootstrap(runtime, code_dir, opt, mode)
+    if mode == "bwrap":
+        environment = {"LAMBDA_TASK_ROOT": TASK_ROOT, **_bwrap_paths(runtime, opt), **environment}
+    arn_parts = str(configuration["FunctionArn"]).split(":")
+    config = FunctionConfig(
+        name=record.name, code_dir=code_dir, handler=str(configuration.get("Handler") or ""),
+        bootstrap=bootstrap, runtime=runtime or None, memory_mb=int(configuration.get("MemorySize", 128)),
+        timeout=float(configuration.get("Timeout", 3)), environment=environment,
+        layers=() if opt is None or mode == "bwrap" else (opt,), region=arn_parts[3], account=arn_parts[4])
+    return config.with_changes(**overrides) if overrides else config
+
+
+def _bootstrap(runtime: str, code_dir: Path, opt: Optional[Path], mode: str) -> Optional[tuple[str, ...]]:
+    if not runtime.startswith("provided"):
+        command = default_bootstrap()
+    else:
+        found = _find_bootstrap(code_dir, opt)
+        if found is None:
+            # Lambda fails the init the same way: Runtime.InvalidEntrypoint at the first invoke
+            return (*_EXEC_WITHOUT_ARGUMENTS, str(code_dir / "bootstrap"))
+        if mode == "bwrap":
+            found = Path(TASK_ROOT if found.parent == code_dir else OPT) / "bootstrap"
+        command = (*_EXEC_WITHOUT_ARGUMENTS, str(found))
+    if mode == "bwrap":
+        return (*bwrap_prefix(code_dir, opt), *command)
+    return command
+
+
+def _find_bootstrap(code_dir: Path, opt: Optional[Path]) -> Optional[Path]:
+    """``/var/task/bootstrap``, then ``/opt/bootstrap``: Lambda's order for custom runtimes."""
+    for directory in (code_dir, opt):
+        if directory is not None and (directory / "bootstrap").is_file():
+            return directory / "bootstrap"
+    return None
+
+
+def bwrap_prefix(code_dir: Path, opt: Optional[Path]) -> tuple[str, ...]:
+    """bubblewrap arguments that show the code at /var/task and the layers at /opt, read-only."""
+    prefix = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(code_dir), TASK_ROOT]
+    if opt is not None:
+        prefix += ["--ro-bind", str(opt), OPT]
+    return (*prefix, "--chdir", TASK_ROOT, "--die-with-parent", "--")
+
+
+def _bwrap_paths(runtime: str, opt: Optional[Path]) -> dict[str, str]:
+    if opt is None:
+        return {}
+    paths = {"PATH": f"{OPT}/bin:/usr/local/bin:/usr/bin:/bin",
+             "LD_LIBRARY_PATH": f"{TASK_ROOT}/lib:{OPT}/lib"}
+    if runtime.startswith("python"):
+        paths["PYTHONPATH"] = f"{OPT}/python/lib/{runtime}/site-packages:{OPT}/python"
+    return paths
+
+
+def merged_opt(store: FunctionStore, layers: list[Code]) -> Optional[Path]:
+    """One directory with the layers' trees merged in order, built once per layer combination."""
+    if not layers:
+        return None
+    target = store.opt_root / layers_key(layers)
+    if target.is_dir():
+        return target
+    staging = store.tmp_root / f"opt-{uuid.uuid4().hex}"
+    try:
+        for layer in layers:
+            shutil.copytree(store.code_dir(layer.sha256_hex), staging, symlinks=True,
+                            copy_function=_link_or_copy, dirs_exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not target.is_dir():  # another thread built it first: theirs is identical
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    if os.path.lexists(dst):
+        os.unlink(dst)  # a later layer replaces an earlier layer's file, as in /opt
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def log_mode(mode: Optional[str] = None) -> str:
+    """Say once which way deployed functions see /var/task and /opt; return the mode."""
+    mode = mode or sandbox_mode()
+    if mode == "bwrap":
+        log.info("deployed functions run under bubblewrap with read-only /var/task and /opt mounts")
+    else:
+        log.info("bubblewrap not found: deployed functions run in path mode (code and merged layers under "
+                 "the data directory, LAMBDA_TASK_ROOT/PYTHONPATH/PATH/LD_LIBRARY_PATH point there)")
+    return mode

@@ -1,0 +1,60 @@
+"""The control plane inside ``lamina serve``: deployed functions become the local Lambda's functions.
+
+At startup every stored function is registered; after each CreateFunction, Update… or DeleteFunction
+the function is registered again or removed, which recycles its warm execution environments. The
+control plane runs its operations in worker threads, while the registry belongs to the event loop,
+so changes are handed to the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+from typing import Optional
+
+from aiohttp import web
+
+from ..invoke_api import LOCAL_LAMBDA_KEY
+from .routes import add_control_plane_routes
+from .store import FunctionStore
+from .task import function_config, log_mode
+
+DEFAULT_DATA_DIR = Path(".lamina")
+STORE_KEY = web.AppKey("lamina.control_plane.store", FunctionStore)
+
+
+def mount_control_plane(app: web.Application, data_dir: Path = DEFAULT_DATA_DIR,
+                        mode: Optional[str] = None) -> FunctionStore:
+    """Serve the control plane on ``app`` (from ``lamina.local.app.create_app``), stored in ``data_dir``."""
+    store = FunctionStore(data_dir)
+    app[STORE_KEY] = store
+    registry = app[LOCAL_LAMBDA_KEY].registry
+    mode = log_mode(mode)
+    loop: Optional[asyncio.AbstractEventLoop] = None
+
+    def sync(name: str) -> None:
+        record = store.get_function(name)
+        if record is None:
+            registry.remove(name)
+        else:
+            registry.put(function_config(record, store, mode))
+
+    def on_change(name: str) -> None:
+        if loop is None:
+            sync(name)
+        else:
+            loop.call_soon_threadsafe(sync, name)
+
+    async def startup(app: web.Application) -> None:
+        nonlocal loop
+        loop = asyncio.get_running_loop()
+        for record in store.list_functions():
+            registry.put(function_config(record, store, mode))
+
+    async def cleanup(app: web.Application) -> None:
+        store.close()
+
+    app.on_startup.append(startup)
+    app.on_cleanup.append(cleanup)
+    add_control_plane_routes(app, store, on_change)
+    return store

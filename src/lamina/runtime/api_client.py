@@ -32,7 +32,7 @@ class RuntimeAPIError(Exception):
         if reason:
             message = f"Request to Lambda Runtime '{endpoint}' endpoint failed. Reason: {reason}"
         else:
-            text = body.decode("utf-8", "replace")
+            text = body.decode("utf-8", "replace").strip()
             message = (
                 f"Request to Lambda Runtime '{endpoint}' endpoint failed. Reason: '{status}'. "
                 f"Response body: '{text}'"

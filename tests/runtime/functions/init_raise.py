@@ -1,0 +1,7 @@
+def helper():
+    raise RuntimeError("init failed")
+
+helper()
+
+def h(event, context):
+    return 1

@@ -1,0 +1,2 @@
+def h(event, context):
+    return {"module": __name__}

@@ -1,0 +1,2 @@
+def h(event, context)
+    return 1

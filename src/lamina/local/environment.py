@@ -132,7 +132,7 @@ class ExecutionEnvironment:
                 remaining = self.config.init_timeout - (time.perf_counter() - self._spawned_at)
                 self._timer = loop.call_later(max(remaining, 0.0), self._init_timed_out)
         try:
-            outcome = await asyncio.shield(self._result)
+            outcome = await self._result
         except asyncio.CancelledError:
             # The caller went away for good (server shutdown): this environment is reset.
             self.kill()
@@ -145,7 +145,7 @@ class ExecutionEnvironment:
         if pid is None or not self.alive:
             return
         rss = memory.tree_rss(pid)
-        self.peak_rss = max(self.peak_rss, rss)
+        self.peak_rss = max(self.peak_rss, rss, memory.tree_peak_rss(pid))
         if rss > self.config.memory_mb * 1024 * 1024:
             self.lifecycle.memory_exceeded()
             self.kill()
@@ -273,7 +273,9 @@ class ExecutionEnvironment:
         if outcome.kind is Kind.OUT_OF_MEMORY:
             used_mb = self.config.memory_mb
         else:
-            if self.pid is not None and self.alive:
+            if init_ms is not None and self.pid is not None and self.alive:
+                # Once per environment; later peaks come from the periodic memory check, which keeps
+                # /proc reads off the invocation path.
                 self.peak_rss = max(self.peak_rss, memory.tree_peak_rss(self.pid))
             used_mb = memory.to_mb(self.peak_rss)
         if not self._started_line:

@@ -1,0 +1,152 @@
+#!/usr/bin/env python3
+"""lamina serve vs AWS's emulator, side by side, with awslambdaric as the runtime under both.
+
+    .venv/bin/python bench/local_bench.py [--invocations 600] [--seconds 3]
+
+1. Sequential latency: one keep-alive client invokes an echo handler; rounds alternate between the
+   two servers so load from the rest of the machine hits both alike. Target: lamina ≤ 0.7× emulator.
+2. Throughput at client concurrency 1, 2, 4 on a handler that waits 5 ms (as functions wait on I/O):
+   lamina runs one environment per concurrent client; AWS's emulator serves one invocation at a
+   time (two overlapping invocations crash it), so its clients take turns.
+"""
+
+from __future__ import annotations
+
+import argparse
+import http.client
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from contextlib import ExitStack
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import free_port, run_emulator, stop_process, wait_for_port  # noqa: E402
+
+RIC = [sys.executable, "-m", "awslambdaric"]
+PATH = "/2015-03-31/functions/function/invocations"
+HANDLERS = '''
+import time
+
+def echo(event, context):
+    return event
+
+def wait_5ms(event, context):
+    time.sleep(0.005)
+    return event
+'''
+
+
+class Client:
+    """A keep-alive HTTP client posting to one invoke URL."""
+
+    def __init__(self, port: int, path: str) -> None:
+        self.connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+        self.path = path
+
+    def invoke(self, body: bytes = b'{"bench":true}') -> bytes:
+        self.connection.request("POST", self.path, body=body)
+        response = self.connection.getresponse()
+        data = response.read()
+        if response.status != 200:
+            raise RuntimeError(f"HTTP {response.status}: {data[:200]!r}")
+        return data
+
+
+def latencies(client: Client, count: int) -> list[float]:
+    samples = []
+    for _ in range(count):
+        start = time.perf_counter()
+        client.invoke()
+        samples.append(time.perf_counter() - start)
+    return samples
+
+
+def throughput(port: int, path: str, clients: int, seconds: float, serialize: bool) -> float:
+    """Invocations per second with ``clients`` threads for ``seconds``."""
+    lock = threading.Lock() if serialize else None
+    counts = [0] * clients
+    stop_at = time.perf_counter() + seconds
+    connections = [Client(port, path) for _ in range(clients)]
+    for client in connections:  # warm every environment first
+        client.invoke()
+
+    def worker(index: int) -> None:
+        client = connections[index]
+        while time.perf_counter() < stop_at:
+            if lock is not None:
+                with lock:
+                    client.invoke()
+            else:
+                client.invoke()
+            counts[index] += 1
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(clients)]
+    start = time.perf_counter()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return sum(counts) / (time.perf_counter() - start)
+
+
+def start_lamina(stack: ExitStack, code: Path, handler: str, log_dir: Path) -> int:
+    port = free_port()
+    log = stack.enter_context(open(log_dir / f"lamina-{handler}.log", "wb"))
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--code", str(code),
+         "--handler", handler, "--bootstrap", " ".join(RIC), "--concurrency", "4"],
+        stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+    stack.callback(stop_process, proc)
+    wait_for_port(port, proc=proc)
+    return port
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--invocations", type=int, default=600, help="sequential invocations per server")
+    parser.add_argument("--seconds", type=float, default=3.0, help="duration of each throughput run")
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
+        code = Path(tmp)
+        (code / "bench_handlers.py").write_text(HANDLERS)
+
+        print("== sequential latency (echo handler, awslambdaric) ==")
+        rie = stack.enter_context(run_emulator([*RIC, "bench_handlers.echo"], code, tmp_path=code))
+        lamina_port = start_lamina(stack, code, "bench_handlers.echo", code)
+        rie_client, lamina_client = Client(rie.port, PATH), Client(lamina_port, PATH)
+        for client in (rie_client, lamina_client):
+            latencies(client, 50)  # cold start and warm-up
+        rie_samples: list[float] = []
+        lamina_samples: list[float] = []
+        rounds = 6
+        for _ in range(rounds):
+            rie_samples += latencies(rie_client, args.invocations // rounds)
+            lamina_samples += latencies(lamina_client, args.invocations // rounds)
+        for label, samples in (("AWS emulator", rie_samples), ("lamina serve", lamina_samples)):
+            print(f"{label:>13}: median {statistics.median(samples) * 1e3:.3f} ms, "
+                  f"mean {statistics.fmean(samples) * 1e3:.3f} ms, "
+                  f"p90 {statistics.quantiles(samples, n=10)[-1] * 1e3:.3f} ms")
+        ratio = statistics.median(lamina_samples) / statistics.median(rie_samples)
+        print(f"latency ratio lamina/emulator (median): {ratio:.2f}  (target <= 0.70)")
+
+        print("\n== throughput (handler waits 5 ms, awslambdaric) ==")
+        rie_wait = stack.enter_context(run_emulator([*RIC, "bench_handlers.wait_5ms"], code, tmp_path=code))
+        lamina_wait = start_lamina(stack, code, "bench_handlers.wait_5ms", code)
+        base = None
+        for clients in (1, 2, 4):
+            rie_rate = throughput(rie_wait.port, PATH, clients, args.seconds, serialize=True)
+            lamina_rate = throughput(lamina_wait, PATH, clients, args.seconds, serialize=False)
+            base = base or lamina_rate
+            print(f"concurrency {clients}: emulator {rie_rate:7.1f}/s  lamina {lamina_rate:7.1f}/s  "
+                  f"lamina/emulator {lamina_rate / rie_rate:4.2f}x  lamina scaling {lamina_rate / base:4.2f}x")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

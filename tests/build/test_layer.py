@@ -235,3 +235,33 @@ def test_stdlib_bytecode_in_the_layer_stays_valid_with_1980_timestamps(
         flags = {int.from_bytes(archive.read(name)[4:8], "little") for name in pycs}
     assert pycs
     assert flags == {0b01}  # PEP 552 unchecked hash: never stale, whatever the file's mtime
+
+
+# lamina's local Lambda ---------------------------------------------------------------------------
+
+def invoke_locally(bootstrap: Path, task: Path, path_env: str) -> dict[str, str]:
+    """One invocation through ``lamina invoke`` (the local Lambda) with the layer's bootstrap."""
+    result = run_lamina("invoke", "app.handler", "--code", str(task), "--bootstrap", str(bootstrap),
+                        "--event", '{"n": 1}', "--env", f"PATH={path_env}", timeout=120)
+    assert result.returncode == 0, result.stderr
+    body: dict[str, str] = json.loads(result.stdout)
+    assert body["event"] == {"n": 1}, body
+    return body
+
+
+def test_layer_bootstrap_runs_a_function_under_lamina_local_lambda(managed_layer: Path,
+                                                                   tmp_path: Path) -> None:
+    opt = unzip(managed_layer, tmp_path / "opt")
+    task = function_code(tmp_path)
+    bin_dir = python_without_lamina(tmp_path)
+    body = invoke_locally(opt / "bootstrap", task, f"{bin_dir}:/usr/bin:/bin")
+    assert body["runtime"] == str(opt / "python" / "lamina" / "runtime" / "__init__.py")
+
+
+def test_python_dist_layer_runs_a_function_under_lamina_local_lambda(
+        relocatable_python_archive: Path, tmp_path: Path) -> None:
+    out = build_layer_zip(tmp_path / "layer.zip", python_dist=relocatable_python_archive, check=False)
+    opt = unzip(out, tmp_path / "opt")
+    body = invoke_locally(opt / "bootstrap", function_code(tmp_path), "/usr/bin:/bin")
+    assert body["prefix"] == str(opt / "cpython")
+    assert body["runtime"] == str(opt / "python" / "lamina" / "runtime" / "__init__.py")

@@ -14,9 +14,9 @@ import boto3
 import pytest
 from aiohttp import web
 from botocore.config import Config
+from conftest import free_port, wait_for_port
 
 from lamina.local.control_plane import FunctionStore, add_control_plane_routes
-from tests.conftest import free_port, wait_for_port
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_DEFAULT_REGION": "us-east-1"}
@@ -36,8 +36,9 @@ def aws_credentials(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 class ControlPlaneServer:
     """lamina's control plane on 127.0.0.1 in a background thread; restartable on the same data dir."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, storage_limit: int | None = None) -> None:
         self.data_dir = data_dir
+        self.storage_limit = storage_limit
         self.changes: list[str] = []
         self.port = 0
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -50,7 +51,8 @@ class ControlPlaneServer:
 
     def start(self) -> None:
         self.port = free_port()
-        self._store = FunctionStore(self.data_dir)
+        self._store = (FunctionStore(self.data_dir) if self.storage_limit is None
+                       else FunctionStore(self.data_dir, self.storage_limit))
         app = web.Application()
         add_control_plane_routes(app, self._store, self.changes.append)
         loop = asyncio.new_event_loop()
@@ -75,9 +77,10 @@ class ControlPlaneServer:
         self._store.close()
         self._loop = None
 
-    def client(self, service: str = "lambda") -> Any:
+    def client(self, service: str = "lambda", validate: bool = True) -> Any:
+        """A boto3 client; ``validate=False`` sends values botocore would refuse, to test the server."""
         return boto3.client(service, endpoint_url=self.url, region_name="us-east-1",
-                            config=Config(retries={"max_attempts": 1}))
+                            config=Config(retries={"max_attempts": 1}, parameter_validation=validate))
 
 
 @pytest.fixture

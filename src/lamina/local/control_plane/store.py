@@ -133,7 +133,7 @@ class FunctionStore:
                 raise errors.code_storage_exceeded()
             staging = self.tmp_root / uuid.uuid4().hex
             try:
-                unzipped = unzip.extract(io.BytesIO(zip_bytes), staging / "tree")
+                unzipped = unzip.extract(io.BytesIO(zip_bytes), staging / "tree", protocol.MAX_UNZIPPED_CODE)
                 (staging / "tree.zip").write_bytes(zip_bytes)
                 (staging / "unzipped-size").write_text(str(unzipped))
                 os.replace(staging / "tree.zip", self.code_zip(digest))

@@ -79,10 +79,13 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=9001, show_default=True)
 @click.option("--handler", default=None, help="Handler of the function (e.g. app.handler).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".lamina"),
+              show_default=True, help="Where deployed functions and layers are kept (lamina deploy, "
+                                      "aws lambda create-function).")
 @function_options
-def serve(host: str, port: int, handler: Optional[str], code: Optional[Path], bootstrap: Optional[str],
-          timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
-          env: tuple[str, ...], name: Optional[str]) -> None:
+def serve(host: str, port: int, handler: Optional[str], data_dir: Path, code: Optional[Path],
+          bootstrap: Optional[str], timeout: Optional[float], memory: Optional[int],
+          concurrency: Optional[int], env: tuple[str, ...], name: Optional[str]) -> None:
     """Serve functions locally behind the Lambda Invoke API (boto3, the AWS CLI, AWS's emulator path).
 
     One function from the flags, or every function of the project file (pyproject.toml's
@@ -92,29 +95,31 @@ def serve(host: str, port: int, handler: Optional[str], code: Optional[Path], bo
         functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)]
     else:
         project = find_project_file(Path.cwd())
-        if project is None:
-            raise click.UsageError("nothing to serve: give --handler (and --code), or declare "
-                                   "[tool.lamina.functions.NAME] in pyproject.toml or lamina.toml")
         try:
-            functions = load_functions(project, _overrides(timeout, memory, concurrency, bootstrap))
+            # no project: serve only what is deployed to the control plane
+            functions = [] if project is None else load_functions(
+                project, _overrides(timeout, memory, concurrency, bootstrap))
         except ProjectError as exc:
             raise click.UsageError(str(exc)) from None
     try:
-        asyncio.run(_serve(host, port, functions))
+        asyncio.run(_serve(host, port, functions, data_dir))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-async def _serve(host: str, port: int, functions: list[FunctionConfig]) -> None:
+async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path) -> None:
     from aiohttp import web
 
     from .app import create_app, run_app
+    from .control_plane.mount import mount_control_plane
 
     sink = ConsoleSink()
     local = LocalLambda(sink=sink)
     for config in functions:
         local.registry.put(config)
-    runner: web.AppRunner = await run_app(create_app(local), host, port)
+    app = create_app(local)
+    mount_control_plane(app, data_dir, notify=lambda line: sink.write("lamina", line))
+    runner: web.AppRunner = await run_app(app, host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -122,6 +127,8 @@ async def _serve(host: str, port: int, functions: list[FunctionConfig]) -> None:
     for config in functions:
         sink.write("lamina", f"serving {config.name} ({config.handler or 'bootstrap'}) at "
                              f"http://{host}:{port}/2015-03-31/functions/{config.name}/invocations")
+    sink.write("lamina", f"control plane at http://{host}:{port} (lamina deploy --endpoint-url, "
+                         f"aws lambda --endpoint-url), deployed functions in {data_dir}")
     try:
         await stop.wait()
     finally:

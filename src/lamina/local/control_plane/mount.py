@@ -9,6 +9,8 @@ so changes are handed to the loop.
 from __future__ import annotations
 
 import asyncio
+import logging
+from collections.abc import Callable
 from pathlib import Path
 from typing import Optional
 
@@ -17,19 +19,22 @@ from aiohttp import web
 from ..invoke_api import LOCAL_LAMBDA_KEY
 from .routes import add_control_plane_routes
 from .store import FunctionStore
-from .task import function_config, log_mode
+from .task import describe_mode, function_config, sandbox_mode
 
+log = logging.getLogger("lamina.control_plane")
 DEFAULT_DATA_DIR = Path(".lamina")
 STORE_KEY = web.AppKey("lamina.control_plane.store", FunctionStore)
 
 
 def mount_control_plane(app: web.Application, data_dir: Path = DEFAULT_DATA_DIR,
-                        mode: Optional[str] = None) -> FunctionStore:
+                        mode: Optional[str] = None,
+                        notify: Callable[[str], None] = log.info) -> FunctionStore:
     """Serve the control plane on ``app`` (from ``lamina.local.app.create_app``), stored in ``data_dir``."""
     store = FunctionStore(data_dir)
     app[STORE_KEY] = store
     registry = app[LOCAL_LAMBDA_KEY].registry
-    mode = log_mode(mode)
+    mode = mode or sandbox_mode()
+    notify(describe_mode(mode))
     loop: Optional[asyncio.AbstractEventLoop] = None
 
     def sync(name: str) -> None:

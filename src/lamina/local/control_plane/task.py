@@ -16,7 +16,6 @@ a ``python3.x`` runtime starts lamina's runtime with the handler.
 
 from __future__ import annotations
 
-import logging
 import os
 import shutil
 import uuid
@@ -25,8 +24,6 @@ from typing import Optional
 
 from ..config import FunctionConfig, default_bootstrap
 from .store import Code, FunctionRecord, FunctionStore, layers_key
-
-log = logging.getLogger("lamina.control_plane")
 
 TASK_ROOT = "/var/task"
 OPT = "/opt"
@@ -137,12 +134,9 @@ def _link_or_copy(src: str, dst: str) -> None:
         shutil.copy2(src, dst)
 
 
-def log_mode(mode: Optional[str] = None) -> str:
-    """Say once which way deployed functions see /var/task and /opt; return the mode."""
-    mode = mode or sandbox_mode()
+def describe_mode(mode: str) -> str:
+    """One line for the logs: which way deployed functions see /var/task and /opt."""
     if mode == "bwrap":
-        log.info("deployed functions run under bubblewrap with read-only /var/task and /opt mounts")
-    else:
-        log.info("bubblewrap not found: deployed functions run in path mode (code and merged layers under "
-                 "the data directory, LAMBDA_TASK_ROOT/PYTHONPATH/PATH/LD_LIBRARY_PATH point there)")
-    return mode
+        return "deployed functions run under bubblewrap with read-only /var/task and /opt mounts"
+    return ("bubblewrap not found: deployed functions run in path mode (code and merged layers under the "
+            "data directory; LAMBDA_TASK_ROOT, PYTHONPATH, PATH and LD_LIBRARY_PATH point there)")

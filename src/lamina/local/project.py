@@ -67,7 +67,10 @@ def load_functions(path: Path, overrides: Mapping[str, Any] | None = None) -> li
 
 def function_from_table(name: str, table: Mapping[str, Any], base: Path) -> FunctionConfig:
     known = {"code", "handler", "bootstrap", "runtime", "timeout", "memory", "concurrency", "env",
-             "layers", "queue", "idle_timeout"}
+             "layers", "queue", "idle_timeout",
+             # read by lamina deploy (lamina.deploy.project), ignored here
+             "zip", "role", "with_layer", "arch", "endpoint_url", "region", "profile", "create_role",
+             "description"}
     unknown = set(table) - known
     if unknown:
         raise ProjectError(f"function {name}: unknown keys {sorted(unknown)}")

@@ -102,7 +102,8 @@ def upload_display(client: Any, console: Console) -> Iterator[None]:
 @click.option("--role", help="Execution role ARN (needed to create a function on AWS).")
 @click.option("--create-role", is_flag=True, default=None,
               help="Create (or reuse) NAME-lamina-role with AWSLambdaBasicExecutionRole.")
-@click.option("--layer", "layers", multiple=True, help="Layer version ARN, in /opt order (repeatable).")
+@click.option("--layer", "layers", multiple=True,
+              help="Layer version ARN, or a directory to publish as a layer; in /opt order (repeatable).")
 @click.option("--with-layer", is_flag=True, default=None,
               help="Build and publish lamina's runtime layer and use it (default for provided.* runtimes "
                    "without a bootstrap of their own).")
@@ -162,6 +163,7 @@ def deploy(name: str | None, code: Path | None, zip_file: Path | None, handler: 
                 f"building runtime layer: {step}")) if use_layer else None
 
         with upload_display(client, console):
+            layer_arns = [_published(client, layer, runtime, arch, console) for layer in layer_arns]
             if layer_zip is not None:
                 layer_arn = publish_layer_if_new(client, packaging.RUNTIME_LAYER_NAME, layer_zip,
                                                  packaging.RUNTIME_LAYER_RUNTIMES, arch, console.print)
@@ -181,6 +183,18 @@ def deploy(name: str | None, code: Path | None, zip_file: Path | None, handler: 
                 layers=tuple(layer_arns), description=project.get("description"))
             outcome = Deployer(client, console.print).deploy(spec)
     click.echo(outcome.arn)
+
+
+def _published(client: Any, layer: str, runtime: str, arch: str, console: Console) -> str:
+    """A layer version ARN as given, or the ARN of a directory published as a layer (once per content)."""
+    if layer.startswith("arn:"):
+        return layer
+    directory = Path(layer)
+    if not directory.is_dir():
+        raise click.BadParameter(f"{layer} is neither a layer version ARN nor a directory",
+                                 param_hint="--layer")
+    return publish_layer_if_new(client, packaging.layer_name_for(directory),
+                                packaging.directory_layer_zip(directory), [runtime], arch, console.print)
 
 
 def _zip_has_bootstrap(zip_bytes: bytes) -> bool:

@@ -14,6 +14,7 @@ from pathlib import Path
 from lamina.build.bundle import build_function_zip
 from lamina.build.layer import MANAGED_RUNTIMES, OS_ONLY_RUNTIMES, build_layer_zip
 from lamina.build.targets import PYTHON_VERSIONS
+from lamina.build.zipper import write_reproducible_zip
 
 RUNTIME_LAYER_NAME = "lamina-runtime"
 # The layer without its own CPython holds both a provided.* bootstrap and the python3.x exec wrapper.
@@ -41,3 +42,17 @@ def runtime_layer_zip(arch: str, report: Callable[[str], None] | None = None) ->
     """Build lamina's runtime layer (the runtime of this lamina) and return it."""
     with tempfile.TemporaryDirectory(prefix="lamina-deploy-") as tmp:
         return build_layer_zip(Path(tmp) / "layer.zip", arch=arch, report=report).read_bytes()
+
+
+def directory_layer_zip(directory: Path) -> bytes:
+    """A layer zip of ``directory`` as it is (its ``python/``, ``bin/``, ``lib/`` become /opt's)."""
+    with tempfile.TemporaryDirectory(prefix="lamina-deploy-") as tmp:
+        out = Path(tmp) / "layer.zip"
+        write_reproducible_zip(directory, out)
+        return out.read_bytes()
+
+
+def layer_name_for(directory: Path) -> str:
+    """A layer name (``[a-zA-Z0-9-_]``) from a directory's name."""
+    name = "".join(ch if ch.isalnum() or ch in "-_" else "-" for ch in directory.resolve().name)
+    return name or "layer"

@@ -1,58 +1,43 @@
-"""Deploy defaults from the project file: ``[tool.lamina.functions.NAME]``.
+"""Deploy defaults from the project file: ``[tool.lamina.functions.NAME]``, as ``lamina serve`` reads it.
 
-Looked up in ``lamina.toml`` (where the ``tool.lamina`` prefix is optional) and then ``pyproject.toml``
-in the current directory, so ``lamina deploy`` with no options deploys what the project describes::
+The same table ``lamina serve`` reads (see :mod:`lamina.local.project`), so one description of a function
+serves it locally and deploys it. Deploy adds its own keys::
 
     [tool.lamina.functions.hello]
-    code = "src/hello"
-    handler = "app.handler"
+    code = "hello"                 # shared with serve
+    handler = "app.handler"        # shared with serve
+    memory = 256                   # shared with serve
+    env = { STAGE = "dev" }        # shared with serve
+    layers = ["layers/common", "arn:aws:lambda:…:layer:x:3"]   # directories are published as layers
     runtime = "provided.al2023"
+    role = "arn:aws:iam::123456789012:role/hello"
     with_layer = true
-    memory = 256
-    env = { LOG_LEVEL = "debug" }
+
+Paths are relative to the project file's directory, as for ``lamina serve``.
 """
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.9/3.10
-    import tomli as tomllib
+from lamina.local.project import ProjectError, _function_tables, _load, find_project_file
 
-PROJECT_FILES = ("lamina.toml", "pyproject.toml")
-KEYS = frozenset({"code", "zip", "handler", "role", "layers", "with_layer", "runtime", "arch", "memory",
-                  "timeout", "env", "endpoint_url", "region", "profile", "create_role", "description"})
+__all__ = ["DEPLOY_KEYS", "SERVE_ONLY_KEYS", "ProjectError", "function_defaults"]
 
-
-class ProjectError(Exception):
-    """The project file cannot be used (unreadable, unknown keys, ambiguous function)."""
-
-
-def functions_table(directory: Path) -> tuple[Path | None, dict[str, dict[str, Any]]]:
-    """The project file found in ``directory`` and its functions (name → settings)."""
-    for filename in PROJECT_FILES:
-        path = directory / filename
-        if not path.is_file():
-            continue
-        try:
-            data = tomllib.loads(path.read_text())
-        except (OSError, tomllib.TOMLDecodeError) as exc:
-            raise ProjectError(f"cannot read {path}: {exc}") from None
-        table = data.get("tool", {}).get("lamina", {}).get("functions")
-        if table is None and filename == "lamina.toml":
-            table = data.get("functions")
-        if table is not None:
-            return path, dict(table)
-    return None, {}
+DEPLOY_KEYS = frozenset({"code", "zip", "handler", "role", "layers", "with_layer", "runtime", "arch",
+                         "memory", "timeout", "env", "endpoint_url", "region", "profile", "create_role",
+                         "description"})
+SERVE_ONLY_KEYS = frozenset({"bootstrap", "concurrency", "queue", "idle_timeout"})
+PATH_KEYS = ("code", "zip")
 
 
 def function_defaults(directory: Path, name: str | None) -> tuple[str | None, dict[str, Any]]:
     """The function to deploy and its project settings; the only function when no name is given."""
-    path, table = functions_table(directory)
+    path = find_project_file(directory)
+    if path is None:
+        return name, {}
+    table = dict(_function_tables(_load(path)))
     if name is None:
         if len(table) == 1:
             name = next(iter(table))
@@ -60,8 +45,12 @@ def function_defaults(directory: Path, name: str | None) -> tuple[str | None, di
             raise ProjectError(f"{path} describes several functions ({', '.join(sorted(table))}): "
                                "name the one to deploy")
     settings = dict(table.get(name, {})) if name else {}
-    unknown = sorted(set(settings) - KEYS)
+    unknown = sorted(set(settings) - DEPLOY_KEYS - SERVE_ONLY_KEYS)
     if unknown:
-        raise ProjectError(f"{path}: unknown keys for function {name}: {', '.join(unknown)} "
-                           f"(known: {', '.join(sorted(KEYS))})")
-    return name, settings
+        raise ProjectError(f"{path}: unknown keys for function {name}: {', '.join(unknown)}")
+    for key in PATH_KEYS:
+        if key in settings:
+            settings[key] = str(path.parent / str(settings[key]))
+    settings["layers"] = [layer if str(layer).startswith("arn:") else str(path.parent / str(layer))
+                          for layer in settings.get("layers", [])]
+    return name, {key: value for key, value in settings.items() if key in DEPLOY_KEYS}

@@ -1,0 +1,1 @@
+"""Tests of the local Lambda (lamina serve / lamina invoke)."""

@@ -1,0 +1,140 @@
+"""Helpers for the local Lambda's tests: a ``lamina serve`` process, invocations, leftover checks."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from tests.conftest import ROOT, InvokeResult, free_port, stop_process, wait_for_port
+
+FUNCTIONS = Path(__file__).resolve().parent / "functions"
+RUNTIMES = FUNCTIONS / "runtimes"
+RIC = [sys.executable, "-m", "awslambdaric"]
+RIC_BOOTSTRAP = " ".join(RIC)
+FIXED_PATH = "/2015-03-31/functions/function/invocations"
+
+
+def invoke_url(port: int, name: str = "function", qualifier: str | None = None) -> str:
+    url = f"http://127.0.0.1:{port}/2015-03-31/functions/{name}/invocations"
+    return url + (f"?Qualifier={qualifier}" if qualifier else "")
+
+
+def post(url: str, payload: bytes | str = b"{}", headers: dict[str, str] | None = None,
+         timeout: float = 30.0) -> InvokeResult:
+    data = payload.encode() if isinstance(payload, str) else payload
+    request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST")
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return InvokeResult(response.status, response.read(), dict(response.headers))
+    except urllib.error.HTTPError as err:
+        return InvokeResult(err.code, err.read(), dict(err.headers))
+
+
+@dataclass
+class LaminaServer:
+    """A running ``lamina serve``."""
+
+    proc: subprocess.Popen[bytes]
+    port: int
+    log_path: Path
+
+    def url(self, name: str = "function", qualifier: str | None = None) -> str:
+        return invoke_url(self.port, name, qualifier)
+
+    def invoke(self, payload: bytes | str = b"{}", name: str = "function",
+               headers: dict[str, str] | None = None, timeout: float = 30.0) -> InvokeResult:
+        return post(self.url(name), payload, headers, timeout)
+
+    def invoke_fixed(self, payload: bytes | str = b"{}", headers: dict[str, str] | None = None,
+                     timeout: float = 30.0) -> InvokeResult:
+        return post(f"http://127.0.0.1:{self.port}{FIXED_PATH}", payload, headers, timeout)
+
+    def logs(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+@contextlib.contextmanager
+def lamina_serve(args: Sequence[str], tmp_path: Path, cwd: Path | None = None,
+                 env: dict[str, str] | None = None) -> Iterator[LaminaServer]:
+    """``lamina serve ARGS`` on a free port; stopped (with its environments) afterwards."""
+    port = free_port()
+    log_path = tmp_path / f"lamina-{port}.log"
+    full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_LAMBDA_", "_HANDLER"))}
+    full_env.update(env or {})
+    full_env["PYTHONPATH"] = str(ROOT / "src")
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen([sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), *args],
+                                cwd=cwd or FUNCTIONS, env=full_env, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    try:
+        wait_for_port(port, proc=proc)
+        yield LaminaServer(proc, port, log_path)
+    finally:
+        stop_process(proc, timeout=15)
+
+
+def serve_handler(handler: str, tmp_path: Path,
+                  *extra: str) -> contextlib.AbstractContextManager[LaminaServer]:
+    """Serve one handler of tests/local/functions with awslambdaric as the runtime."""
+    return lamina_serve(["--code", str(FUNCTIONS), "--handler", handler, "--bootstrap", RIC_BOOTSTRAP,
+                         *extra], tmp_path)
+
+
+def alive(pid: int) -> bool:
+    """Whether ``pid`` is a running (not zombie) process."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return False
+    return state != "Z"
+
+
+def wait_gone(pid: int, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not alive(pid):
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def processes_with_env(marker: str) -> list[int]:
+    """Live processes whose environment contains ``marker`` (a unique KEY=VALUE)."""
+    needle = marker.encode()
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            environ = Path(f"/proc/{entry}/environ").read_bytes()
+        except OSError:
+            continue
+        if needle in environ.split(b"\0") and alive(int(entry)):
+            found.append(int(entry))
+    return found
+
+
+def body_json(result: InvokeResult) -> object:
+    return json.loads(result.body)
+
+
+def without_request_id(document: bytes, request_id_keys: tuple[str, ...] = ("requestId",)) -> object:
+    """An error document with its request ids blanked, to compare two servers' answers."""
+    parsed = json.loads(document)
+    if isinstance(parsed, dict):
+        for key in request_id_keys:
+            if key in parsed:
+                parsed[key] = "<id>"
+        message = parsed.get("errorMessage")
+        if isinstance(message, str) and message.startswith("RequestId: "):
+            parsed["errorMessage"] = "RequestId: <id> " + message.split(" ", 2)[2]
+    return parsed

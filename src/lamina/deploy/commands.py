@@ -14,7 +14,6 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import boto3
 import click
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -35,6 +34,7 @@ from .deployer import (
     publish_layer_if_new,
 )
 from .project import ProjectError, function_defaults
+from .session import lambda_session
 from .upload import upload_progress
 
 LOCAL_ROLE = "arn:aws:iam::123456789012:role/lamina-local"  # a Lambda-compatible endpoint needs one
@@ -52,19 +52,6 @@ def parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
             raise click.BadParameter(f"expected KEY=VALUE, got {pair!r}", param_hint="--env")
         env[key] = value
     return env
-
-
-def lambda_session(profile: str | None, region: str | None, endpoint_url: str | None) -> boto3.Session:
-    """A boto3 session; a custom endpoint without a configured region gets us-east-1."""
-    try:
-        session = boto3.Session(profile_name=profile, region_name=region)
-    except BotoCoreError as exc:
-        raise click.ClickException(str(exc)) from None
-    if session.region_name is None:
-        if endpoint_url is None:
-            raise click.ClickException("no AWS region: pass --region or set AWS_REGION")
-        session = boto3.Session(profile_name=profile, region_name="us-east-1")
-    return session
 
 
 @contextlib.contextmanager

@@ -1,0 +1,22 @@
+"""The boto3 session behind ``lamina deploy`` and ``lamina invoke --remote``."""
+
+from __future__ import annotations
+
+import boto3
+import click
+from botocore.exceptions import BotoCoreError
+
+LOCAL_REGION = "us-east-1"
+
+
+def lambda_session(profile: str | None, region: str | None, endpoint_url: str | None) -> boto3.Session:
+    """A boto3 session; a custom endpoint (lamina serve, moto) without a configured region gets us-east-1."""
+    try:
+        session = boto3.Session(profile_name=profile, region_name=region)
+    except BotoCoreError as exc:
+        raise click.ClickException(str(exc)) from None
+    if session.region_name is None:
+        if endpoint_url is None:
+            raise click.ClickException("no AWS region: pass --region or set AWS_REGION")
+        session = boto3.Session(profile_name=profile, region_name=LOCAL_REGION)
+    return session

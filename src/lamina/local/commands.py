@@ -158,14 +158,24 @@ def _read_event(event: Optional[str], event_file: Optional[str]) -> bytes:
 @click.option("--event", default=None, help="Event as JSON.")
 @click.option("--event-file", default=None, type=click.Path(dir_okay=False, allow_dash=True),
               help="File holding the event ('-' for stdin). Default: stdin when it is not a terminal.")
+@click.option("--remote", metavar="NAME", default=None,
+              help="Invoke the deployed function NAME (AWS, or --endpoint-url) instead of a local handler.")
+@click.option("--endpoint-url", default=None, help="With --remote: a Lambda-compatible endpoint.")
+@click.option("--region", default=None, help="With --remote: AWS region.")
+@click.option("--profile", default=None, help="With --remote: AWS profile.")
 @function_options
-def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[str], code: Optional[Path],
+def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[str], remote: Optional[str],
+           endpoint_url: Optional[str], region: Optional[str], profile: Optional[str], code: Optional[Path],
            bootstrap: Optional[str], timeout: Optional[float], memory: Optional[int],
            concurrency: Optional[int], env: tuple[str, ...], name: Optional[str]) -> None:
     """Invoke HANDLER once, as Lambda would: result on stdout, logs on stderr.
 
     Exits 1 (with the error document on stdout) when the function fails.
     """
+    if remote is not None:
+        from lamina.deploy import remote_invoke
+
+        sys.exit(remote_invoke.main(remote, _read_event(event, event_file), endpoint_url, region, profile))
     config = _flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)
     payload = _read_event(event, event_file)
     body, failed = asyncio.run(_invoke_once(config, payload))

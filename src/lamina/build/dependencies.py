@@ -35,7 +35,7 @@ _STATUS = (
 def read_pyproject_dependencies(pyproject: Path) -> list[str]:
     """``[project].dependencies`` of a pyproject.toml: the function's requirements when no file is given."""
     try:
-        import tomllib
+        import tomllib  # type: ignore[import-not-found,unused-ignore]
     except ModuleNotFoundError as exc:  # Python < 3.11
         raise BuildError(f"reading {pyproject} needs Python 3.11+: pass --requirements FILE instead") from exc
     try:

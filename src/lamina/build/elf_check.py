@@ -81,11 +81,11 @@ def read_elf(path: str, stream: BinaryIO) -> ElfFile:
                         match = _VERSION.match(vernaux.name)
                         if match:
                             version = tuple(int(part) for part in match.group(2).split("."))
-                            info.needs.append((verneed.name, match.group(1), version))
+                            info.needs.append((verneed.name or "", match.group(1), version))
             elif isinstance(section, DynamicSection):
                 for tag in section.iter_tags():
                     if tag.entry.d_tag == "DT_SONAME":
-                        info.soname = tag.soname
+                        info.soname = getattr(tag, "soname", None)  # set by pyelftools per tag
         return info
     except (ELFError, ValueError, KeyError) as exc:
         return ElfFile(path, "unknown", False, unreadable=f"unreadable ELF ({exc})")

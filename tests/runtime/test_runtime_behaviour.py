@@ -121,13 +121,13 @@ def test_sigterm_while_waiting_for_an_invocation_exits_cleanly(api, runtimes) ->
     assert runtime.finish()[0] == 0
 
 
-def test_sigterm_during_an_invocation_posts_the_result_before_exiting(api, runtimes) -> None:
-    api.enqueue(b'{"seconds": 0.5}')
+def test_sigterm_during_an_invocation_posts_the_result_before_exiting(api, runtimes, tmp_path) -> None:
+    marker = tmp_path / "running"
+    api.enqueue(json.dumps({"seconds": 0.5, "marker": str(marker)}).encode())
     runtime = start(runtimes, api, "behaviour.slow")
     deadline = time.monotonic() + 10
-    while api.polls == 0 and time.monotonic() < deadline:
-        time.sleep(0.02)
-    time.sleep(0.2)
+    while not marker.exists() and time.monotonic() < deadline:
+        time.sleep(0.01)
     runtime.proc.send_signal(signal.SIGTERM)
     [post] = api.wait_posts(1)
     assert post.body == b'{"slept": true}'

@@ -36,6 +36,8 @@ def huge_print(event, context):
 
 
 def slow(event, context):
+    if event.get("marker"):
+        open(event["marker"], "w").close()  # tells the test the invocation is running
     time.sleep(float(event.get("seconds", 1)))
     return {"slept": True}
 

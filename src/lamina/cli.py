@@ -15,7 +15,7 @@ import click
 COMMANDS: dict[str, str] = {
     "serve": "lamina.local.commands:serve",
     "invoke": "lamina.local.commands:invoke",
-    "event": "lamina.local.commands:event",
+    "event": "lamina.local.frontends.commands:event",
     "build": "lamina.build.commands:build",
     "layer": "lamina.build.commands:layer",
     "check": "lamina.build.commands:check",

@@ -131,6 +131,7 @@ def without_request_id(document: bytes, request_id_keys: tuple[str, ...] = ("req
     """An error document with its request ids blanked, to compare two servers' answers."""
     parsed = json.loads(document)
     if isinstance(parsed, dict):
+        parsed.pop("pid", None)
         for key in request_id_keys:
             if key in parsed:
                 parsed[key] = "<id>"

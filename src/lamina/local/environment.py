@@ -41,6 +41,13 @@ class InvocationRecord:
     max_memory_used_mb: int
 
 
+class EnvironmentLost(Exception):
+    """A warm environment died between invocations before it received the one handed to it.
+
+    The invocation never started, so the pool runs it on a fresh environment, as Lambda would.
+    """
+
+
 class ExecutionEnvironment:
     """A runtime process serving one function, one invocation at a time."""
 
@@ -118,6 +125,7 @@ class ExecutionEnvironment:
         self._log = bytearray()
         self._started_line = False
         self._began_at = None
+        warm = self.lifecycle.init_done
         if self._spawn_error is not None:
             message = f"RequestId: {invocation.request_id} Error: {self._spawn_error}"
             document = function_errors.document(error_types.INVALID_ENTRYPOINT, message)
@@ -137,6 +145,10 @@ class ExecutionEnvironment:
             # The caller went away for good (server shutdown): this environment is reset.
             self.kill()
             raise
+        if warm and outcome.kind is Kind.EXIT and self._began_at is None:
+            self._drain()
+            self._log = None
+            raise EnvironmentLost(outcome.request_id)
         return self._report(invocation, outcome)
 
     def check_memory(self) -> None:

@@ -14,7 +14,7 @@ import time
 from typing import Optional
 
 from .config import FunctionConfig
-from .environment import ExecutionEnvironment, InvocationRecord
+from .environment import EnvironmentLost, ExecutionEnvironment, InvocationRecord
 from .lifecycle import Invocation
 from .logsink import LogSink
 from .runtime_api import RuntimeApiServer
@@ -43,11 +43,14 @@ class FunctionPool:
         """Run ``invocation`` on a warm or new environment; raises 429 when throttled."""
         await self._acquire_slot(wait_unbounded)
         try:
-            environment = await self._environment()
-            try:
-                return await environment.run(invocation)
-            finally:
-                self._put_back(environment)
+            while True:
+                environment = await self._environment()
+                try:
+                    return await environment.run(invocation)
+                except EnvironmentLost:
+                    continue  # it died idle; a new environment (a cold start) takes the invocation
+                finally:
+                    self._put_back(environment)
         finally:
             self._release_slot()
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 
 def run_lamina(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
@@ -16,3 +19,10 @@ def run_lamina(*args: str, cwd: Path | None = None, timeout: float = 300) -> sub
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:
     return [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+
+
+def symbol_versions(path: Path) -> str:
+    """binutils' view of a file's dynamic symbols, an independent witness of the versions it needs."""
+    if shutil.which("objdump") is None:
+        pytest.skip("objdump (binutils) is not installed")
+    return subprocess.run(["objdump", "-T", str(path)], capture_output=True, text=True, check=True).stdout

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from build_helpers import symbol_versions
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,10 +62,6 @@ def compile_shared_object(source: str, name: str, directory: Path, compiler: str
     subprocess.run([compiler, "-shared", "-fPIC", "-O1", "-o", str(output), str(source_path)],
                    check=True, capture_output=True, timeout=120)
     return output
-
-
-def symbol_versions(path: Path) -> str:
-    return subprocess.run(["objdump", "-T", str(path)], capture_output=True, text=True, check=True).stdout
 
 
 @pytest.fixture(scope="session")

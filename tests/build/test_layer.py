@@ -15,15 +15,19 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from build_helpers import error_lines, run_lamina
+from build_helpers import error_lines, run_lamina, symbol_versions
 
 import lamina.runtime
 from lamina.build.layer import build_layer_zip
 
-HANDLER = ("import sys, lamina.runtime\n\n"
+HANDLER = ("import sys, lamina.runtime\n"
+           "try:\n"
+           "    from layerdep import VALUE\n"
+           "except ImportError:\n"
+           "    VALUE = None\n\n"
            "def handler(event, context):\n"
            "    return {'event': event, 'executable': sys.executable, 'prefix': sys.prefix,\n"
-           "            'runtime': lamina.runtime.__file__}\n")
+           "            'runtime': lamina.runtime.__file__, 'dependency': VALUE}\n")
 
 Start = Callable[..., object]
 
@@ -156,6 +160,18 @@ def test_python_dist_layer_has_the_documented_layout(tmp_path: Path) -> None:
             "python/lamina/__init__.py", "python/lamina/runtime/__main__.py"} <= names
     assert "lamina" not in names  # exec wrappers do not run on provided.* runtimes
     assert '"$here/cpython/bin/python3" -m lamina.runtime' in bootstrap
+    assert "$here/python/lib/python3.12/site-packages:$here/python" in bootstrap
+
+
+def test_python_dist_for_another_architecture_is_refused(tmp_path: Path, manylinux_aarch64_so: Path) -> None:
+    archive = write_tar(tmp_path / "cpython-3.12-aarch64-install_only.tar.gz",
+                        {**MINIMAL_PBS, "python/bin/python3": manylinux_aarch64_so.read_bytes()})
+    out = tmp_path / "layer.zip"
+    result = run_lamina("layer", "build", "--arch", "x86_64", "--python-dist", str(archive),
+                        "--out", str(out))
+    assert result.returncode != 0
+    assert "cpython/bin/python3" in result.stderr and "built for aarch64, not x86_64" in result.stderr
+    assert not out.exists()
 
 
 @pytest.mark.parametrize(("kind", "expected"), [
@@ -190,8 +206,10 @@ def test_archive_that_is_not_a_python_build_standalone_distribution_is_refused(
 
 def test_layer_with_an_interpreter_built_against_a_newer_glibc_is_refused(
         relocatable_python_archive: Path, tmp_path: Path) -> None:
-    needs = subprocess.run(["objdump", "-T", str(next(Path(sys.base_prefix, "lib").glob("libpython*.so*")))],
-                           capture_output=True, text=True).stdout
+    libraries = sorted(Path(sys.base_prefix, "lib").glob("libpython*.so*"))
+    if not libraries:
+        pytest.skip("this machine's CPython has no shared libpython to check")
+    needs = symbol_versions(libraries[0])
     if "GLIBC_2.35" not in needs and "GLIBC_2.36" not in needs:
         pytest.skip("this machine's CPython loads on AL2023, so it cannot show a refusal")
     out = tmp_path / "layer.zip"
@@ -205,11 +223,17 @@ def run_python_dist_layer(archive: Path, tmp_path: Path, emulator_factory: Start
     out = build_layer_zip(tmp_path / "layer.zip", python_dist=archive, check=check)
     opt = unzip(out, tmp_path / "unpacked" / "opt")
     task = function_code(tmp_path)
+    # Another layer's package, where dependency layers put them: found through the bootstrap's paths.
+    [stdlib] = (opt / "cpython" / "lib").glob("python3.*")
+    site_packages = opt / "python" / "lib" / stdlib.name / "site-packages"
+    site_packages.mkdir(parents=True)
+    (site_packages / "layerdep.py").write_text("VALUE = 'from a dependency layer'\n")
     # PATH keeps the system's python3: the function must still run on the layer's own interpreter.
     body = invoke_through(emulator_factory, [str(opt / "bootstrap")], task, "/usr/bin:/bin")
     assert body["executable"].startswith(str(opt / "cpython" / "bin"))
     assert body["prefix"] == str(opt / "cpython")
     assert body["runtime"] == str(opt / "python" / "lamina" / "runtime" / "__init__.py")
+    assert body["dependency"] == "from a dependency layer"
 
 
 def test_python_dist_layer_runs_a_function_on_its_own_relocated_interpreter_under_rie(

@@ -26,7 +26,7 @@ from lamina.build.bytecode import make_bytecode_unchecked
 from lamina.build.dependencies import Report
 from lamina.build.elf_check import require_loadable
 from lamina.build.errors import BuildError
-from lamina.build.layer_scripts import BOOTSTRAP_CPYTHON, BOOTSTRAP_SYSTEM_PYTHON, EXEC_WRAPPER
+from lamina.build.layer_scripts import BOOTSTRAP_SYSTEM_PYTHON, EXEC_WRAPPER, bootstrap_cpython
 from lamina.build.limits import UNZIPPED_LIMIT, ZIPPED_LIMIT, check_unzipped_size, check_zipped_size
 from lamina.build.targets import ARCHITECTURES, PYTHON_VERSIONS
 from lamina.build.zipper import atomic_output, write_reproducible_zip
@@ -149,7 +149,7 @@ def build_layer_zip(out: Path = Path("dist/lamina-layer.zip"), *, arch: str = "x
             version = unpack_python_dist(python_dist, staging / CPYTHON_DIR, Path(tmp) / "unpacked")
             prune_cpython(staging / CPYTHON_DIR, version)
             make_bytecode_unchecked(staging / CPYTHON_DIR)
-            write_script(staging / "bootstrap", BOOTSTRAP_CPYTHON)
+            write_script(staging / "bootstrap", bootstrap_cpython(version))
         else:
             write_script(staging / "bootstrap", BOOTSTRAP_SYSTEM_PYTHON)
             write_script(staging / "lamina", EXEC_WRAPPER)

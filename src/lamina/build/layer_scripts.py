@@ -8,17 +8,31 @@ back to ``/opt`` only if that lookup fails. The function's code (``$LAMBDA_TASK_
 
 from __future__ import annotations
 
-_LOCATE = """\
+
+def _locate(site_packages: str = "") -> str:
+    """Shell lines that find the layer (``$here``) and put the function and the layer on PYTHONPATH."""
+    extra = f"$here/{site_packages}:" if site_packages else ""
+    return f"""\
 here=$(CDPATH= cd -- "$(dirname -- "$0")" 2>/dev/null && pwd) || here=/opt
 [ -d "$here/python/lamina/runtime" ] || here=/opt
-export PYTHONPATH="${LAMBDA_TASK_ROOT:+$LAMBDA_TASK_ROOT:}$here/python${PYTHONPATH:+:$PYTHONPATH}"
+export PYTHONPATH="${{LAMBDA_TASK_ROOT:+$LAMBDA_TASK_ROOT:}}{extra}$here/python${{PYTHONPATH:+:$PYTHONPATH}}"
 """
 
-# provided.al2023 / provided.al2 with the layer's own CPython (the python-build-standalone form).
-BOOTSTRAP_CPYTHON = f"""\
+
+_LOCATE = _locate()
+
+
+def bootstrap_cpython(version: str) -> str:
+    """provided.al2023 / provided.al2 with the layer's own CPython (the python-build-standalone form).
+
+    Dependency layers built the usual way put packages in ``python/lib/python3.X/site-packages``;
+    managed runtimes have that on the path and provided.* does not, so this bootstrap adds it for the
+    version it ships.
+    """
+    return f"""\
 #!/bin/sh
-# lamina runtime (provided.al2023, provided.al2): runs the function on the CPython this layer ships.
-{_LOCATE}export PATH="$here/cpython/bin:$PATH"
+# lamina runtime (provided.al2023, provided.al2): runs the function on this layer's CPython {version}.
+{_locate(f"python/lib/python{version}/site-packages")}export PATH="$here/cpython/bin:$PATH"
 exec "$here/cpython/bin/python3" -m lamina.runtime "${{_HANDLER:-$1}}"
 """
 

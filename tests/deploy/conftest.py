@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import os
 import threading
-from collections.abc import Iterator
+import urllib.request
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +15,9 @@ import boto3
 import pytest
 from aiohttp import web
 from botocore.config import Config
-from conftest import free_port, wait_for_port
 
 from lamina.local.control_plane import FunctionStore, add_control_plane_routes
+from tests.conftest import free_port, wait_for_port
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_DEFAULT_REGION": "us-east-1"}
@@ -94,16 +95,25 @@ def control_plane(tmp_path: Path) -> Iterator[ControlPlaneServer]:
 
 
 @pytest.fixture
-def moto_server() -> Iterator[str]:
+def moto_server_factory() -> Iterator[Callable[[], str]]:
+    """Start moto's server (Lambda, IAM…) on 127.0.0.1 when called, after env tweaks; stop it after."""
     from moto.server import ThreadedMotoServer
 
-    port = free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
+    servers: list[ThreadedMotoServer] = []
+
+    def start() -> str:
+        port = free_port()
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        servers.append(server)
         wait_for_port(port)
-        yield f"http://127.0.0.1:{port}"
-    finally:
+        url = f"http://127.0.0.1:{port}"
+        # moto's backends are global to this process: start every test from an empty account
+        urllib.request.urlopen(urllib.request.Request(f"{url}/moto-api/reset", method="POST"), timeout=10)
+        return url
+
+    yield start
+    for server in servers:
         with contextlib.suppress(Exception):
             server.stop()
 

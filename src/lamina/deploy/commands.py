@@ -185,5 +185,8 @@ def _published(client: Any, layer: str, runtime: str, arch: str, console: Consol
 
 
 def _zip_has_bootstrap(zip_bytes: bytes) -> bool:
-    with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
-        return "bootstrap" in zf.namelist()
+    try:
+        with zipfile.ZipFile(io.BytesIO(zip_bytes)) as zf:
+            return "bootstrap" in zf.namelist()
+    except zipfile.BadZipFile:
+        return False  # the endpoint judges the zip and answers with Lambda's own error

@@ -8,9 +8,9 @@ The order is fixed so that a failure always leaves a function that works:
 4. update its configuration when any declared field differs;
 5. wait with botocore's waiters until ``State`` is ``Active`` and ``LastUpdateStatus`` ``Successful``.
 
-If step 4 fails after step 3 uploaded new code, the previous code is put back (downloaded from
-GetFunction's ``Code.Location`` and checked against its CodeSha256), so the previous version keeps
-running; :class:`DeployFailed` says which version is live.
+When both code and configuration change, the previous code is downloaded first (GetFunction's
+``Code.Location``, checked against its CodeSha256): if step 4 then fails, it is put back, so the
+previous version keeps running. :class:`DeployFailed` always says which version is live.
 """
 
 from __future__ import annotations
@@ -177,6 +177,8 @@ class Deployer:
         changes = self.configuration_changes(spec, configuration)
         if (configuration.get("CodeSha256") != spec.code_sha256
                 or configuration.get("Architectures", ["x86_64"]) != [spec.architecture]):
+            # keep the running code at hand while the configuration is not yet through
+            previous_zip = _download_code(current) if changes else None
             self.notify(f"uploading code of {spec.name} ({len(spec.zip_bytes) / 1e6:.1f} MB)")
             try:
                 self.client.update_function_code(FunctionName=spec.name, ZipFile=spec.zip_bytes,
@@ -194,7 +196,8 @@ class Deployer:
             except (ClientError, BotoCoreError) as exc:
                 reason = f"updating the configuration of {spec.name} failed ({aws_error(exc)})"
                 if outcome.code_uploaded:
-                    raise DeployFailed(f"{reason}; {self._roll_back_code(spec.name, current)}") from None
+                    rollback = self._roll_back_code(spec.name, current, previous_zip)
+                    raise DeployFailed(f"{reason}; {rollback}") from None
                 raise DeployFailed(f"{reason}; {previous}") from None
             outcome.configuration_updated = True
         if not outcome.changed:
@@ -237,15 +240,12 @@ class Deployer:
             raise DeployFailed(f"function {name} did not become ready ({reason}); Lambda keeps running "
                                "the previous version until an update succeeds") from None
 
-    def _roll_back_code(self, name: str, previous: dict[str, Any]) -> str:
+    def _roll_back_code(self, name: str, previous: dict[str, Any], old_zip: bytes | None) -> str:
         """Put the previous code back; say which version runs now."""
-        location = previous.get("Code", {}).get("Location")
         wanted = previous["Configuration"].get("CodeSha256")
         try:
-            with urllib.request.urlopen(location, timeout=120) as response:
-                old_zip = response.read()
-            if code_sha256(old_zip) != wanted:
-                raise ValueError("the downloaded code does not match its CodeSha256")
+            if old_zip is None:
+                raise ValueError("the previous code could not be downloaded before the update")
             self.client.update_function_code(FunctionName=name, ZipFile=old_zip,
                                              Architectures=previous["Configuration"].get("Architectures"))
             self._wait("function_updated_v2", name)
@@ -253,3 +253,16 @@ class Deployer:
             return (f"rolling back the code failed too ({aws_error(exc)}): the function runs the NEW code "
                     "with its PREVIOUS configuration")
         return f"the code was rolled back: the previous version (CodeSha256 {wanted}) is still running"
+
+
+def _download_code(function: dict[str, Any]) -> bytes | None:
+    """The deployed zip (GetFunction's ``Code.Location``), or None when it cannot be had intact."""
+    location = function.get("Code", {}).get("Location")
+    if not location or not str(location).startswith(("https://", "http://")):
+        return None
+    try:
+        with urllib.request.urlopen(location, timeout=120) as response:
+            data = response.read()
+    except (OSError, ValueError):
+        return None
+    return data if code_sha256(data) == function["Configuration"].get("CodeSha256") else None

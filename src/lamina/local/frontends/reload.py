@@ -22,9 +22,10 @@ __all__ = ["functions_for_changes", "is_code_change", "watch_code"]
 log = logging.getLogger("lamina.reload")
 Recycle = Callable[[str], Union[Awaitable[None], None]]
 
+# Caches, VCS metadata, virtualenvs and lamina's own data directory (its queue is written constantly).
 _IGNORED_PARTS = frozenset({"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache",
-                            "node_modules"})
-_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp")
+                            "node_modules", ".venv", "venv", ".tox", ".cache", ".lamina"})
+_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", "-wal", "-shm", "-journal")
 
 
 def is_code_change(path: str) -> bool:

@@ -82,8 +82,17 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
 @click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".lamina"),
               show_default=True, help="Where deployed functions and layers are kept (lamina deploy, "
                                       "aws lambda create-function).")
+@click.option("--http", "http_port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+              help="Also answer HTTP on PORT as API Gateway would (routes from the project or template).")
+@click.option("--http-format", type=click.Choice(["2.0", "1.0"]), default=None,
+              help="Event format for every route: HTTP API 2.0 (default) or REST API 1.0.")
+@click.option("--template", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Serve the functions of a SAM template (template.yaml).")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Recycle a function's environments when its code changes (hot reload).")
 @function_options
-def serve(host: str, port: int, handler: Optional[str], data_dir: Path, code: Optional[Path],
+def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_port: Optional[int],
+          http_format: Optional[str], template: Optional[Path], watch: bool, code: Optional[Path],
           bootstrap: Optional[str], timeout: Optional[float], memory: Optional[int],
           concurrency: Optional[int], env: tuple[str, ...], name: Optional[str]) -> None:
     """Serve functions locally behind the Lambda Invoke API (boto3, the AWS CLI, AWS's emulator path).
@@ -91,7 +100,14 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, code: Op
     One function from the flags, or every function of the project file (pyproject.toml's
     [tool.lamina.functions.NAME] or lamina.toml) when no --handler/--code/--bootstrap is given.
     """
-    if handler or code or bootstrap or name:
+    from .frontends.serve import FrontendOptions, frontend_options
+
+    frontends = FrontendOptions(host=host, http_port=http_port, payload_format=http_format, watch=watch,
+                                data_dir=data_dir)
+    if template is not None:
+        functions = frontend_options(frontends, template=template,
+                                     overrides=_overrides(timeout, memory, concurrency, bootstrap))
+    elif handler or code or bootstrap or name:
         functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)]
     else:
         project = find_project_file(Path.cwd())
@@ -99,15 +115,18 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, code: Op
             # no project: serve only what is deployed to the control plane
             functions = [] if project is None else load_functions(
                 project, _overrides(timeout, memory, concurrency, bootstrap))
+            if project is not None:
+                frontend_options(frontends, project=project)
         except ProjectError as exc:
             raise click.UsageError(str(exc)) from None
     try:
-        asyncio.run(_serve(host, port, functions, data_dir))
+        asyncio.run(_serve(host, port, functions, data_dir, frontends))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
 
-async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path) -> None:
+async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path,
+                 frontends: Any = None) -> None:
     from aiohttp import web
 
     from .app import create_app, run_app
@@ -119,6 +138,10 @@ async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir
         local.registry.put(config)
     app = create_app(local)
     mount_control_plane(app, data_dir, notify=lambda line: sink.write("lamina", line))
+    if frontends is not None:  # HTTP front, durable Event queue, hot reload (lamina.local.frontends)
+        from .frontends.serve import install_frontends
+
+        install_frontends(app, local, frontends, sink)
     runner: web.AppRunner = await run_app(app, host, port)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -70,7 +70,10 @@ def function_from_table(name: str, table: Mapping[str, Any], base: Path) -> Func
              "layers", "queue", "idle_timeout",
              # read by lamina deploy (lamina.deploy.project), ignored here
              "zip", "role", "with_layer", "arch", "endpoint_url", "region", "profile", "create_role",
-             "description"}
+             "description",
+             # read by the front ends (lamina.local.frontends.serve): HTTP routes, async settings
+             "routes", "payload_format", "maximum_retry_attempts", "maximum_event_age", "on_failure",
+             "on_success"}
     unknown = set(table) - known
     if unknown:
         raise ProjectError(f"function {name}: unknown keys {sorted(unknown)}")

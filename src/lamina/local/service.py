@@ -11,7 +11,7 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
-from typing import Optional
+from typing import Callable, Optional
 
 from lamina.runtime import protocol
 
@@ -69,6 +69,9 @@ class LocalLambda:
         self._pools: dict[str, FunctionPool] = {}
         self._background: set[asyncio.Task[object]] = set()
         self._monitor: Optional[asyncio.Task[None]] = None
+        # Set by the front ends (lamina.local.frontends.serve): accepts Event invocations into a
+        # durable queue, (name, payload, qualifier, request_id) -> request id.
+        self.event_acceptor: Optional[Callable[[str, bytes, Optional[str], Optional[str]], str]] = None
         self.registry.subscribe(self._function_changed)
 
     async def start(self) -> None:
@@ -120,6 +123,8 @@ class LocalLambda:
         """Accept an ``Event`` invocation: it runs after this returns; returns its request id."""
         config = self.registry.resolve(function_name, kwargs.get("qualifier"))  # type: ignore[arg-type]
         request_id = str(kwargs.pop("request_id", None) or uuid.uuid4())
+        if self.event_acceptor is not None:
+            return self.event_acceptor(config.name, payload, kwargs.get("qualifier"), request_id)  # type: ignore[arg-type]
         coro = self.invoke(config.name, payload, request_id=request_id, asynchronous=True,
                            **kwargs)  # type: ignore[arg-type]
         task: asyncio.Task[object] = asyncio.get_running_loop().create_task(coro)

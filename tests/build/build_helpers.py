@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 
-def run_lamina(*args: str, cwd: Path | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
-    """The real ``lamina`` command in a child process."""
+def run_lamina(*args: str, cwd: Path | None = None, timeout: float = 300,
+               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The real ``lamina`` command in a child process (``env`` adds to this process's environment)."""
     return subprocess.run([sys.executable, "-m", "lamina.cli", *args], cwd=cwd, capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200"})
+                          text=True, timeout=timeout, env={**os.environ, "COLUMNS": "200", **(env or {})})
 
 
 def error_lines(result: subprocess.CompletedProcess[str]) -> list[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import socket
 import subprocess
 import zipfile
 from pathlib import Path
@@ -108,6 +109,17 @@ def test_version_without_a_wheel_names_the_versions_that_have_one(tmp_path: Path
     out = tmp_path / "dist" / "function.zip"
     result = run_lamina("build", "--code", str(code), "--out", str(out))
     assert_failed_cleanly(result, out, "no version of markupsafe==0.23 has a wheel", "3.0.2")
+
+
+def test_unreachable_package_index_is_reported_as_such_not_as_an_unknown_project(tmp_path: Path) -> None:
+    code = function_dir(tmp_path)
+    out = tmp_path / "dist" / "function.zip"
+    with socket.socket() as held:  # bound, never listening: connections are refused, and no one else gets it
+        held.bind(("127.0.0.1", 0))
+        closed = f"http://127.0.0.1:{held.getsockname()[1]}/simple"
+        result = run_lamina("build", "--code", str(code), "--out", str(out),
+                            env={"PIP_INDEX_URL": closed, "PIP_RETRIES": "1", "PIP_NO_CACHE_DIR": "1"})
+    assert_failed_cleanly(result, out, "the package index could not be reached", "PIP_INDEX_URL")
 
 
 def test_link_out_of_the_code_directory_is_refused(tmp_path: Path) -> None:

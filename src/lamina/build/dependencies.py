@@ -23,6 +23,9 @@ Report = Callable[[str], None]
 
 _NOT_SATISFIED = re.compile(
     r"Could not find a version that satisfies the requirement (\S+) \(from versions: (.*)\)")
+# pip's words when it cannot talk to the index; checked first, or every requirement would look unknown.
+_UNREACHABLE = ("NewConnectionError", "Failed to establish a new connection", "ConnectTimeoutError",
+                "Temporary failure in name resolution", "Max retries exceeded")
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 _STATUS = (
     (re.compile(r"^Collecting (\S+)"), "collecting {0}"),
@@ -81,6 +84,10 @@ def install_requirements(requirements_file: Path, target: Path, arch: str, os_na
 def explain_pip_failure(lines: list[str], arch: str, python_version: str) -> str:
     """One line saying why pip failed and what to do, from pip's own error lines."""
     platform = f"manylinux {machine(arch)}, CPython {python_version}"
+    unreachable = next((line for line in lines if any(sign in line for sign in _UNREACHABLE)), None)
+    if unreachable is not None:
+        return ("the package index could not be reached (pip: connection failed): check the network, "
+                "a proxy, or PIP_INDEX_URL")
     for line in lines:
         match = _NOT_SATISFIED.search(line)
         if not match:

@@ -9,7 +9,6 @@ import json
 import logging
 import time
 import traceback
-from typing import Any, Dict, Optional
 
 from lamina.runtime.logs import (
     DATETIME_FORMAT,
@@ -17,8 +16,13 @@ from lamina.runtime.logs import (
     REQUEST_ID,
     TENANT_ID,
     TEXT_FRAME_TYPES,
-    LogSink,
 )
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, Dict, Optional
+
+    from lamina.runtime.logs import LogSink
 
 TEXT_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 TEXT_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"

@@ -1,0 +1,157 @@
+"""lamina.runtime vs awslambdaric 4.2.2, side by side in one run, on the same minimal Runtime API.
+
+    .venv/bin/python bench/runtime_bench.py [--quick]
+
+Prints, for each measure, both runtimes' figures and lamina's ratio to awslambdaric, with the target:
+- cold start: spawn of the runtime process -> first response received by the API (no-op handler),
+  median of N runs, runtimes alternated (target: lamina <= 0.7x);
+- warm loop rate: 10,000 no-op invocations on one keep-alive connection (target: >= 1.5x);
+- a 5 MiB event echoed back: median time per invocation (target: <= 1.0x);
+- peak RSS (VmHWM) after 1,000 invocations (target: <= 1.0x).
+Machines here are noisy: the figures mean something only relative to each other, measured together.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.runtime.stub_api import StubRuntimeAPI  # noqa: E402
+
+FUNCTIONS = ROOT / "tests" / "runtime" / "functions"
+RUNTIMES: Dict[str, List[str]] = {
+    "awslambdaric": [sys.executable, "-m", "awslambdaric"],
+    "lamina": [sys.executable, "-m", "lamina.runtime"],
+}
+
+
+def _environment(api: StubRuntimeAPI) -> Dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER"))}
+    env.update({"AWS_LAMBDA_RUNTIME_API": api.address, "PYTHONPATH": str(ROOT / "src")})
+    return env
+
+
+def _spawn(name: str, handler: str, api: StubRuntimeAPI) -> subprocess.Popen[bytes]:
+    return subprocess.Popen([*RUNTIMES[name], handler], cwd=FUNCTIONS, env=_environment(api),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+
+
+def _stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.kill()
+    proc.wait()
+
+
+def cold_start(name: str) -> float:
+    with StubRuntimeAPI() as api:
+        api.enqueue()
+        started = time.perf_counter()
+        proc = _spawn(name, "lean.h", api)
+        api.wait_posts(1, timeout=30)
+        elapsed = time.perf_counter() - started
+        _stop(proc)
+    return elapsed
+
+
+def warm_loop_rate(name: str, invocations: int) -> float:
+    with StubRuntimeAPI() as api:
+        api.enqueue()
+        for _ in range(invocations):
+            api.enqueue()
+        proc = _spawn(name, "lean.h", api)
+        api.wait_posts(1, timeout=30)
+        started = time.perf_counter()
+        api.wait_posts(invocations + 1, timeout=300)
+        elapsed = time.perf_counter() - started
+        _stop(proc)
+    return invocations / elapsed
+
+
+def big_event() -> bytes:
+    records, size, i = [], 0, 0
+    while size < 5 * 1024 * 1024:
+        record = {"id": i, "name": f"item-{i}", "tags": ["alpha", "beta"], "price": 12.5, "ok": True}
+        records.append(record)
+        size += 80
+        i += 1
+    return json.dumps({"records": records}).encode()
+
+
+def echo_time(name: str, body: bytes, repeats: int) -> float:
+    with StubRuntimeAPI() as api:
+        api.enqueue()
+        proc = _spawn(name, "app.echo", api)
+        api.wait_posts(1, timeout=30)
+        times = []
+        for n in range(repeats):
+            api.enqueue(body)
+            started = time.perf_counter()
+            posts = api.wait_posts(n + 2, timeout=60)
+            times.append(time.perf_counter() - started)
+        assert json.loads(posts[-1].body) == json.loads(body)
+        _stop(proc)
+    return statistics.median(times)
+
+
+def peak_rss_kib(name: str, invocations: int) -> int:
+    with StubRuntimeAPI() as api:
+        for _ in range(invocations):
+            api.enqueue()
+        proc = _spawn(name, "lean.h", api)
+        api.wait_posts(invocations, timeout=120)
+        with open(f"/proc/{proc.pid}/status") as status:
+            peak = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+        _stop(proc)
+    return peak
+
+
+def _alternate(measure: Callable[[str], float], runs: int) -> Dict[str, List[float]]:
+    results: Dict[str, List[float]] = {name: [] for name in RUNTIMES}
+    for _ in range(runs):
+        for name in RUNTIMES:
+            results[name].append(measure(name))
+    return results
+
+
+def _row(label: str, theirs: float, ours: float, unit: str, target: str, met: bool) -> None:
+    ratio = ours / theirs
+    print(f"{label:<34} awslambdaric {theirs:>10.2f} {unit:<6} lamina {ours:>10.2f} {unit:<6} "
+          f"ratio {ratio:5.2f}x  target {target:<8} {'OK' if met else 'MISSED'}")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test, not a measurement)")
+    args = parser.parse_args()
+    cold_runs, loop_n, echo_n, rss_n = (5, 2000, 3, 200) if args.quick else (21, 10_000, 7, 1000)
+
+    cold = _alternate(cold_start, cold_runs)
+    theirs, ours = (statistics.median(cold[n]) * 1000 for n in ("awslambdaric", "lamina"))
+    _row(f"cold start (median of {cold_runs})", theirs, ours, "ms", "<= 0.70x", ours / theirs <= 0.7)
+
+    rates = _alternate(lambda n: warm_loop_rate(n, loop_n), 2)
+    theirs, ours = (max(rates[n]) for n in ("awslambdaric", "lamina"))
+    _row(f"warm loop ({loop_n} invocations)", theirs, ours, "inv/s", ">= 1.50x", ours / theirs >= 1.5)
+
+    body = big_event()
+    echo = _alternate(lambda n: echo_time(n, body, echo_n), 1)
+    theirs, ours = (echo[n][0] * 1000 for n in ("awslambdaric", "lamina"))
+    _row(f"5 MiB event echoed (median of {echo_n})", theirs, ours, "ms", "<= 1.00x", ours <= theirs)
+
+    rss = _alternate(lambda n: float(peak_rss_kib(n, rss_n)), 1)
+    theirs, ours = (rss[n][0] / 1024 for n in ("awslambdaric", "lamina"))
+    _row(f"peak RSS after {rss_n} invocations", theirs, ours, "MiB", "<= 1.00x", ours <= theirs)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -10,6 +10,7 @@ import sys
 import time
 import urllib.error
 import urllib.request
+import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +22,7 @@ RUNTIMES = FUNCTIONS / "runtimes"
 RIC = [sys.executable, "-m", "awslambdaric"]
 RIC_BOOTSTRAP = " ".join(RIC)
 FIXED_PATH = "/2015-03-31/functions/function/invocations"
+DEFAULT_NAME = "fn"
 
 
 def invoke_url(port: int, name: str = "function", qualifier: str | None = None) -> str:
@@ -41,16 +43,21 @@ def post(url: str, payload: bytes | str = b"{}", headers: dict[str, str] | None 
 
 @dataclass
 class LaminaServer:
-    """A running ``lamina serve``."""
+    """A running ``lamina serve``; ``mark`` is set in its functions' environments (flag mode)."""
 
     proc: subprocess.Popen[bytes]
     port: int
     log_path: Path
+    mark: str = ""
 
-    def url(self, name: str = "function", qualifier: str | None = None) -> str:
+    def runtime_pids(self) -> list[int]:
+        """Live processes of this server's execution environments."""
+        return processes_with_env(self.mark) if self.mark else []
+
+    def url(self, name: str = DEFAULT_NAME, qualifier: str | None = None) -> str:
         return invoke_url(self.port, name, qualifier)
 
-    def invoke(self, payload: bytes | str = b"{}", name: str = "function",
+    def invoke(self, payload: bytes | str = b"{}", name: str = DEFAULT_NAME,
                headers: dict[str, str] | None = None, timeout: float = 30.0) -> InvokeResult:
         return post(self.url(name), payload, headers, timeout)
 
@@ -68,6 +75,11 @@ def lamina_serve(args: Sequence[str], tmp_path: Path, cwd: Path | None = None,
     """``lamina serve ARGS`` on a free port; stopped (with its environments) afterwards."""
     port = free_port()
     log_path = tmp_path / f"lamina-{port}.log"
+    mark = ""
+    if "--handler" in args or "--code" in args:
+        mark = f"LAMINA_TEST_MARK={uuid.uuid4().hex}"
+        # Named, so the Invoke API path is not AWS's emulator's fixed one (/functions/function/…).
+        args = [*args, "--env", mark, *([] if "--name" in args else ["--name", DEFAULT_NAME])]
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_LAMBDA_", "_HANDLER"))}
     full_env.update(env or {})
     full_env["PYTHONPATH"] = str(ROOT / "src")
@@ -77,9 +89,14 @@ def lamina_serve(args: Sequence[str], tmp_path: Path, cwd: Path | None = None,
                                 start_new_session=True)
     try:
         wait_for_port(port, proc=proc)
-        yield LaminaServer(proc, port, log_path)
+        yield LaminaServer(proc, port, log_path, mark)
     finally:
         stop_process(proc, timeout=15)
+    if mark:  # every execution environment went with the server
+        deadline = time.monotonic() + 10
+        while processes_with_env(mark) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert processes_with_env(mark) == [], "execution environments outlived lamina serve"
 
 
 def serve_handler(handler: str, tmp_path: Path,

@@ -1,0 +1,54 @@
+"""The AWS CLI drives lamina's control plane unchanged (``aws lambda … --endpoint-url``)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from .conftest import ROLE, ControlPlaneServer, cli_env
+from .zips import make_zip
+
+AWS = str(Path(sys.executable).parent / "aws")
+
+
+def aws(server: ControlPlaneServer, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([AWS, "lambda", *args, "--endpoint-url", server.url], env=cli_env(),
+                          capture_output=True, text=True, timeout=60)
+
+
+def aws_json(server: ControlPlaneServer, *args: str) -> Any:
+    result = aws(server, *args)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout) if result.stdout.strip() else None
+
+
+def test_cli_creates_reads_lists_and_deletes_functions_and_layers(control_plane: ControlPlaneServer,
+                                                                 tmp_path: Path) -> None:
+    function_zip = tmp_path / "function.zip"
+    function_zip.write_bytes(make_zip({"app.py": "def handler(e, c):\n    return 1\n"}))
+    layer_zip = tmp_path / "layer.zip"
+    layer_zip.write_bytes(make_zip({"python/helper.py": "X = 1\n"}))
+
+    layer = aws_json(control_plane, "publish-layer-version", "--layer-name", "helpers", "--zip-file",
+                     f"fileb://{layer_zip}", "--compatible-runtimes", "python3.12")
+    assert layer["Version"] == 1
+    created = aws_json(control_plane, "create-function", "--function-name", "hello", "--runtime",
+                       "python3.12", "--handler", "app.handler", "--role", ROLE, "--zip-file", f"fileb://{function_zip}",
+                       "--layers", layer["LayerVersionArn"])
+    assert created["State"] == "Active" and created["Layers"][0]["Arn"] == layer["LayerVersionArn"]
+    assert aws(control_plane, "wait", "function-active-v2", "--function-name", "hello").returncode == 0
+
+    listed = aws_json(control_plane, "list-functions")
+    assert [f["FunctionName"] for f in listed["Functions"]] == ["hello"]
+    by_arn = aws_json(control_plane, "get-layer-version-by-arn", "--arn", layer["LayerVersionArn"])
+    assert by_arn["Content"]["CodeSha256"] == layer["Content"]["CodeSha256"]
+    assert aws_json(control_plane, "list-layers")["Layers"][0]["LayerName"] == "helpers"
+
+    assert aws(control_plane, "delete-function", "--function-name", "hello").returncode == 0
+    missing = aws(control_plane, "get-function-configuration", "--function-name", "hello")
+    assert missing.returncode != 0
+    assert "ResourceNotFoundException" in missing.stderr
+    assert "Function not found: arn:aws:lambda:us-east-1:123456789012:function:hello" in missing.stderr

@@ -261,6 +261,17 @@ def test_stdlib_bytecode_in_the_layer_stays_valid_with_1980_timestamps(
     assert flags == {0b01}  # PEP 552 unchecked hash: never stale, whatever the file's mtime
 
 
+def test_interpreter_and_libpython_links_are_stored_once(relocatable_python_archive: Path,
+                                                         tmp_path: Path) -> None:
+    out = build_layer_zip(tmp_path / "layer.zip", python_dist=relocatable_python_archive, check=False)
+    with zipfile.ZipFile(out) as archive:
+        names = set(archive.namelist())
+    version = f"{sys.version_info.major}.{sys.version_info.minor}"
+    assert sorted(name for name in names if name.startswith("cpython/bin/")) == ["cpython/bin/python3"]
+    assert f"cpython/lib/libpython{version}.so.1.0" in names
+    assert f"cpython/lib/libpython{version}.so" not in names
+
+
 # lamina's local Lambda ---------------------------------------------------------------------------
 
 def invoke_locally(bootstrap: Path, task: Path, path_env: str) -> dict[str, str]:

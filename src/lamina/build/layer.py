@@ -9,6 +9,9 @@ Layout (paths as Lambda sees them under ``/opt``)::
     cpython/bin/python3        the relocatable CPython (python-build-standalone form only)
     cpython/lib/python3.X/...
 
+Both scripts put ``$LAMBDA_TASK_ROOT`` and ``python/`` on ``PYTHONPATH``; the CPython form also adds
+``python/lib/python3.X/site-packages``, where dependency layers keep their packages.
+
 The runtime package is copied from the installed lamina (``lamina.runtime.__file__``) at build time, so
 the layer always carries the runtime of the lamina that built it.
 """
@@ -128,6 +131,27 @@ def prune_cpython(root: Path, version: str) -> None:
             path.unlink()
 
 
+def collapse_links(root: Path) -> None:
+    """Keep one copy of the interpreter and of libpython, since the zip stores links as the files they name.
+
+    python-build-standalone ships ``bin/python3 -> python3.X`` and ``lib/libpython3.X.so ->
+    libpython3.X.so.1.0``; stored as files, each would double tens of megabytes. ``bin/python3``
+    becomes the real executable (the bootstrap runs that name) and the other links go: unversioned
+    ``.so`` names only serve compilers, the loader uses the versioned soname.
+    """
+    bin_dir, python3 = root / "bin", root / "bin" / "python3"
+    if python3.is_symlink():
+        target = python3.resolve()
+        python3.unlink()
+        target.rename(python3)
+    for path in sorted(bin_dir.iterdir()):
+        if path.is_symlink():
+            path.unlink()
+    for path in sorted((root / "lib").glob("*.so")):
+        if path.is_symlink():
+            path.unlink()
+
+
 def build_layer_zip(out: Path = Path("dist/lamina-layer.zip"), *, arch: str = "x86_64",
                     python_dist: Path | None = None, os_name: str = "al2023", check: bool = True,
                     report: Report | None = None) -> Path:
@@ -148,6 +172,7 @@ def build_layer_zip(out: Path = Path("dist/lamina-layer.zip"), *, arch: str = "x
                 report(f"unpacking {python_dist.name}")
             version = unpack_python_dist(python_dist, staging / CPYTHON_DIR, Path(tmp) / "unpacked")
             prune_cpython(staging / CPYTHON_DIR, version)
+            collapse_links(staging / CPYTHON_DIR)
             make_bytecode_unchecked(staging / CPYTHON_DIR)
             write_script(staging / "bootstrap", bootstrap_cpython(version))
         else:

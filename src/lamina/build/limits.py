@@ -1,4 +1,4 @@
-"""Lambda's size quotas, checked on the finished zip so that an oversized bundle fails here, not at upload.
+"""Lambda's size quotas, checked during the build so that an oversized bundle fails here, not at upload.
 
 Quotas (Lambda docs, gettingstarted-limits): 50 MB zipped for a direct upload, 250 MB unzipped for the
 function and all its layers together. When a bundle is over, the error names what takes the room: the

@@ -25,7 +25,8 @@ from lamina.build.zipper import atomic_output, write_reproducible_zip
 
 # Never part of a function: version control, virtual environments, caches of tools.
 EXCLUDED_NAMES = frozenset({".git", ".hg", ".svn", ".venv", "venv", "__pycache__", ".mypy_cache",
-                            ".pytest_cache", ".ruff_cache", ".tox", ".nox", ".DS_Store", ".idea", ".vscode"})
+                            ".pytest_cache", ".ruff_cache", ".tox", ".nox", ".DS_Store", ".idea", ".vscode",
+                            ".lamina"})  # lamina serve's data directory: deployed code, never part of a zip
 
 
 def resolve_requirements(code: Path, requirements: Path | None, workdir: Path) -> Path | None:

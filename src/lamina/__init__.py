@@ -6,4 +6,15 @@ execution environment, where every import costs cold-start time.
 
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+__all__ = ["ResponseStream", "StreamingResponse", "__version__", "streaming"]
+
+_STREAMING_NAMES = ("ResponseStream", "StreamingResponse", "streaming")
+
+
+def __getattr__(name: str) -> object:
+    # Loaded on first use, so a function that does not stream pays nothing for it.
+    if name in _STREAMING_NAMES:
+        from lamina.runtime import streaming as _streaming
+
+        return getattr(_streaming, name)
+    raise AttributeError(f"module 'lamina' has no attribute {name!r}")

@@ -24,7 +24,7 @@ class Post:
     headers: Dict[str, str]
     body: bytes
     trailers: Dict[str, str] = field(default_factory=dict)
-    chunk_times: List[float] = field(default_factory=list)
+    size: int = 0
 
 
 @dataclass
@@ -34,8 +34,10 @@ class StubRuntimeAPI:
     next_status: int = 200
     post_status: int = 202
     drop_next: bool = False
+    count_only: bool = False  # streamed bodies: count bytes instead of keeping them
     events: queue.Queue[Tuple[str, bytes, Dict[str, str]]] = field(default_factory=queue.Queue)
     posts: List[Post] = field(default_factory=list)
+    live_chunks: List[int] = field(default_factory=list)  # sizes of streamed chunks, as they arrive
     polls: int = 0
 
     def __post_init__(self) -> None:
@@ -69,6 +71,11 @@ class StubRuntimeAPI:
         base.update(headers or {})
         self.events.put((request_id, body, base))
         return request_id
+
+    def wait_chunks(self, count: int, timeout: float = 10.0) -> None:
+        with self._posted:
+            if not self._posted.wait_for(lambda: len(self.live_chunks) >= count, timeout):
+                raise TimeoutError(f"expected {count} streamed chunks, got {len(self.live_chunks)}")
 
     def wait_posts(self, count: int, timeout: float = 10.0) -> List[Post]:
         with self._posted:
@@ -131,8 +138,13 @@ class StubRuntimeAPI:
             size = int(reader.readline().split(b";")[0], 16)
             if size == 0:
                 break
-            parts.append(reader.read(size))
-            post.chunk_times.append(time.monotonic())
+            data = reader.read(size)
+            post.size += len(data)
+            if not self.count_only:
+                parts.append(data)
+            with self._posted:
+                self.live_chunks.append(len(data))
+                self._posted.notify_all()
             reader.readline()
         while True:
             line = reader.readline()

@@ -16,7 +16,7 @@ from lamina.runtime import protocol
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import: annotations only, never at run time
 if TYPE_CHECKING:
-    from typing import Dict, Iterable, List, Optional, Tuple
+    from typing import Callable, Dict, Iterable, List, Optional, Tuple
 
     Headers = Dict[str, str]
 
@@ -95,6 +95,7 @@ class RuntimeAPIClient:
         self._family = _socket.AF_INET6 if ":" in self._host else _socket.AF_INET
         self._sock: Optional[_socket.socket] = None
         self._buf = bytearray()
+        self._stream_path = ""
         self._fixed = f"Host: {address}\r\nUser-Agent: {_user_agent()}\r\n".encode("latin-1")
 
     # -- the Runtime API ---------------------------------------------------------------------------
@@ -136,13 +137,10 @@ class RuntimeAPIClient:
     def post_restore_error(self, body: bytes, error_type: str) -> None:
         self._expect_accepted(protocol.PATH_RESTORE_ERROR, [(protocol.HEADER_ERROR_TYPE, error_type)], body)
 
-    def post_streaming_response(self, request_id: str, chunks: Iterable[bytes], content_type: str,
-                                invocation_id: Optional[str] = None) -> Tuple[int, bytes]:
-        """Send a streamed response as HTTP chunks, each on the wire as soon as it is produced.
+    # -- streamed responses (chunked transfer encoding, flushed chunk by chunk) ----------------------
 
-        ``chunks`` may raise mid-stream: the error goes out in the Lambda error trailers, built by the
-        ``on_error`` protocol of :class:`StreamFailure` (raised by the caller's generator wrapper).
-        """
+    def stream_begin(self, request_id: str, content_type: str, invocation_id: Optional[str] = None) -> None:
+        """Start a streamed response: headers now, :meth:`stream_write` per chunk, then :meth:`stream_end`."""
         path = protocol.PATH_RESPONSE.format(request_id=request_id)
         lines = [
             f"POST {path} HTTP/1.1\r\n".encode("latin-1"),
@@ -155,27 +153,33 @@ class RuntimeAPIClient:
         if invocation_id:
             lines.append(f"{protocol.HEADER_INVOCATION_ID}: {invocation_id}\r\n".encode("latin-1"))
         lines.append(_CRLF)
-        sock = self._connect()
-        try:
-            sock.sendall(b"".join(lines))
-            trailers = b""
-            try:
-                for chunk in chunks:
-                    if chunk:
-                        _sendv(sock, [b"%x\r\n" % len(chunk), chunk, _CRLF])
-            except StreamFailure as failure:
-                trailers = (
-                    f"{protocol.HEADER_ERROR_TYPE}: {failure.error_type}\r\n"
-                    f"{protocol.HEADER_ERROR_BODY}: {failure.error_body_b64}\r\n"
-                ).encode("latin-1")
-            sock.sendall(b"0\r\n" + trailers + _CRLF)
-            status, headers, body = self._read_response(sock, "POST")
-        except OSError as exc:
-            self._close()
-            raise RuntimeAPIError(path, 0, b"", f"connection failed: {exc}") from exc
+        self._stream_path = path
+        self._stream_call(lambda sock: sock.sendall(b"".join(lines)), connect=True)
+
+    def stream_write(self, data: bytes) -> None:
+        if data:
+            self._stream_call(lambda sock: _sendv(sock, [b"%x\r\n" % len(data), data, _CRLF]))
+
+    def stream_end(self, trailers: Iterable[Tuple[str, str]] = ()) -> Tuple[int, bytes]:
+        """Finish the stream (with Lambda's error trailers when the function failed mid-stream)."""
+        tail = b"0\r\n" + b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in trailers) + _CRLF
+        self._stream_call(lambda sock: sock.sendall(tail))
+        result: List[Tuple[int, Headers, bytes]] = []
+        self._stream_call(lambda sock: result.append(self._read_response(sock, "POST")))
+        status, headers, body = result[0]
         if headers.get("connection", "").lower() == "close":
             self._close()
         return status, body
+
+    def _stream_call(self, action: Callable[[_socket.socket], object], connect: bool = False) -> None:
+        try:
+            sock = self._connect() if connect else self._sock
+            if sock is None:
+                raise OSError("the stream's connection is closed")
+            action(sock)
+        except (OSError, _StaleConnection) as exc:
+            self._close()
+            raise RuntimeAPIError(self._stream_path, 0, b"", f"connection failed: {exc}") from None
 
     # -- HTTP/1.1 ----------------------------------------------------------------------------------
 
@@ -337,10 +341,3 @@ class _StaleConnection(Exception):
     """The server closed the connection before a complete response."""
 
 
-class StreamFailure(Exception):
-    """Raised by a streamed response's chunk source to end the stream with Lambda's error trailers."""
-
-    def __init__(self, error_type: str, error_body_b64: str) -> None:
-        super().__init__(error_type)
-        self.error_type = error_type
-        self.error_body_b64 = error_body_b64

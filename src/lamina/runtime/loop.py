@@ -66,6 +66,8 @@ class Runtime:
         self._event_loop: Any = None
         self._busy = False
         self._stop_requested = False
+        self.streaming: Optional[Dict[str, Any]] = None
+        self._takes_stream = False
 
     # -- init --------------------------------------------------------------------------------------
 
@@ -84,6 +86,11 @@ class Runtime:
             self.fail_init(make_error(fault.message, fault.error_type, fault.trace))
         except Exception as exc:
             self.fail_init(error_from_exception(exc)[0])
+        self.streaming = getattr(self.handler, "__lamina_streaming__", None)
+        if self.streaming is not None:
+            from lamina.runtime.streaming import takes_stream
+
+            self._takes_stream = takes_stream(self.handler)
         if os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start":
             from lamina.runtime import snapstart
 
@@ -119,6 +126,9 @@ class Runtime:
 
     def handle(self, invocation: InvocationRequest) -> None:
         """Run one invocation and post its result or error."""
+        if self.streaming is not None:
+            self.handle_streaming(invocation)
+            return
         self.enter(invocation)
         try:
             context, event = self.prepare(invocation)
@@ -129,6 +139,38 @@ class Runtime:
         except Exception as exc:
             outcome = self.failure(exc, invocation.request_id)
         self.deliver(invocation, outcome)
+
+    def handle_streaming(self, invocation: InvocationRequest) -> None:
+        """Run one invocation of a streaming handler, sending each chunk as the handler produces it."""
+        from lamina.runtime import streaming
+
+        self.enter(invocation)
+        sender = streaming.StreamSender(self.client, invocation.request_id, invocation.invocation_id,
+                                        self.streaming["content_type"])  # type: ignore[index]
+        error = None
+        try:
+            context, event = self.prepare(invocation)
+            if self._takes_stream:
+                result = self.handler(event, context, streaming.ResponseStream(sender))  # type: ignore[misc,call-arg]
+            else:
+                result = self.handler(event, context)  # type: ignore[misc]
+            if type(result).__name__ == "coroutine" and hasattr(result, "send"):
+                result = self.run_coroutine(result)
+            streaming.pump(sender, result, self.run_coroutine, lambda value: self.success(value).body)
+        except Exception as exc:
+            outcome = self.failure(exc, invocation.request_id)
+            if not sender.started:  # nothing sent yet: an ordinary error
+                self.post_error(invocation, outcome.error or {}, outcome.cause or {})
+                return
+            error = outcome.error
+            self.log_error(error or {})
+        try:
+            status, body = sender.finish(error, self.to_json)
+        except RuntimeAPIError as exc:
+            self.report_post_failure("success", exc)
+            return
+        if status != 202:
+            self.report_post_failure("success", RuntimeAPIError(sender.client._stream_path, status, body))
 
     async def outcome_async(self, invocation: InvocationRequest) -> Outcome:
         """The outcome of one invocation of an async handler, run as a task on the event loop."""

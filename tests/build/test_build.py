@@ -90,6 +90,17 @@ def test_missing_code_directory_is_a_one_line_error(tmp_path: Path) -> None:
     assert_failed_cleanly(result, out, "code directory", "does not exist", "--code")
 
 
+def test_output_path_that_is_a_directory_is_a_one_line_error(tmp_path: Path) -> None:
+    code = function_dir(tmp_path, requirements="")
+    out = tmp_path / "dist"
+    out.mkdir()
+    result = run_lamina("build", "--code", str(code), "--out", str(out))
+    assert result.returncode != 0
+    assert error_lines(result) == [f"Error: output {out} is a directory: give a file path such as "
+                                   f"{out / 'function.zip'}"]
+    assert list(out.iterdir()) == []
+
+
 def test_unknown_requirement_says_it_was_not_found(tmp_path: Path) -> None:
     code = function_dir(tmp_path, requirements="lamina-no-such-project-7f3a9\n")
     out = tmp_path / "dist" / "function.zip"

@@ -89,8 +89,10 @@ def build_function_zip(code: Path = Path("."), out: Path = Path("dist/function.z
     """
     validate_target(arch, python_version)
     os_name = os_name or default_os(python_version)
-    if not code.is_dir():
+    if not code.exists():
         raise BuildError(f"code directory {code} does not exist: pass --code DIR with your handler's module")
+    if not code.is_dir():
+        raise BuildError(f"--code {code} is a file, not a directory: pass the directory that holds it")
     with tempfile.TemporaryDirectory(prefix="lamina-build-") as tmp:
         workdir = Path(tmp)
         staging = workdir / "bundle"

@@ -57,6 +57,8 @@ def user_errors() -> Iterator[None]:
         raise click.ClickException(str(err)) from err
     except BuildError as err:
         raise click.ClickException(str(err)) from err
+    except OSError as err:  # a disk that is full or read-only, a path we may not write: still one line
+        raise click.ClickException(f"{err}: check the path and free space, then build again") from err
 
 
 arch_option = click.option("--arch", type=click.Choice(ARCHITECTURES), default="x86_64", show_default=True,

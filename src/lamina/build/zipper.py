@@ -69,6 +69,8 @@ def atomic_output(out: Path) -> Iterator[Path]:
     Renaming within one directory is atomic, so ``out`` is either the previous file or the complete new
     one, never a partial zip that a later deploy would upload.
     """
+    if out.is_dir():
+        raise BuildError(f"output {out} is a directory: give a file path such as {out / 'function.zip'}")
     out.parent.mkdir(parents=True, exist_ok=True)
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
     try:

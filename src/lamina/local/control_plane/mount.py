@@ -16,6 +16,7 @@ from typing import Optional
 
 from aiohttp import web
 
+from ..config import FunctionConfig
 from ..invoke_api import LOCAL_LAMBDA_KEY
 from .routes import add_control_plane_routes
 from .store import FunctionStore
@@ -37,18 +38,20 @@ def mount_control_plane(app: web.Application, data_dir: Path = DEFAULT_DATA_DIR,
     notify(describe_mode(mode))
     loop: Optional[asyncio.AbstractEventLoop] = None
 
-    def sync(name: str) -> None:
-        record = store.get_function(name)
-        if record is None:
+    def apply(name: str, config: Optional[FunctionConfig]) -> None:
+        if config is None:
             registry.remove(name)
         else:
-            registry.put(function_config(record, store, mode))
+            registry.put(config)
 
     def on_change(name: str) -> None:
+        # in the control plane's worker thread: merging layers may take a while, keep it off the loop
+        record = store.get_function(name)
+        config = None if record is None else function_config(record, store, mode)
         if loop is None:
-            sync(name)
+            apply(name, config)
         else:
-            loop.call_soon_threadsafe(sync, name)
+            loop.call_soon_threadsafe(apply, name, config)
 
     async def startup(app: web.Application) -> None:
         nonlocal loop

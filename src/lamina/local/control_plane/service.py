@@ -101,30 +101,28 @@ class ControlPlane:
         return configuration
 
     def update_function_code(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
-        record = self._latest(function_name)
         zip_bytes = _zip_from(body, "UpdateFunctionCode")
-        _check_revision(record, body)
-        configuration = dict(record.configuration)
-        if body.get("Architectures") is not None:
-            configuration["Architectures"] = _architectures(body["Architectures"])
-        with self.store.lock:
+        with self.store.lock:  # read, check the revision and write as one step against concurrent updates
+            record = self._latest(function_name)
+            _check_revision(record, body)
+            configuration = dict(record.configuration)
+            if body.get("Architectures") is not None:
+                configuration["Architectures"] = _architectures(body["Architectures"])
             code = self.store.put_code(zip_bytes)
             _check_combined_size(code, record.layers)
-            if body.get("DryRun"):
-                _set_code(configuration, code)
-                return configuration
             _set_code(configuration, code)
-            _touch(configuration)
+            if body.get("DryRun"):
+                return configuration
             self.store.replace_function(FunctionRecord(configuration, record.tags, code, record.layers))
             self.store.collect_garbage()
         self.on_change(record.name)
         return configuration
 
     def update_function_configuration(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
-        record = self._latest(function_name)
-        _check_revision(record, body)
-        configuration = dict(record.configuration)
         with self.store.lock:
+            record = self._latest(function_name)
+            _check_revision(record, body)
+            configuration = dict(record.configuration)
             layer_codes = self._apply_configuration(configuration, body, previous=record.layers)
             _check_combined_size(record.code, layer_codes)
             _touch(configuration)

@@ -12,13 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 from lamina.build.bundle import build_function_zip
-from lamina.build.layer import MANAGED_RUNTIMES, OS_ONLY_RUNTIMES, build_layer_zip
+from lamina.build.layer import MANAGED_RUNTIMES, OS_ONLY_RUNTIMES, build_layer_zip, compatible_runtimes
 from lamina.build.targets import PYTHON_VERSIONS
 from lamina.build.zipper import write_reproducible_zip
 
 RUNTIME_LAYER_NAME = "lamina-runtime"
-# The layer without its own CPython holds both a provided.* bootstrap and the python3.x exec wrapper.
-RUNTIME_LAYER_RUNTIMES = [*OS_ONLY_RUNTIMES, *MANAGED_RUNTIMES]
 EXEC_WRAPPER = "/opt/lamina"  # AWS_LAMBDA_EXEC_WRAPPER for python3.x functions using the layer
 
 
@@ -38,10 +36,20 @@ def function_zip(code: Path, runtime: str, arch: str, report: Callable[[str], No
         return out.read_bytes()
 
 
-def runtime_layer_zip(arch: str, report: Callable[[str], None] | None = None) -> bytes:
-    """Build lamina's runtime layer (the runtime of this lamina) and return it."""
+def layer_runtimes(python_dist: Path | None) -> list[str]:
+    """CompatibleRuntimes of lamina's layer: without its own CPython it holds both a provided.*
+    bootstrap (for a python3 found on PATH) and the python3.x exec wrapper."""
+    if python_dist is not None:
+        return compatible_runtimes(python_dist)
+    return [*OS_ONLY_RUNTIMES, *MANAGED_RUNTIMES]
+
+
+def runtime_layer_zip(arch: str, python_dist: Path | None = None,
+                      report: Callable[[str], None] | None = None) -> bytes:
+    """Build lamina's runtime layer (the runtime of this lamina, and ``python_dist``'s CPython if given)."""
     with tempfile.TemporaryDirectory(prefix="lamina-deploy-") as tmp:
-        return build_layer_zip(Path(tmp) / "layer.zip", arch=arch, report=report).read_bytes()
+        return build_layer_zip(Path(tmp) / "layer.zip", arch=arch, python_dist=python_dist,
+                               report=report).read_bytes()
 
 
 def directory_layer_zip(directory: Path) -> bytes:

@@ -4,7 +4,7 @@
     .venv/bin/python bench/local_bench.py [--invocations 600] [--seconds 3]
 
 1. Sequential latency: one keep-alive client invokes an echo handler; rounds alternate between the
-   two servers so load from the rest of the machine hits both alike. Target: lamina ≤ 0.7× emulator.
+   two servers so load from the rest of the machine hits both alike. Target: lamina <= 0.7x emulator.
 2. Throughput at client concurrency 1, 2, 4 on a handler that waits 5 ms (as functions wait on I/O):
    lamina runs one environment per concurrent client; AWS's emulator serves one invocation at a
    time (two overlapping invocations crash it), so its clients take turns.
@@ -97,7 +97,7 @@ def throughput(port: int, path: str, clients: int, seconds: float, serialize: bo
 
 def start_lamina(stack: ExitStack, code: Path, handler: str, log_dir: Path) -> int:
     port = free_port()
-    log = stack.enter_context(open(log_dir / f"lamina-{handler}.log", "wb"))
+    log = stack.enter_context((log_dir / f"lamina-{handler}.log").open("wb"))
     proc = subprocess.Popen(
         [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--code", str(code),
          "--handler", handler, "--bootstrap", " ".join(RIC), "--concurrency", "4"],
@@ -113,12 +113,14 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each throughput run")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
-        code = Path(tmp)
+        code, logs = Path(tmp) / "code", Path(tmp) / "logs"  # logs outside the code: no reloads
+        code.mkdir()
+        logs.mkdir()
         (code / "bench_handlers.py").write_text(HANDLERS)
 
         print("== sequential latency (echo handler, awslambdaric) ==")
-        rie = stack.enter_context(run_emulator([*RIC, "bench_handlers.echo"], code, tmp_path=code))
-        lamina_port = start_lamina(stack, code, "bench_handlers.echo", code)
+        rie = stack.enter_context(run_emulator([*RIC, "bench_handlers.echo"], code, tmp_path=logs))
+        lamina_port = start_lamina(stack, code, "bench_handlers.echo", logs)
         rie_client, lamina_client = Client(rie.port, PATH), Client(lamina_port, PATH)
         for client in (rie_client, lamina_client):
             latencies(client, 50)  # cold start and warm-up
@@ -136,15 +138,16 @@ def main() -> int:
         print(f"latency ratio lamina/emulator (median): {ratio:.2f}  (target <= 0.70)")
 
         print("\n== throughput (handler waits 5 ms, awslambdaric) ==")
-        rie_wait = stack.enter_context(run_emulator([*RIC, "bench_handlers.wait_5ms"], code, tmp_path=code))
-        lamina_wait = start_lamina(stack, code, "bench_handlers.wait_5ms", code)
+        rie_wait = stack.enter_context(run_emulator([*RIC, "bench_handlers.wait_5ms"], code, tmp_path=logs))
+        lamina_wait = start_lamina(stack, code, "bench_handlers.wait_5ms", logs)
         base = None
         for clients in (1, 2, 4):
             rie_rate = throughput(rie_wait.port, PATH, clients, args.seconds, serialize=True)
             lamina_rate = throughput(lamina_wait, PATH, clients, args.seconds, serialize=False)
             base = base or lamina_rate
             print(f"concurrency {clients}: emulator {rie_rate:7.1f}/s  lamina {lamina_rate:7.1f}/s  "
-                  f"lamina/emulator {lamina_rate / rie_rate:4.2f}x  lamina scaling {lamina_rate / base:4.2f}x")
+                  f"lamina/emulator {lamina_rate / rie_rate:4.2f}x  "
+                  f"lamina scaling {lamina_rate / base:4.2f}x")
     return 0
 
 

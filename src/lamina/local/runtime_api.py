@@ -1,9 +1,11 @@
 """The Runtime API server: the HTTP side execution environments talk to (``AWS_LAMBDA_RUNTIME_API``).
 
-One aiohttp application serves every environment; each environment gets its own listening socket
-(its own ``127.0.0.1:port``, as each Lambda sandbox has its own ``127.0.0.1:9001``), and a request
-is routed to its environment by the port it arrived on. Handlers only move bytes: every decision is
-taken by the environment's :class:`~lamina.local.lifecycle.Lifecycle`.
+One aiohttp server serves every environment; each environment gets its own listening socket (its
+own ``127.0.0.1:port``, as each Lambda sandbox has its own ``127.0.0.1:9001``), and a request is
+routed to its environment by the port it arrived on. It is aiohttp's low-level server with a
+dispatch on the few fixed paths, because this server is on every invocation's path twice and the
+application layer (router, middlewares) costs more than the dispatch itself. Handlers only move
+bytes: every decision is taken by the environment's :class:`~lamina.local.lifecycle.Lifecycle`.
 """
 
 from __future__ import annotations
@@ -41,7 +43,7 @@ def _not_supported(error_type: str, message: str) -> web.Response:
     return _reply(Reply.error(202, error_type, message))
 
 
-async def read_body(request: web.Request, limit: int) -> tuple[bytes, int]:
+async def read_body(request: web.BaseRequest, limit: int) -> tuple[bytes, int]:
     """The request body and its size; the body is dropped (empty) when it is over ``limit``."""
     length = request.content_length
     if length is not None and length <= limit:
@@ -55,6 +57,9 @@ async def read_body(request: web.Request, limit: int) -> tuple[bytes, int]:
     return (b"".join(chunks) if size <= limit else b""), size
 
 
+_INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
+
+
 class RuntimeApiServer:
     """Serves the Runtime API for every execution environment of this process."""
 
@@ -62,18 +67,9 @@ class RuntimeApiServer:
         self.host = host
         self._environments: dict[int, RuntimeApiHandler] = {}
         self._sites: dict[int, web.SockSite] = {}
-        self._app = web.Application(client_max_size=protocol.MAX_SYNC_RESPONSE + 1)
-        self._app.router.add_get(protocol.PATH_NEXT, self._next)
-        self._app.router.add_post(protocol.PATH_RESPONSE.format(request_id="{request_id}"), self._response)
-        self._app.router.add_post(protocol.PATH_ERROR.format(request_id="{request_id}"), self._error)
-        self._app.router.add_post(protocol.PATH_INIT_ERROR, self._init_error)
-        self._app.router.add_get(f"{_PREFIX}/ping", self._ping)
-        self._app.router.add_put("/2022-07-01/telemetry", self._telemetry)
-        self._app.router.add_put("/2020-08-15/logs", self._logs)
-        self._app.router.add_post("/2020-01-01/extension/register", self._extension_register)
-        self._app.router.add_route("*", "/{tail:.*}", self._not_found)
         # The runtime's long-poll must end when the runtime goes away, so the poll is not left dangling.
-        self._runner = web.AppRunner(self._app, access_log=None, handler_cancellation=True)
+        server = web.Server(self._dispatch, handler_cancellation=True, access_log=None)
+        self._runner = web.ServerRunner(server)
         self._started = False
 
     async def start(self) -> None:
@@ -110,24 +106,43 @@ class RuntimeApiServer:
             await self._runner.cleanup()
             self._started = False
 
-    def _environment(self, request: web.Request) -> RuntimeApiHandler:
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         transport = request.transport
         sockname = transport.get_extra_info("sockname") if transport is not None else None
         environment = self._environments.get(int(sockname[1])) if sockname else None
         if environment is None:
-            raise web.HTTPInternalServerError(text="execution environment is gone")
-        return environment
+            return web.Response(status=500, text="execution environment is gone")
+        path, method = request.path, request.method
+        if method == "GET" and path == protocol.PATH_NEXT:
+            return await self._next(environment)
+        if method == "POST" and path.startswith(_INVOCATION_PREFIX):
+            request_id, _, action = path[len(_INVOCATION_PREFIX):].partition("/")
+            if action == "response" and request_id:
+                return await self._response(environment, request, request_id)
+            if action == "error" and request_id:
+                return await self._error(environment, request, request_id)
+        if method == "POST" and path == protocol.PATH_INIT_ERROR:
+            return await self._init_error(environment, request)
+        if method == "GET" and path == f"{_PREFIX}/ping":
+            return web.Response(text="pong")
+        if method == "PUT" and path == "/2022-07-01/telemetry":
+            return _not_supported("Telemetry.NotSupported", "Telemetry API is not supported")
+        if method == "PUT" and path == "/2020-08-15/logs":
+            return _not_supported("Logs.NotSupported", "Logs API is not supported")
+        if method == "POST" and path == "/2020-01-01/extension/register":
+            return _reply(Reply.error(403, "Extension.RegistrationClosed", "Extension registration closed"))
+        return web.Response(status=404, text="404 page not found")
 
-    async def _next(self, request: web.Request) -> web.StreamResponse:
-        answer = await self._environment(request).on_next()
+    async def _next(self, environment: RuntimeApiHandler) -> web.StreamResponse:
+        answer = await environment.on_next()
         if isinstance(answer, Reply):
             return _reply(answer)
         invocation, deadline_ms = answer
         return web.Response(body=invocation.payload, headers=invocation.next_headers(deadline_ms),
                             content_type=invocation.content_type)
 
-    async def _response(self, request: web.Request) -> web.Response:
-        environment = self._environment(request)
+    async def _response(self, environment: RuntimeApiHandler, request: web.BaseRequest,
+                        request_id: str) -> web.Response:
         mode = request.headers.get(protocol.HEADER_RESPONSE_MODE)
         if mode is not None and mode != protocol.RESPONSE_MODE_STREAMING:
             await request.read()
@@ -136,32 +151,15 @@ class RuntimeApiServer:
         # Streamed responses are buffered, as AWS's emulator does; the streaming relay builds on this.
         body, size = await read_body(request, protocol.MAX_SYNC_RESPONSE)
         content_type = request.headers.get("Content-Type", protocol.CONTENT_TYPE_JSON)
-        return _reply(environment.on_response(request.match_info["request_id"], body, size, content_type))
+        return _reply(environment.on_response(request_id, body, size, content_type))
 
-    async def _error(self, request: web.Request) -> web.Response:
-        environment = self._environment(request)
+    async def _error(self, environment: RuntimeApiHandler, request: web.BaseRequest,
+                     request_id: str) -> web.Response:
         body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
-        return _reply(environment.on_error(request.match_info["request_id"], body,
-                                           request.headers.get("Content-Type"),
+        return _reply(environment.on_error(request_id, body, request.headers.get("Content-Type"),
                                            request.headers.get(protocol.HEADER_ERROR_TYPE)))
 
-    async def _init_error(self, request: web.Request) -> web.Response:
-        environment = self._environment(request)
+    async def _init_error(self, environment: RuntimeApiHandler, request: web.BaseRequest) -> web.Response:
         body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
         return _reply(environment.on_init_error(body, request.headers.get("Content-Type"),
                                                 request.headers.get(protocol.HEADER_ERROR_TYPE)))
-
-    async def _ping(self, request: web.Request) -> web.Response:
-        return web.Response(text="pong")
-
-    async def _telemetry(self, request: web.Request) -> web.Response:
-        return _not_supported("Telemetry.NotSupported", "Telemetry API is not supported")
-
-    async def _logs(self, request: web.Request) -> web.Response:
-        return _not_supported("Logs.NotSupported", "Logs API is not supported")
-
-    async def _not_found(self, request: web.Request) -> web.Response:
-        return web.Response(status=404, text="404 page not found")
-
-    async def _extension_register(self, request: web.Request) -> web.Response:
-        return _reply(Reply.error(403, "Extension.RegistrationClosed", "Extension registration closed"))

@@ -12,7 +12,7 @@ import time
 import urllib.request
 from pathlib import Path
 
-from conftest import free_port, stop_process, wait_for_port
+from tests.conftest import free_port, stop_process, wait_for_port
 
 RUNNER = Path(__file__).with_name("async_runner.py")
 

@@ -13,11 +13,11 @@ from typing import Any, Callable, Optional
 
 import aiohttp
 import pytest
-from conftest import free_port
 
 from lamina.local.frontends.http_server import create_http_app, start_http_server
 from lamina.local.frontends.invoker import InvokeResult, InvokeServiceError
 from lamina.local.frontends.routes import RouteTable, parse_route, routes_from_functions
+from tests.conftest import free_port
 
 from .asgi_app import handler as asgi_handler
 

@@ -1,0 +1,235 @@
+"""The front ends inside a real `lamina serve`: HTTP through Mangum, SAM templates, hot reload, kill -9."""
+
+from __future__ import annotations
+
+import collections
+import contextlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+from tests.conftest import ROOT, free_port, stop_process, wait_for_port
+
+HERE = Path(__file__).resolve().parent
+
+
+@dataclass
+class Served:
+    proc: subprocess.Popen[bytes]
+    port: int
+    http_port: int
+    log: Path
+
+    def http(self, path: str, method: str = "GET", data: Optional[bytes] = None,
+             headers: Optional[dict[str, str]] = None) -> tuple[int, dict[str, str], bytes]:
+        request = urllib.request.Request(f"http://127.0.0.1:{self.http_port}{path}", data=data, method=method,
+                                         headers=headers or {})
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                return response.status, dict(response.headers), response.read()
+        except urllib.error.HTTPError as err:
+            return err.code, dict(err.headers), err.read()
+
+    def event(self, function: str, payload: bytes) -> int:
+        url = f"http://127.0.0.1:{self.port}/2015-03-31/functions/{function}/invocations"
+        request = urllib.request.Request(url, data=payload, method="POST",
+                                         headers={"X-Amz-Invocation-Type": "Event"})
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return int(response.status)
+
+
+def start_serve(args: Sequence[str], tmp_path: Path, env: Optional[dict[str, str]] = None) -> Served:
+    port, http_port = free_port(), free_port()
+    log = tmp_path / f"serve-{port}.log"
+    with open(log, "wb") as out:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--http", str(http_port),
+             "--data-dir", str(tmp_path / "data"), *args],
+            cwd=tmp_path, stdout=out, stderr=subprocess.STDOUT, start_new_session=True,
+            env={**os.environ, **(env or {})})
+    try:
+        wait_for_port(http_port, timeout=30, proc=proc)
+        wait_for_port(port, timeout=30, proc=proc)
+    except Exception:
+        stop_process(proc)
+        raise AssertionError(log.read_text()) from None
+    return Served(proc, port, http_port, log)
+
+
+@contextlib.contextmanager
+def serving(args: Sequence[str], tmp_path: Path, env: Optional[dict[str, str]] = None) -> Iterator[Served]:
+    served = start_serve(args, tmp_path, env)
+    try:
+        yield served
+    finally:
+        stop_process(served.proc, timeout=15)
+
+
+def test_asgi_app_behind_mangum_answers_through_lamina_serve_http(tmp_path: Path) -> None:
+    args = ["--code", str(HERE), "--handler", "asgi_app.handler", "--no-watch", "--timeout", "30"]
+    with serving(args, tmp_path) as served:
+        status, headers, body = served.http("/items/7?x=1&x=2", "POST", b"payload",
+                                            {"Cookie": "s=1", "Content-Type": "text/plain"})
+        assert status == 200, served.log.read_text()
+        answer = json.loads(body)
+        assert answer["method"] == "POST" and answer["path"] == "/items/7" and answer["query"] == "x=1&x=2"
+        assert answer["cookie"] == "s=1"
+        assert headers["x-app"] == "asgi"
+        status, _, body = served.http("/binary")
+        assert status == 200 and body == bytes(range(256))
+        status, _, _ = served.http("/missing")
+        assert status == 404
+
+
+def test_function_error_through_lamina_serve_http_is_502(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    raise ValueError('boom')\n")
+    with serving(["--code", str(code), "--handler", "app.handler", "--no-watch"], tmp_path) as served:
+        status, _, body = served.http("/anything")
+    assert status == 502 and json.loads(body) == {"message": "Internal Server Error"}
+
+
+def test_documented_sam_template_runs(tmp_path: Path) -> None:
+    template = ROOT / "examples" / "sam-app" / "template.yaml"
+    with serving(["--template", str(template), "--no-watch"], tmp_path) as served:
+        status, _, body = served.http("/items/42")
+        assert status == 200, served.log.read_text()
+        assert json.loads(body) == {"id": "42", "message": "Hello, 42!", "stage": "local",
+                                    "table": "ItemsTable"}
+        status, _, body = served.http("/items/42", "PUT", b'{"n": 1}', {"Content-Type": "application/json"})
+        assert status == 201 and json.loads(body) == {"id": "42", "saved": {"n": 1}}
+        status, headers, body = served.http("/legacy/a/b")
+        assert status == 200 and headers["x-legacy"] == "yes"
+        assert json.loads(body) == {"resource": "/legacy/{proxy+}", "proxy": "a/b", "method": "GET"}
+        assert served.http("/nope")[0] == 404
+    assert "AWS::DynamoDB::Table is not supported" in served.log.read_text()
+
+
+def test_editing_a_handler_file_changes_the_next_response_without_restart(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    handler = code / "app.py"
+    handler.write_text("def handler(event, context):\n    return {'version': 1}\n")
+    with serving(["--code", str(code), "--handler", "app.handler"], tmp_path) as served:
+        assert json.loads(served.http("/")[2]) == {"version": 1}
+        handler.write_text("def handler(event, context):\n    return {'version': 2}\n")
+        deadline = time.monotonic() + 20
+        answer = None
+        while time.monotonic() < deadline:
+            answer = json.loads(served.http("/")[2])
+            if answer == {"version": 2}:
+                break
+            time.sleep(0.1)
+        assert answer == {"version": 2}, served.log.read_text()
+        assert served.proc.poll() is None  # the same server, not a restart
+
+
+RECORDER = textwrap.dedent("""
+    import os, socket, time
+
+    def serve_is_gone():
+        host, _, port = os.environ["AWS_LAMBDA_RUNTIME_API"].rpartition(":")
+        try:
+            socket.create_connection((host, int(port)), timeout=1).close()
+            return False
+        except OSError:
+            return True
+
+    def handler(event, context):
+        with open(os.environ["PIDS"], "a") as pids:
+            pids.write(f"{os.getpid()}\\n")
+        # Hangs while the block file exists. An environment whose lamina serve was killed exits
+        # instead of finishing the event, as a Lambda environment never outlives its service.
+        while os.path.exists(os.environ["BLOCK"]):
+            if serve_is_gone():
+                os._exit(1)
+            time.sleep(0.05)
+        with open(os.environ["OUT"], "a") as out:
+            out.write(f"{event['n']}\\n")
+            out.flush()
+            os.fsync(out.fileno())
+        return None
+""")
+
+
+
+def wait_for_exit(pids: list[int], timeout: float = 15.0) -> None:
+    deadline = time.monotonic() + timeout
+    for pid in pids:
+        while time.monotonic() < deadline:
+            try:
+                os.kill(pid, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(0.02)
+        else:
+            os.kill(pid, signal.SIGKILL)
+            raise AssertionError(f"environment {pid} outlived its lamina serve")
+
+
+def test_kill_9_of_lamina_serve_with_100_queued_events_loses_none(tmp_path: Path) -> None:
+    code, out, block, pids = tmp_path / "code", tmp_path / "ran.txt", tmp_path / "block", tmp_path / "pids"
+    code.mkdir()
+    (code / "app.py").write_text(RECORDER)
+    block.touch()
+    # not named "function": that name's path is AWS's emulator's, which runs Event invocations synchronously
+    args = ["--code", str(code), "--handler", "app.handler", "--name", "recorder", "--no-watch",
+            "--timeout", "60",
+            "--concurrency", "2", "--env", f"OUT={out}", "--env", f"BLOCK={block}", "--env", f"PIDS={pids}"]
+    served = start_serve(args, tmp_path)
+    try:
+        assert all(served.event("recorder", json.dumps({"n": n}).encode()) == 202 for n in range(100))
+        os.killpg(served.proc.pid, signal.SIGKILL)
+        served.proc.wait(10)
+    finally:
+        stop_process(served.proc)
+    assert not out.exists()
+    wait_for_exit([int(pid) for pid in pids.read_text().split()])  # the killed serve's environments
+    block.unlink()
+    with serving(args, tmp_path) as restarted:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and (not out.exists() or len(out.read_text().split()) < 100):
+            time.sleep(0.05)
+        time.sleep(0.3)  # a duplicate would show up now
+        log = restarted.log.read_text()
+    counts = collections.Counter(int(line) for line in out.read_text().split())
+    assert sorted(counts) == list(range(100)), log
+    assert set(counts.values()) == {1}
+
+
+def test_failing_event_through_lamina_serve_writes_an_on_failure_record(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    raise RuntimeError('always')\n")
+    failures = tmp_path / "failures.jsonl"
+    (tmp_path / "lamina.toml").write_text(textwrap.dedent(f"""
+        [functions.failing]
+        code = "code"
+        handler = "app.handler"
+        maximum_retry_attempts = 1
+        on_failure = "{failures}"
+    """))
+    with serving(["--no-watch"], tmp_path, env={"LAMINA_ASYNC_RETRY_DELAYS": "0.05,0.05"}) as served:
+        assert served.event("failing", b'{"order": 7}') == 202
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not failures.exists():
+            time.sleep(0.05)
+    record = json.loads(failures.read_text())
+    assert record["requestContext"]["condition"] == "RetriesExhausted"
+    assert record["requestContext"]["approximateInvokeCount"] == 2
+    assert record["requestContext"]["functionArn"] == \
+        "arn:aws:lambda:us-east-1:123456789012:function:failing:$LATEST"
+    assert record["requestPayload"] == {"order": 7}
+    assert record["responseContext"]["functionError"] == "Unhandled"
+    assert record["responsePayload"]["errorType"] == "RuntimeError"

@@ -21,4 +21,4 @@ def runtimes() -> Iterator[List[Runtime]]:
     started: List[Runtime] = []
     yield started
     for runtime in started:
-        runtime.stop()
+        runtime.close()

@@ -42,10 +42,15 @@ class Runtime:
         file.seek(0)
         return file.read().decode(errors="replace")
 
-    def stop(self) -> None:
+    def stop(self) -> str:
+        """Kill the runtime; return what it wrote to stdout."""
         if self.proc.poll() is None:
             self.proc.kill()
         self.proc.wait()
+        return self._read(self.out)
+
+    def close(self) -> None:
+        self.stop()
         self.out.close()
         self.err.close()
 

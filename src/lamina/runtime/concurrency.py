@@ -17,8 +17,9 @@ import os
 import sys
 import time
 
+from lamina.runtime import logs
 from lamina.runtime.api_client import InvocationRequest, RuntimeAPIClient, RuntimeAPIError
-from lamina.runtime.loop import Runtime, fatal
+from lamina.runtime.loop import TRACE_ID_ENV, Runtime, fatal
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import: annotations only, never at run time
 if TYPE_CHECKING:
@@ -132,22 +133,48 @@ def run_async_pollers(runtime: TolerantRuntime, api_address: str, workers: int) 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     runtime._event_loop = loop
+    _make_trace_id_per_task()
 
     def poller() -> None:
         worker = TolerantRuntime(RuntimeAPIClient(api_address), runtime.marshaller)
         worker.sink, worker.handler, worker.json_format = runtime.sink, runtime.handler, runtime.json_format
         worker._event_loop = loop
+        worker.trace_id_per_task = True
         while True:
             try:
                 invocation = worker.next_invocation()
             except RuntimeAPIError as exc:
-                fatal(f"LAMBDA_RUNTIME Failed to get next invocation: {exc}")
+                fatal(f"LAMBDA_RUNTIME Failed to get next invocation: {exc}", from_thread=True)
             outcome = asyncio.run_coroutine_threadsafe(worker.outcome_async(invocation), loop).result()
             worker.deliver(invocation, outcome)
 
     for index in range(workers):
         threading.Thread(target=poller, name=f"lamina-poller-{index}", daemon=True).start()
     loop.run_forever()
+
+
+def _make_trace_id_per_task() -> None:
+    """Give each concurrent invocation its own ``_X_AMZN_TRACE_ID`` in one shared process.
+
+    X-Ray and botocore read the trace id from the environment; with many invocations in flight in one
+    process, ``os.environ`` answers that one key from the running task's context instead.
+    """
+    environ = os.environ
+    if isinstance(environ, _PerInvocationEnviron):
+        return
+    os.environ = _PerInvocationEnviron(  # noqa: B003  (the same data: the environment is unchanged)
+        environ._data, environ.encodekey, environ.decodekey,  # type: ignore[attr-defined]
+        environ.encodevalue, environ.decodevalue)
+
+
+class _PerInvocationEnviron(os._Environ[str]):
+    def __getitem__(self, key: str) -> str:
+        if key == TRACE_ID_ENV:
+            value = logs.TRACE_ID.get()
+            if value is None:
+                raise KeyError(key)
+            return value
+        return super().__getitem__(key)
 
 
 __all__ = ["main"]

@@ -25,6 +25,7 @@ if TYPE_CHECKING:
 # (async handlers, multi-concurrency) each see their own.
 REQUEST_ID: ContextVar[Optional[str]] = ContextVar("aws_request_id", default=None)
 TENANT_ID: ContextVar[Optional[str]] = ContextVar("tenant_id", default=None)
+TRACE_ID: ContextVar[Optional[str]] = ContextVar("trace_id", default=None)
 
 ERROR_LINE_TERMINATOR = "\r"
 ERROR_INDENT = "\u00a0"  # NO-BREAK SPACE: keeps a stack trace's indentation visible in CloudWatch

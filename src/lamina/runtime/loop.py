@@ -68,6 +68,7 @@ class Runtime:
         self._stop_requested = False
         self.streaming: Optional[Dict[str, Any]] = None
         self._takes_stream = False
+        self.trace_id_per_task = False  # concurrent invocations in one process: see concurrency.py
 
     # -- init --------------------------------------------------------------------------------------
 
@@ -188,7 +189,9 @@ class Runtime:
         """Make the invocation's request id, tenant and trace id the current ones."""
         logs.REQUEST_ID.set(invocation.request_id)
         logs.TENANT_ID.set(invocation.tenant_id)
-        if invocation.trace_id is not None:
+        if self.trace_id_per_task:
+            logs.TRACE_ID.set(invocation.trace_id)
+        elif invocation.trace_id is not None:
             os.environ[TRACE_ID_ENV] = invocation.trace_id
         else:
             os.environ.pop(TRACE_ID_ENV, None)
@@ -308,13 +311,19 @@ def _warn_if_preview_runtime() -> None:
         )
 
 
-def fatal(message: str) -> None:
-    """A one-line error naming the cause, then exit 1: the runtime never hangs or dies silently."""
+def fatal(message: str, from_thread: bool = False) -> None:
+    """A one-line error naming the cause, then exit 1: the runtime never hangs or dies silently.
+
+    From a thread other than the main one, ``sys.exit`` would end only that thread: the process goes.
+    """
     try:
         sys.stderr.write(f"lamina.runtime: {message}\n")
         sys.stderr.flush()
     except (ValueError, OSError):
         os.write(2, f"lamina.runtime: {message}\n".encode("utf-8", "replace"))
+    if from_thread:
+        sys.stdout.flush()
+        os._exit(1)
     sys.exit(1)
 
 

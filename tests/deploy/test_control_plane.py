@@ -263,3 +263,31 @@ def test_functions_and_layers_survive_a_restart(control_plane: ControlPlaneServe
         created["CodeSha256"], created["RevisionId"], created["Layers"])
     assert client.get_layer_version(LayerName="deps", VersionNumber=1)["Version"] == 1
     assert client.publish_layer_version(LayerName="deps", Content={"ZipFile": APP})["Version"] == 2
+
+
+WRONG_TYPES = [1, "x", [], {}, [1], True, {"Variables": 5}, {"ZipFile": 5}]
+MEMBERS = ["FunctionName", "Role", "Runtime", "Code", "Timeout", "Environment", "Layers", "Architectures",
+           "EphemeralStorage", "Tags", "LoggingConfig"]
+
+
+def test_members_of_the_wrong_json_type_get_aws_errors_never_a_server_error(
+        control_plane: ControlPlaneServer) -> None:
+    client = control_plane.client()
+    create(client, "f")
+    valid = {"FunctionName": "g", "Role": ROLE, "Runtime": "python3.12", "Handler": "app.handler",
+             "Code": {"ZipFile": base64.b64encode(APP).decode()}}
+    for member in MEMBERS:
+        for wrong in WRONG_TYPES:
+            for method, path, body in (("POST", "/2015-03-31/functions", {**valid, member: wrong}),
+                                       ("PUT", "/2015-03-31/functions/f/configuration", {member: wrong})):
+                request = urllib.request.Request(f"{control_plane.url}{path}", data=json.dumps(body).encode(),
+                                                 method=method)
+                try:
+                    with urllib.request.urlopen(request, timeout=10) as response:
+                        status, error_type = response.status, None
+                    if method == "POST":
+                        client.delete_function(FunctionName="g")
+                except urllib.error.HTTPError as exc:
+                    status, error_type = exc.code, exc.headers["X-Amzn-ErrorType"]
+                assert status < 500, (method, member, wrong)
+                assert status < 300 or error_type, (method, member, wrong)

@@ -20,7 +20,7 @@ from aiohttp import web
 
 from lamina.runtime import error_types, protocol
 
-from . import arns, errors
+from . import arns, errors, request_types
 from .service import ControlPlane, OnChange
 from .store import FunctionStore
 
@@ -113,6 +113,7 @@ async def _body(request: web.Request, operation: str) -> dict[str, Any]:
         raise errors.bad_json(str(exc)) from None
     if not isinstance(body, dict):
         raise errors.bad_json("expected a JSON object")
+    request_types.check(body)
     return body
 
 

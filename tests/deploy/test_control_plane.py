@@ -118,7 +118,7 @@ def test_bad_values_are_validation_errors_not_tracebacks(control_plane: ControlP
         ({"Environment": {"Variables": {"AWS_REGION": "x"}}}, "InvalidParameterValueException"),
         ({"Layers": [f"{LAYER_ARN}:nope:1"]}, "InvalidParameterValueException"),
         ({"Role": "not-a-role"}, "ValidationException"),
-        ({"Timeout": "soon"}, "ValidationException"),
+        ({"Timeout": "soon"}, "InvalidRequestContentException"),
         ({"Code": {"ZipFile": b""}}, "InvalidParameterValueException"),
         ({"Code": {"S3Bucket": "b", "S3Key": "k"}}, "InvalidParameterValueException"),
     ]
@@ -285,8 +285,9 @@ def test_members_of_the_wrong_json_type_get_aws_errors_never_a_server_error(
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:
                         status, error_type = response.status, None
+                        created = json.loads(response.read())
                     if method == "POST":
-                        client.delete_function(FunctionName="g")
+                        client.delete_function(FunctionName=created["FunctionName"])
                 except urllib.error.HTTPError as exc:
                     status, error_type = exc.code, exc.headers["X-Amzn-ErrorType"]
                 assert status < 500, (method, member, wrong)

@@ -230,3 +230,22 @@ def test_bad_client_context_is_invalid_request_content(tmp_path: Path) -> None:
         result = post(server.url(), b"{}", {"X-Amz-Client-Context": "%%%not base64"})
         assert result.status == 400
         assert result.headers["X-Amzn-ErrorType"] == "InvalidRequestContentException"
+
+
+def test_layers_python_directories_are_importable_by_the_function(tmp_path: Path) -> None:
+    layer = tmp_path / "layer"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "layer_greeting.py").write_text("GREETING = 'from a layer'\n")
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("import layer_greeting\n\ndef handler(event, context):\n"
+                                 "    return layer_greeting.GREETING\n")
+
+    async def scenario() -> bytes:
+        config = FunctionConfig(name="layered", code_dir=code, handler="app.handler", layers=(layer,),
+                                bootstrap=(sys.executable, "-m", "awslambdaric"))
+        async with LocalLambda() as local:
+            local.registry.put(config)
+            return (await local.invoke("layered", b"{}")).payload
+
+    assert asyncio.run(asyncio.wait_for(scenario(), 30)) == b'"from a layer"'

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import os
+import re
 import subprocess
 import sys
 import time
@@ -95,6 +96,7 @@ def test_environment_gets_lambdas_variables_context_and_client_context(client) -
     assert info["log_group_name"] == "/aws/lambda/info"
     assert info["log_stream_name"].split("/")[3].startswith("[$LATEST]")
     assert info["cwd"] == str(FUNCTIONS)
+    assert re.fullmatch(r"Root=1-[0-9a-f]{8}-[0-9a-f]{24};Parent=[0-9a-f]{16};Sampled=0", info["trace_id"])
     assert info["env"] == {
         "AWS_LAMBDA_FUNCTION_NAME": "info", "AWS_LAMBDA_FUNCTION_VERSION": "$LATEST",
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "256", "AWS_LAMBDA_LOG_GROUP_NAME": "/aws/lambda/info",

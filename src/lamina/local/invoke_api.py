@@ -13,6 +13,8 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import secrets
+import time
 import uuid
 from typing import Optional
 
@@ -57,6 +59,12 @@ def _client_context(header: Optional[str]) -> Optional[str]:
     return decoded
 
 
+def _trace_id() -> str:
+    """An X-Ray trace header as Lambda passes one to every invocation when the caller sent none."""
+    return (f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};"
+            "Sampled=0")
+
+
 def _check_json(payload: bytes) -> None:
     try:
         json.loads(payload)
@@ -97,7 +105,7 @@ async def _invoke(request: web.Request, request_id: str) -> web.Response:
     options = {
         "qualifier": qualifier, "client_context": client_context,
         "tenant_id": request.headers.get("X-Amz-Tenant-Id"),
-        "trace_id": request.headers.get("X-Amzn-Trace-Id"),
+        "trace_id": request.headers.get("X-Amzn-Trace-Id") or _trace_id(),
     }
     if invocation_type == EVENT:
         local.invoke_in_background(name, payload, request_id=request_id, **options)

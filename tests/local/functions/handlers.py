@@ -26,6 +26,7 @@ def context_info(event, context):
             "AWS_LAMBDA_FUNCTION_NAME", "AWS_LAMBDA_FUNCTION_VERSION", "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
             "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_REGION", "TZ", "LAMBDA_TASK_ROOT", "_HANDLER",
             "AWS_LAMBDA_INITIALIZATION_TYPE", "AWS_EXECUTION_ENV", "GREETING")},
+        "trace_id": os.environ.get("_X_AMZN_TRACE_ID"),
         "cwd": os.getcwd(),
         "pid": os.getpid(),
     }

@@ -88,6 +88,10 @@ def test_unknown_function_is_resource_not_found_with_lambdas_message(control_pla
             "Function not found: arn:aws:lambda:us-east-1:123456789012:function:nope", 404)
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.update_function_code(FunctionName="nope", ZipFile=APP)
+    create(client)
+    with pytest.raises(client.exceptions.ResourceNotFoundException) as caught:
+        client.get_function(FunctionName="hello", Qualifier="7")  # lamina keeps $LATEST only
+    assert error_of(caught)[1].endswith("function:hello:7")  # type: ignore[arg-type]
 
 
 def test_update_code_and_configuration_change_sha_revision_and_notify(control_plane: ControlPlaneServer

@@ -41,8 +41,10 @@ def mount_control_plane(app: web.Application, data_dir: Path = DEFAULT_DATA_DIR,
     def apply(name: str, config: Optional[FunctionConfig]) -> None:
         if config is None:
             registry.remove(name)
+            notify(f"function {name} deleted")
         else:
             registry.put(config)
+            notify(f"function {name} deployed ({config.runtime}, {config.handler})")
 
     def on_change(name: str) -> None:
         # in the control plane's worker thread: merging layers may take a while, keep it off the loop

@@ -73,8 +73,10 @@ def test_creating_an_existing_function_is_a_resource_conflict(control_plane: Con
     client = control_plane.client()
     create(client)
     with pytest.raises(ClientError) as caught:
-        create(client)
+        create(client, code=make_zip({"app.py": "# other code\n"}))
     assert error_of(caught) == ("ResourceConflictException", "Function already exist: hello", 409)
+    stored = {path.name for path in (control_plane.data_dir / "code").iterdir()}
+    assert len(stored) == 3, "only the first function's code: zip, unpacked tree, size"
 
 
 def test_unknown_function_is_resource_not_found_with_lambdas_message(control_plane: ControlPlaneServer

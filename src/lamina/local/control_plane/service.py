@@ -12,10 +12,11 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import datetime as dt
 import re
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 from lamina.runtime import protocol
@@ -89,7 +90,9 @@ class ControlPlane:
         }
         if body.get("Architectures") is not None:
             configuration["Architectures"] = _architectures(body["Architectures"])
-        with self.store.lock:
+        with self.store.lock, self._freeing_code_on_error():
+            if self.store.get_function(name) is not None:
+                raise errors.function_exists(name)
             layer_codes = self._apply_configuration(configuration, body)
             code = self.store.put_code(zip_bytes)
             _check_combined_size(code, layer_codes)
@@ -102,7 +105,8 @@ class ControlPlane:
 
     def update_function_code(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
         zip_bytes = _zip_from(body, "UpdateFunctionCode")
-        with self.store.lock:  # read, check the revision and write as one step against concurrent updates
+        # read, check the revision and write as one step against concurrent updates
+        with self.store.lock, self._freeing_code_on_error():
             record = self._latest(function_name)
             _check_revision(record, body)
             configuration = dict(record.configuration)
@@ -112,6 +116,7 @@ class ControlPlane:
             _check_combined_size(code, record.layers)
             _set_code(configuration, code)
             if body.get("DryRun"):
+                self.store.collect_garbage()
                 return configuration
             self.store.replace_function(FunctionRecord(configuration, record.tags, code, record.layers))
             self.store.collect_garbage()
@@ -154,6 +159,15 @@ class ControlPlane:
         record = self._latest(function_name, qualifier)
         self.store.delete_function(record.name)
         self.on_change(record.name)
+
+    @contextlib.contextmanager
+    def _freeing_code_on_error(self) -> Iterator[None]:
+        """Code stored for a request that then fails is referenced by nothing: delete it."""
+        try:
+            yield
+        except errors.ServiceError:
+            self.store.collect_garbage()
+            raise
 
     def function(self, name: str) -> FunctionRecord | None:
         """The stored function called ``name`` (for the local Lambda's registry)."""

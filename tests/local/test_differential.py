@@ -27,6 +27,8 @@ CASES: dict[str, tuple[str, int, list[tuple[bytes, dict[str, str]]]]] = {
     "missing_module": ("no_such_module.handler", 3, [(b"{}", {})]),
     "missing_handler": ("handlers.no_such_function", 3, [(b"{}", {})]),
     "timeout": ("handlers.sleep", 1, [(b'{"seconds": 3}', {}), (b'{"seconds": 0}', {})]),
+    # the emulator cuts a payload at 6291556 bytes; the runtime then fails to parse it
+    "request_over_limit": ("handlers.echo", 3, [(b'"' + b"x" * 7_000_000 + b'"', {}), (b"{}", {})]),
 }
 
 

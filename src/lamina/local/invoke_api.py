@@ -129,7 +129,7 @@ async def emulator_invoke(request: web.Request) -> web.Response:
     config = local.registry.default()
     if config is None:
         return web.Response(status=404, text="404 page not found")
-    payload, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)  # the emulator truncates, too
+    payload, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE, truncate=True)  # as the emulator
     header = request.headers.get("X-Amz-Client-Context")
     client_context = None
     if header is not None:

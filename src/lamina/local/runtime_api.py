@@ -43,18 +43,20 @@ def _not_supported(error_type: str, message: str) -> web.Response:
     return _reply(Reply.error(202, error_type, message))
 
 
-async def read_body(request: web.BaseRequest, limit: int) -> tuple[bytes, int]:
-    """The request body and its size; the body is dropped (empty) when it is over ``limit``."""
+async def read_body(request: web.BaseRequest, limit: int, truncate: bool = False) -> tuple[bytes, int]:
+    """The request body and its full size. Over ``limit``, the body is dropped (empty), or cut to
+    ``limit`` bytes with ``truncate`` (as AWS's emulator does to invocation payloads)."""
     length = request.content_length
     if length is not None and length <= limit:
         return await request.content.readexactly(length) if length else b"", length
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.content.iter_any():
+        kept = max(0, min(len(chunk), limit - size))
+        if kept:
+            chunks.append(chunk[:kept])
         size += len(chunk)
-        if size <= limit:
-            chunks.append(chunk)
-    return (b"".join(chunks) if size <= limit else b""), size
+    return (b"".join(chunks) if size <= limit or truncate else b""), size
 
 
 _INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"

@@ -141,3 +141,30 @@ def test_deploy_without_a_role_on_aws_asks_for_one(tmp_path: Path, monkeypatch: 
                         "python3.12", "--endpoint-url", moto_with_policies, "--role", "")
     assert result.exit_code == 1
     assert "--role ARN or --create-role" in result.output
+
+
+def test_layer_directories_are_published_once_and_attached_in_order(control_plane: ControlPlaneServer,
+                                                                     tmp_path: Path) -> None:
+    code = write_function(tmp_path / "hello")
+    common_layer = tmp_path / "common"
+    (common_layer / "python").mkdir(parents=True)
+    (common_layer / "python" / "shared.py").write_text("VALUE = 1\n")
+    args = ["hello", "--code", str(code), "--handler", "app.handler", "--runtime", "python3.12",
+            "--endpoint-url", control_plane.url, "--layer", str(common_layer)]
+    assert run_deploy(*args).exit_code == 0
+    again = run_deploy(*args)
+    assert again.exit_code == 0 and "layer common unchanged (version 1)" in again.stderr
+    layers = control_plane.client().get_function_configuration(FunctionName="hello")["Layers"]
+    assert [layer["Arn"].rsplit(":", 2)[-2:] for layer in layers] == [["common", "1"]]
+
+
+def test_provided_function_with_its_own_bootstrap_gets_no_runtime_layer(control_plane: ControlPlaneServer,
+                                                                         tmp_path: Path) -> None:
+    code = write_function(tmp_path / "hello")
+    (code / "bootstrap").write_text("#!/bin/sh\nexec python3 -m lamina.runtime \"$_HANDLER\"\n")
+    (code / "bootstrap").chmod(0o755)
+    result = run_deploy("hello", "--code", str(code), "--handler", "app.handler", "--endpoint-url",
+                        control_plane.url)
+    assert result.exit_code == 0, result.output
+    configuration = control_plane.client().get_function_configuration(FunctionName="hello")
+    assert configuration["Runtime"] == "provided.al2023" and "Layers" not in configuration

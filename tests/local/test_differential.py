@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 from pathlib import Path
 from typing import Callable
 
 import pytest
 
-from .local_helpers import FUNCTIONS, RIC, RIC_BOOTSTRAP, lamina_serve, without_request_id
+from .local_helpers import FUNCTIONS, RIC, RIC_BOOTSTRAP, RUNTIMES, lamina_serve, without_request_id
 
 # (handler, timeout in seconds, [(payload, headers)]) — invoked in order on one server of each kind.
 CASES: dict[str, tuple[str, int, list[tuple[bytes, dict[str, str]]]]] = {
@@ -29,6 +30,8 @@ CASES: dict[str, tuple[str, int, list[tuple[bytes, dict[str, str]]]]] = {
     "timeout": ("handlers.sleep", 1, [(b'{"seconds": 3}', {}), (b'{"seconds": 0}', {})]),
     # the emulator cuts a payload at 6291556 bytes; the runtime then fails to parse it
     "request_over_limit": ("handlers.echo", 3, [(b'"' + b"x" * 7_000_000 + b'"', {}), (b"{}", {})]),
+    "invocation_type_ignored": ("handlers.echo", 3, [(b"[1]", {"X-Amz-Invocation-Type": "Event"}),
+                                                     (b"[2]", {"X-Amz-Invocation-Type": "DryRun"})]),
 }
 
 
@@ -58,6 +61,17 @@ def test_same_status_and_body_as_awss_emulator(case: str, emulator_factory, tmp_
             assert (actual.status, normalize(actual.body)) == (expected.status, normalize(expected.body)), (
                 f"{case}: emulator {expected.status} {expected.body[:300]!r}, "
                 f"lamina {actual.status} {actual.body[:300]!r}")
+
+
+def test_runtime_api_answers_a_misbehaving_runtime_as_awss_emulator_does(emulator_factory,  # type: ignore[no-untyped-def]
+                                                                        tmp_path: Path) -> None:
+    command = [sys.executable, str(RUNTIMES / "garbage.py")]
+    emulator = emulator_factory([*command, "x.y"], RUNTIMES)
+    with lamina_serve(["--code", str(RUNTIMES), "--handler", "x.y", "--bootstrap", " ".join(command)],
+                      tmp_path) as lamina:
+        for payload in (b"{}", b"{}", b'{"garbage": true}'):
+            expected, actual = emulator.invoke(payload), lamina.invoke_fixed(payload)
+            assert (actual.status, actual.body) == (expected.status, expected.body)
 
 
 def test_response_over_limit_fails_like_awss_emulator(emulator_factory, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

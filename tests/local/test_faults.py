@@ -121,9 +121,9 @@ def test_runtime_posting_wrong_ids_and_garbage_gets_runtime_api_errors_and_invoc
     args = ["--code", str(RUNTIMES), "--handler", "x.y", "--bootstrap", bootstrap]
     with lamina_serve(args, tmp_path) as server:
         first = json.loads(server.invoke(b"{}").body)
-        invalid = '{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}'
+        invalid = '{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}\n'
         assert first["wrong_id"] == [400, invalid]
-        assert first["unknown_path"] == [404, "404 page not found"]
+        assert first["unknown_path"] == [404, "404 page not found\n"]
         second = json.loads(server.invoke(b"{}").body)
         assert second["repeat_previous"][0] == 400  # the previous invocation is over: its id is stale
         garbage = server.invoke(b'{"garbage": true}')

@@ -98,12 +98,13 @@ class Reply:
 
     @classmethod
     def error(cls, status: int, error_type: str, message: str) -> Reply:
-        # Runtime API error bodies put errorMessage first, unlike the invoke-side documents.
+        # Runtime API error bodies put errorMessage first, unlike the invoke-side documents, and end
+        # with a newline (Lambda's Go JSON encoder writes one).
         body = json.dumps({"errorMessage": message, "errorType": error_type}, separators=(",", ":"))
-        return cls(status, body.encode())
+        return cls(status, body.encode() + b"\n")
 
 
-ACCEPTED = Reply(202, b'{"status":"OK"}')
+ACCEPTED = Reply(202, b'{"status":"OK"}\n')
 
 
 @dataclass(frozen=True)

@@ -133,7 +133,7 @@ class RuntimeApiServer:
             return _not_supported("Logs.NotSupported", "Logs API is not supported")
         if method == "POST" and path == "/2020-01-01/extension/register":
             return _reply(Reply.error(403, "Extension.RegistrationClosed", "Extension registration closed"))
-        return web.Response(status=404, text="404 page not found")
+        return web.Response(status=404, text="404 page not found\n")
 
     async def _next(self, environment: RuntimeApiHandler) -> web.StreamResponse:
         answer = await environment.on_next()

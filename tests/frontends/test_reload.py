@@ -7,7 +7,7 @@ from pathlib import Path
 
 from watchfiles import Change
 
-from lamina.local.frontends.reload import functions_for_changes, watch_code
+from lamina.local.frontends.reload import drop_stale_bytecode, functions_for_changes, watch_code
 
 
 def test_changes_map_to_the_functions_whose_code_dir_holds_them(tmp_path: Path) -> None:
@@ -52,3 +52,12 @@ def test_editing_a_handler_file_calls_recycle_for_its_function(tmp_path: Path) -
 
     asyncio.run(scenario())
     assert set(recycled) == {"a"}
+
+
+def test_cached_bytecode_of_a_changed_source_is_dropped(tmp_path: Path) -> None:
+    cache = tmp_path / "__pycache__"
+    cache.mkdir()
+    (cache / "app.cpython-311.pyc").write_bytes(b"stale")
+    (cache / "other.cpython-311.pyc").write_bytes(b"kept")
+    drop_stale_bytecode([(Change.modified, str(tmp_path / "app.py"))])
+    assert [p.name for p in cache.iterdir()] == ["other.cpython-311.pyc"]

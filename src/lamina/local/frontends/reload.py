@@ -9,6 +9,7 @@ pure (:func:`functions_for_changes`); :func:`watch_code` only waits on watchfile
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import inspect
 import logging
 from collections.abc import Awaitable, Iterable, Mapping
@@ -17,7 +18,7 @@ from typing import Callable, Optional, Union
 
 from watchfiles import Change, awatch
 
-__all__ = ["functions_for_changes", "is_code_change", "watch_code"]
+__all__ = ["drop_stale_bytecode", "functions_for_changes", "is_code_change", "watch_code"]
 
 log = logging.getLogger("lamina.reload")
 Recycle = Callable[[str], Union[Awaitable[None], None]]
@@ -47,6 +48,22 @@ def functions_for_changes(changes: Iterable[tuple[Change, str]], code_dirs: Mapp
     return touched
 
 
+def drop_stale_bytecode(changes: Iterable[tuple[Change, str]]) -> None:
+    """Delete the cached bytecode of changed ``.py`` files.
+
+    A ``.pyc`` is trusted when the source's size and mtime *in whole seconds* match, so an edit that
+    keeps the size within the same second would otherwise be run as the old code by the new
+    environment.
+    """
+    for _, changed in changes:
+        path = Path(changed)
+        if path.suffix != ".py":
+            continue
+        for cached in path.parent.glob(f"__pycache__/{path.stem}.*.pyc"):
+            with contextlib.suppress(OSError):
+                cached.unlink()
+
+
 def _filter(change: Change, path: str) -> bool:
     return is_code_change(path)
 
@@ -63,6 +80,7 @@ async def watch_code(code_dirs: Mapping[str, Path], recycle: Recycle, *,
         return
     async for changes in awatch(*roots, watch_filter=_filter, debounce=debounce_ms, step=20,
                                 stop_event=stop_event):
+        drop_stale_bytecode(changes)
         for name in sorted(functions_for_changes(changes, existing)):
             log.info("%s: code changed, recycling its execution environments", name)
             try:

@@ -9,6 +9,11 @@ interpreter's own standard library, whose sources never change under it.
 
 from __future__ import annotations
 
+import glob
+import os
+import shutil
+import subprocess
+import sys
 from _imp import source_hash  # importlib's own SipHash of a source file (CPython 3.7+)
 from pathlib import Path
 
@@ -35,3 +40,46 @@ def make_bytecode_unchecked(root: Path) -> int:
         pyc.write_bytes(magic + _UNCHECKED_HASH.to_bytes(4, "little") + digest + data[16:])
         changed += 1
     return changed
+
+
+SUPPORTED_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13", "3.14")
+
+
+def _runs(interpreter: str) -> bool:
+    try:
+        return subprocess.run([interpreter, "-c", "pass"], capture_output=True, timeout=30).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+def find_interpreter(version: str) -> str | None:
+    """An interpreter of Python ``version`` on this machine (this one, PATH, or pyenv), if any."""
+    if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
+        return sys.executable
+    candidates = [shutil.which(f"python{version}")]
+    candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
+    return next((c for c in candidates if c and _runs(c)), None)
+
+
+def precompile_package(package: Path, install_path: str, versions: tuple[str, ...] = SUPPORTED_PYTHONS,
+                       extra: tuple[str, ...] = ()) -> list[str]:
+    """Write unchecked-hash bytecode for ``package`` with every interpreter found for ``versions``.
+
+    A layer's files are read-only on Lambda, so source without bytecode is compiled again on every
+    cold start; each interpreter writes its own ``__pycache__/*.cpython-3XY.pyc`` and picks only its
+    own. ``install_path`` is where the package will live (``/opt/python/lamina``), recorded in the
+    bytecode instead of this machine's temporary path so the layer stays reproducible. Returns the
+    versions compiled for.
+    """
+    compiled = []
+    interpreters = [(v, find_interpreter(v)) for v in versions] + [("bundled", e) for e in extra if _runs(e)]
+    seen = set()
+    for version, interpreter in interpreters:
+        if interpreter is None or interpreter in seen:
+            continue
+        seen.add(interpreter)
+        subprocess.run([interpreter, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
+                        "-d", install_path, str(package)], check=True, capture_output=True, timeout=120,
+                       env={**os.environ, "PYTHONHASHSEED": "0"})  # set constants in a fixed order
+        compiled.append(version)
+    return compiled

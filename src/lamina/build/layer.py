@@ -25,7 +25,7 @@ from pathlib import Path
 
 import lamina
 import lamina.runtime
-from lamina.build.bytecode import make_bytecode_unchecked
+from lamina.build.bytecode import make_bytecode_unchecked, precompile_package
 from lamina.build.dependencies import Report
 from lamina.build.elf_check import require_loadable
 from lamina.build.errors import BuildError
@@ -179,6 +179,13 @@ def build_layer_zip(out: Path = Path("dist/lamina-layer.zip"), *, arch: str = "x
             write_script(staging / "bootstrap", BOOTSTRAP_SYSTEM_PYTHON)
             write_script(staging / "lamina", EXEC_WRAPPER)
         copy_runtime_package(staging / "python")
+        # lamina's own start-up must not pay for compiling it: ship bytecode for the layer's Python
+        # (the bundled one's version), or for every Python this machine has (managed runtimes).
+        if python_dist is not None:
+            bundled = (str(staging / CPYTHON_DIR / "bin" / "python3"),)
+            precompile_package(staging / "python" / "lamina", "/opt/python/lamina", (version,), bundled)
+        else:
+            precompile_package(staging / "python" / "lamina", "/opt/python/lamina")
         if check:
             if report:
                 report("checking native files")

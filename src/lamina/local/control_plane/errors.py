@@ -1,44 +1,18 @@
 """Lambda's service exceptions, as the control plane raises them.
 
-A handler raises :class:`ServiceError`; the route layer turns it into AWS's wire shape (status,
-``X-Amzn-ErrorType`` header, ``{"Type": "User", "Message": …}`` body), which botocore maps back to the
-same exception name. The constructors below hold AWS's own messages so that every caller says the
-same thing for the same failure.
+The exception type and its wire shape are the local Lambda's (:mod:`lamina.local.service_errors`), shared
+with the Invoke API; the constructors below hold the control plane's messages, AWS's own words, so every
+caller says the same thing for the same failure.
 """
 
 from __future__ import annotations
 
 from lamina.runtime import error_types, protocol
 
-# HTTP status per exception, from botocore's Lambda service model.
-STATUS: dict[str, int] = {
-    error_types.RESOURCE_NOT_FOUND: 404,
-    error_types.RESOURCE_CONFLICT: 409,
-    error_types.INVALID_PARAMETER_VALUE: 400,
-    error_types.INVALID_REQUEST_CONTENT: 400,
-    error_types.VALIDATION: 400,
-    error_types.PRECONDITION_FAILED: 412,
-    error_types.REQUEST_ENTITY_TOO_LARGE: 413,
-    error_types.CODE_STORAGE_EXCEEDED: 400,
-    error_types.SERVICE: 500,
-}
+from .. import service_errors
+from ..service_errors import ServiceError, invalid_json, invalid_parameter
 
-
-class ServiceError(Exception):
-    """A Lambda service exception: its AWS name, HTTP status and message."""
-
-    def __init__(self, error_type: str, message: str) -> None:
-        super().__init__(message)
-        self.error_type = error_type
-        self.message = message
-        self.status = STATUS.get(error_type, 400)
-
-    def body(self) -> dict[str, str]:
-        return {"Type": "Server" if self.status >= 500 else "User", "Message": self.message}
-
-
-def invalid_parameter(message: str) -> ServiceError:
-    return ServiceError(error_types.INVALID_PARAMETER_VALUE, message)
+__all__ = ["ServiceError", "invalid_parameter"]
 
 
 def function_not_found(function_arn: str) -> ServiceError:
@@ -60,9 +34,7 @@ def revision_mismatch() -> ServiceError:
 
 
 def request_too_large(operation: str) -> ServiceError:
-    return ServiceError(error_types.REQUEST_ENTITY_TOO_LARGE,
-                        f"Request must be smaller than {protocol.MAX_DIRECT_UPLOAD_REQUEST} bytes "
-                        f"for the {operation} operation")
+    return service_errors.request_too_large(protocol.MAX_DIRECT_UPLOAD_REQUEST, operation)
 
 
 def unzipped_too_large() -> ServiceError:
@@ -91,5 +63,4 @@ def validation(value: object, member: str, constraint: str) -> ServiceError:
 
 
 def bad_json(detail: str) -> ServiceError:
-    return ServiceError(error_types.INVALID_REQUEST_CONTENT,
-                        f"Could not parse request body into json: {detail}")
+    return invalid_json(detail)

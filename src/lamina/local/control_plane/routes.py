@@ -78,8 +78,7 @@ def _operation(handler: Callable[[web.Request, ControlPlane], Awaitable[web.Stre
 
 
 def _error_response(exc: errors.ServiceError) -> web.Response:
-    return web.Response(status=exc.status, text=json.dumps(exc.body()), content_type="application/json",
-                        headers={"X-Amzn-ErrorType": exc.error_type, "x-amzn-RequestId": str(uuid.uuid4())})
+    return exc.to_response(str(uuid.uuid4()))
 
 
 def _json(body: Any, status: int = 200) -> web.Response:

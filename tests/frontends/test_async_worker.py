@@ -185,3 +185,14 @@ def test_events_accepted_before_a_restart_run_after_it(tmp_path: Path) -> None:
 
     run(scenario())
     assert sorted(call[1]["n"] for call in recorder.calls) == [0, 1, 2, 3, 4]
+
+
+def test_claims_can_be_limited_to_the_functions_a_server_runs(tmp_path: Path) -> None:
+    queue = EventQueue(tmp_path / "q.sqlite3")
+    queue.enqueue("r1", "theirs", b"{}", now=0.0)
+    queue.enqueue("r2", "mine", b"{}", now=0.0)
+    event = queue.claim("me", now=1.0, lease=10, functions=["mine"])
+    assert event is not None and event.request_id == "r2"
+    assert queue.claim("me", now=1.0, lease=10, functions=["mine"]) is None
+    assert queue.claim("me", now=1.0, lease=10, functions=[]) is None
+    queue.close()

@@ -14,7 +14,7 @@ import contextlib
 import fcntl
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Collection, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Optional
@@ -110,13 +110,26 @@ class EventQueue:
                        " not_before) VALUES (?, ?, ?, ?, ?, ?)",
                        (request_id, function_name, qualifier, payload, now, now))
 
-    def claim(self, owner: str, now: float, lease: float) -> Optional[QueuedEvent]:
-        """The next due, unleased event, leased to ``owner`` until ``now + lease``."""
+    def claim(self, owner: str, now: float, lease: float,
+              functions: Optional[Collection[str]] = None) -> Optional[QueuedEvent]:
+        """The next due, unleased event, leased to ``owner`` until ``now + lease``.
+
+        ``functions`` limits the claim to events of those functions: two servers sharing a data
+        directory each run only the events of functions they serve.
+        """
+        only = ""
+        args: list[object] = [PENDING, now, now]
+        if functions is not None:
+            names = sorted(functions)
+            if not names:
+                return None
+            only = f" AND function_name IN ({','.join('?' * len(names))})"
+            args.extend(names)
         with self._transaction() as db:
             row = db.execute(
                 "SELECT seq, request_id, function_name, qualifier, payload, enqueued_at, attempts FROM events"
-                " WHERE state = ? AND not_before <= ? AND (lease_until IS NULL OR lease_until < ?)"
-                " ORDER BY not_before, seq LIMIT 1", (PENDING, now, now)).fetchone()
+                " WHERE state = ? AND not_before <= ? AND (lease_until IS NULL OR lease_until < ?)" + only +
+                " ORDER BY not_before, seq LIMIT 1", args).fetchone()
             if row is None:
                 return None
             db.execute("UPDATE events SET lease_owner = ?, lease_until = ?, attempts = attempts + 1"

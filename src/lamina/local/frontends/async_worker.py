@@ -16,7 +16,7 @@ import logging
 import os
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from pathlib import Path
 from typing import Callable, Optional, Union
 
@@ -49,7 +49,8 @@ class AsyncInvoker:
                  retry_delays: Sequence[float] = AWS_RETRY_DELAYS,
                  lease_seconds: float = DEFAULT_LEASE_SECONDS,
                  region: str = "us-east-1", account: str = "123456789012",
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 functions: Optional[Callable[[], Collection[str]]] = None) -> None:
         self.queue = queue if isinstance(queue, EventQueue) else EventQueue(queue)
         self._invoke = invoke
         self._configs = configs or {}
@@ -58,6 +59,7 @@ class AsyncInvoker:
         self._lease = lease_seconds
         self._arn_prefix = f"arn:aws:lambda:{region}:{account}:function:"
         self._clock = clock
+        self._functions = functions  # None: every function's events
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wakeup = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -109,7 +111,8 @@ class AsyncInvoker:
     async def _poll(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
-            event = self.queue.claim(self.owner, self._clock(), self._lease)
+            only = self._functions() if self._functions is not None else None
+            event = self.queue.claim(self.owner, self._clock(), self._lease, only)
             if event is None:
                 await self._sleep_until_due()
                 continue

@@ -166,7 +166,8 @@ class Frontends:
         self.async_invoker = AsyncInvoker(
             default_queue_path(options.data_dir), local_invoker(local, asynchronous=True),
             configs=_event_configs(options), retry_delays=_retry_delays(),
-            region=local.registry.region, account=local.registry.account)
+            region=local.registry.region, account=local.registry.account,
+            functions=lambda: [config.name for config in local.registry])
         self._http: Optional[web.AppRunner] = None
         self._stop_watch = asyncio.Event()
         self._watcher: Optional[asyncio.Task[None]] = None

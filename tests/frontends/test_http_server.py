@@ -204,3 +204,16 @@ def test_curl_gets_the_inferred_json_response() -> None:
         assert text.endswith('{"hello": "curl"}')
 
     run(scenario())
+
+
+def test_event_over_lambdas_six_megabytes_is_413_without_invoking() -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def scenario() -> None:
+        async with serving(routes_from_functions({"fn": {}}), recording_invoke(b"{}", seen=seen)) as url:
+            status, _, body = await fetch("POST", url, data=b"x" * (7 * 1024 * 1024),
+                                          headers={"Content-Type": "text/plain"})
+        assert status == 413 and json.loads(body) == {"message": "Request Entity Too Large"}
+
+    run(scenario())
+    assert seen == []

@@ -23,6 +23,7 @@ from lamina.local.frontends.http_events import (
 from lamina.local.frontends.http_results import HttpResponse, gateway_error, response_from_result
 from lamina.local.frontends.invoker import Invoker, InvokeServiceError
 from lamina.local.frontends.routes import RouteTable
+from lamina.runtime import protocol
 
 __all__ = ["MAX_REQUEST_BYTES", "create_http_app", "start_http_server"]
 
@@ -101,6 +102,8 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
             event = build_event(http_request, match, context)
         payload = json.dumps(event, separators=(",", ":")).encode()
         function_name = match.route.function_name
+        if len(payload) > protocol.MAX_SYNC_REQUEST:  # Lambda refuses it; API Gateway answers 413
+            return _to_aiohttp(gateway_error(413, "Request Entity Too Large"), context.request_id)
         try:
             function_error, result = await invoke(function_name, payload)
         except InvokeServiceError as exc:

@@ -13,7 +13,7 @@ import re
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional
 
-import yaml
+import yaml  # type: ignore[import-untyped]
 
 __all__ = ["NO_VALUE", "Resolver", "TemplateError", "load_yaml"]
 
@@ -25,7 +25,7 @@ class TemplateError(ValueError):
     """The template cannot be read (bad YAML, not a mapping, a broken intrinsic)."""
 
 
-class _TemplateLoader(yaml.SafeLoader):
+class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]
     """A safe loader that knows CloudFormation's tags."""
 
 
@@ -36,7 +36,7 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Dict[st
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
     else:
-        value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        value = loader.construct_mapping(node, deep=True)
     if suffix == "Ref" or suffix == "Condition":
         return {suffix: value}
     if suffix == "GetAtt" and isinstance(value, str):

@@ -131,3 +131,28 @@ def test_remote_invoke_exits_1_on_a_function_error(lamina_serve: LaminaServe, tm
     assert result.returncode == 1
     assert json.loads(result.stdout)["errorType"] == "ValueError"
     assert "[ERROR] ValueError: no" in result.stderr
+
+
+def test_python_function_imports_from_its_layer_and_sees_bin_and_lib_paths(lamina_serve: LaminaServe,
+                                                                           tmp_path: Path) -> None:
+    (tmp_path / "hello").mkdir()
+    (tmp_path / "hello" / "app.py").write_text(
+        "import os, shared\n"
+        "def handler(event, context):\n"
+        "    return {'shared': shared.VALUE, 'path': os.environ['PATH'],\n"
+        "            'ld': os.environ.get('LD_LIBRARY_PATH', ''), 'root': os.environ['LAMBDA_TASK_ROOT'],\n"
+        "            'cwd': os.getcwd()}\n")
+    layer = tmp_path / "common"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "shared.py").write_text("VALUE = 'from the layer'\n")
+    result = run(str(BIN / "lamina"), "deploy", "hello", "--code", "hello", "--handler", "app.handler",
+                 "--runtime", "python3.12", "--layer", "common", "--endpoint-url", lamina_serve.url,
+                 cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    answer = aws_invoke(lamina_serve, tmp_path)
+    opt = Path(answer["path"].split(":")[0])
+    assert answer["shared"] == "from the layer"
+    assert opt.name == "bin" and (lamina_serve.data_dir / "opt").resolve() in opt.resolve().parents
+    assert str(opt.parent / "lib") in answer["ld"].split(":")
+    assert Path(answer["root"]).resolve() == Path(answer["cwd"]).resolve()
+    assert (Path(answer["root"]) / "app.py").is_file()

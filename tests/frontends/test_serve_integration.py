@@ -233,3 +233,16 @@ def test_failing_event_through_lamina_serve_writes_an_on_failure_record(tmp_path
     assert record["requestPayload"] == {"order": 7}
     assert record["responseContext"]["functionError"] == "Unhandled"
     assert record["responsePayload"]["errorType"] == "RuntimeError"
+
+
+def test_invalid_project_route_is_a_usage_error(tmp_path: Path) -> None:
+    (tmp_path / "lamina.toml").write_text(textwrap.dedent("""
+        [functions.api]
+        handler = "app.handler"
+        routes = ["GET /items/{proxy+}/more"]
+    """))
+    out = subprocess.run([sys.executable, "-m", "lamina.cli", "serve", "--port", str(free_port()), "--http",
+                          str(free_port()), "--data-dir", str(tmp_path / "data"), "--no-watch"],
+                         cwd=tmp_path, capture_output=True, text=True, timeout=60)
+    assert out.returncode == 2
+    assert "Invalid route key" in out.stderr and "greedy" in out.stderr

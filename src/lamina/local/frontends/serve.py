@@ -187,10 +187,15 @@ class Frontends:
             raise ServiceError(exc.error_type, exc.message, status=exc.status) from None
 
     async def start(self) -> None:
+        table = None
+        if self.options.http_port is not None:
+            try:
+                table = _route_table(self.local, self.options)
+            except InvalidRouteError as exc:  # the command line reports it (exit status 2)
+                raise click.UsageError(str(exc)) from None
         await self.async_invoker.start()
         self.local.event_acceptor = self.accept_event
-        if self.options.http_port is not None:
-            table = _route_table(self.local, self.options)
+        if table is not None:
             app = create_http_app(table, local_invoker(self.local))
             self._http = await start_http_server(app, self.options.host, self.options.http_port)
             for route in table.routes:

@@ -1,0 +1,147 @@
+"""The HTTP trailers of chunked requests, which aiohttp's parser reads and then throws away.
+
+A streamed response reports a mid-stream failure only in its trailers
+(``Lambda-Runtime-Function-Error-Type`` / ``-Body``). aiohttp's C parser drops trailers and its pure
+Python parser, which keeps them only internally, is several times slower on every Runtime API call.
+So the Runtime API's connections also feed their raw bytes to :class:`TrailerScanner`, a sans-I/O
+tracker of HTTP/1.1 request framing that only finds where messages end (``bytes.find`` and length
+arithmetic, no copies of bodies) and keeps the trailers of the last chunked message.
+
+Runtimes do not pipeline requests (each waits for its answer), so when a request's body has ended,
+:attr:`TrailerScanner.last_trailers` belongs to that request.
+"""
+
+from __future__ import annotations
+
+import enum
+from typing import Optional
+
+from aiohttp import web, web_protocol, web_server
+
+_CRLF = b"\r\n"
+_END_OF_HEAD = b"\r\n\r\n"
+_MAX_HEAD = 64 * 1024
+
+
+class _State(enum.Enum):
+    HEAD = 1
+    BODY = 2
+    CHUNK_SIZE = 3
+    CHUNK_DATA = 4
+    TRAILERS = 5
+    LOST = 6  # unparseable input: aiohttp rejects the request anyway; stop tracking
+
+
+def _parse_fields(block: bytes) -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for line in block.split(_CRLF):
+        name, sep, value = line.partition(b":")
+        if sep:
+            fields[name.strip().decode("latin-1").lower()] = value.strip().decode("latin-1")
+    return fields
+
+
+class TrailerScanner:
+    """Follows request boundaries on one connection; remembers the last chunked message's trailers."""
+
+    def __init__(self) -> None:
+        self._state = _State.HEAD
+        self._buffer = b""
+        self._remaining = 0
+        # Trailers (lower-case names) of the last chunked request that ended; None while one is open.
+        self.last_trailers: Optional[dict[str, str]] = None
+
+    def feed(self, data: bytes) -> None:
+        view = memoryview(data)
+        while view and self._state is not _State.LOST:
+            view = self._step(view)
+
+    def _step(self, view: memoryview) -> memoryview:
+        state = self._state
+        if state is _State.BODY or state is _State.CHUNK_DATA:
+            taken = min(self._remaining, len(view))
+            self._remaining -= taken
+            if self._remaining == 0:
+                self._state = _State.HEAD if state is _State.BODY else _State.CHUNK_SIZE
+            return view[taken:]
+        # Line-oriented states: accumulate until the terminator, then consume up to it.
+        joined = self._buffer + bytes(view)
+        terminator = _CRLF if state is _State.CHUNK_SIZE else _END_OF_HEAD
+        if state is _State.TRAILERS and joined.startswith(_CRLF):  # no trailers: the empty line
+            terminator = _CRLF
+        end = joined.find(terminator)
+        if end < 0:
+            if len(joined) > _MAX_HEAD:
+                self._state = _State.LOST
+            self._buffer = joined
+            return view[len(view):]
+        consumed = end + len(terminator) - len(self._buffer)
+        self._buffer = b""
+        block = joined[:end]
+        if state is _State.HEAD:
+            self._on_head(block)
+        elif state is _State.CHUNK_SIZE:
+            self._on_chunk_size(block)
+        else:
+            self._end_chunked(block)
+        return view[consumed:]
+
+    def _on_head(self, block: bytes) -> None:
+        if not block:  # stray CRLF between messages
+            return
+        _, _, header_block = block.partition(_CRLF)
+        fields = _parse_fields(header_block)
+        if "chunked" in fields.get("transfer-encoding", "").lower():
+            self.last_trailers = None
+            self._state = _State.CHUNK_SIZE
+            return
+        length = fields.get("content-length", "0")
+        if not length.isdigit():
+            self._state = _State.LOST
+            return
+        self._remaining = int(length)
+        self._state = _State.BODY if self._remaining else _State.HEAD
+
+    def _on_chunk_size(self, line: bytes) -> None:
+        size_text = line.split(b";", 1)[0].strip()
+        try:
+            size = int(size_text, 16)
+        except ValueError:
+            self._state = _State.LOST
+            return
+        if size == 0:
+            self._state = _State.TRAILERS
+        else:
+            self._remaining = size + len(_CRLF)  # the chunk's data and its closing CRLF
+            self._state = _State.CHUNK_DATA
+
+    def _end_chunked(self, block: bytes) -> None:
+        self.last_trailers = _parse_fields(block)
+        self._state = _State.HEAD
+
+
+class _ScanningRequestHandler(web_protocol.RequestHandler):
+    """aiohttp's connection handler with a :class:`TrailerScanner` looking at the same bytes first."""
+
+    def __init__(self, *args: object, **kwargs: object) -> None:
+        super().__init__(*args, **kwargs)  # type: ignore[arg-type]
+        self.trailer_scanner = TrailerScanner()
+
+    def data_received(self, data: bytes) -> None:
+        self.trailer_scanner.feed(data)
+        super().data_received(data)
+
+
+class TrailerAwareServer(web_server.Server):
+    """A low-level aiohttp server whose requests' trailers :func:`trailers_of` can read."""
+
+    def __call__(self) -> web_protocol.RequestHandler:
+        return _ScanningRequestHandler(self, loop=self._loop, **self._kwargs)
+
+
+def trailers_of(request: web.BaseRequest) -> dict[str, str]:
+    """The trailers of ``request`` (lower-case names), once its body has been read to the end."""
+    scanner = getattr(request.protocol, "trailer_scanner", None)
+    if scanner is None or scanner.last_trailers is None:
+        return {}
+    return dict(scanner.last_trailers)

@@ -280,3 +280,30 @@ def test_runtime_runs_on_every_supported_python(api, version: str) -> None:
         proc.wait()
     assert json.loads(posts[0].body) == {"event": {"k": "v"}, "python": version}
     assert json.loads(posts[1].body)["errorType"] == "KeyError"
+
+
+def test_results_are_encoded_as_awslambdaric_encodes_them_on_every_path() -> None:
+    # Unit-level: the fast C path and the exact walk must agree with simplejson (awslambdaric's encoder).
+    import collections
+    import decimal
+
+    import simplejson
+
+    from lamina.runtime.marshalling import Marshaller
+
+    point = collections.namedtuple("point", "x y")
+    reference = simplejson.JSONEncoder(use_decimal=False, allow_nan=True,
+                                       default=lambda o: simplejson.RawJSON(str(o)))
+    cases = [
+        {"plain": [1, 2.5, "s", None, True], "nested": {"a": {"b": [[]]}}},
+        {"tuple": (1, 2), "deep": [[[(3, 4)]]]},
+        {"point": point(1, 2), "points": [point(3, point(4, 5))]},
+        {"bytes": b"ok", "list": [b"x"]},
+        {b"key": 1},
+        {"d": decimal.Decimal("1.10"), "deep": [{"d": decimal.Decimal("-0.000")}]},
+        [point(1, [decimal.Decimal("2.50")])],
+        {"\u00a3": "\u2603 \U0001f600", 1: "int", 2.5: "float", None: "none"},
+    ]
+    marshaller = Marshaller({})
+    for case in cases:
+        assert marshaller.to_json(case) == reference.encode(case), case

@@ -63,6 +63,13 @@ def make_encoder(ensure_ascii: bool, default: Callable[[Any], Any]) -> Callable[
     return encode
 
 
+def encode_with_default(obj: Any, ensure_ascii: bool, default: Callable[[Any], Any]) -> str:
+    """One ``dumps`` (same format as :func:`make_encoder`'s) with a per-call ``default`` hook."""
+    encode_string = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
+    encoder = _json.make_encoder({}, default, encode_string, None, ": ", ", ", False, False, True)
+    return "".join(encoder(obj, 0))
+
+
 def encode_string(text: str, ensure_ascii: bool) -> str:
     return (_json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring)(text)
 

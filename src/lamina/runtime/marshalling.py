@@ -44,6 +44,15 @@ class _RawDecimals:
         self.values.append(text)
         return f"{self.token}{len(self.values) - 1}\u0000"
 
+    def default(self, obj: Any) -> Any:
+        """The C encoder's hook for types it does not know: Decimal and bytes the simplejson way."""
+        if isinstance(obj, bytes):
+            return obj.decode("utf-8")
+        decimal = sys.modules.get("decimal")
+        if decimal is not None and isinstance(obj, decimal.Decimal):
+            return float("nan") if obj.is_nan() else self.placeholder(str(obj))
+        return _unsupported(obj)
+
     def substitute(self, encoded: str, quoted_token: str) -> str:
         import re
 
@@ -91,8 +100,14 @@ class Marshaller:
         if type(obj) in _SCALARS:
             return self._encode(obj)
         decimals = _RawDecimals()
-        prepared = _prepare(obj, decimals)
-        encoded = self._encode(prepared)
+        encoded = None
+        if not _holds_tuple_subclasses(obj):
+            try:  # the C encoder alone: the common case, no walk over the result in Python
+                encoded = fastjson.encode_with_default(obj, self.ensure_ascii, decimals.default)
+            except TypeError:
+                decimals = _RawDecimals()  # bytes keys, or a real error: the exact path decides
+        if encoded is None:
+            encoded = self._encode(_prepare(obj, decimals))
         if decimals.values:
             quoted = fastjson.encode_string(decimals.token, self.ensure_ascii)[1:-1]
             encoded = decimals.substitute(encoded, quoted)
@@ -105,6 +120,34 @@ class _ConstantRejected(ValueError):
 
 def _reject_constant(name: str) -> Any:
     raise _ConstantRejected(name)
+
+
+_PLAIN_TYPES = frozenset({str, int, float, bool, type(None), dict, list, tuple, bytes})
+_CONTAINER_TYPES = frozenset({dict, list, tuple})
+
+
+def _holds_tuple_subclasses(obj: Any) -> bool:
+    """Whether ``obj`` holds a namedtuple or other tuple subclass, which the C encoder would write as
+    a list where simplejson writes an object.
+
+    Breadth-first over the containers with ``gc.get_referents`` and C-level filters, so even a
+    multi-megabyte result is scanned without a Python loop per element.
+    """
+    import gc
+    from itertools import compress
+
+    if type(obj) not in _CONTAINER_TYPES:
+        return isinstance(obj, tuple)
+    level = [obj]
+    is_container = _CONTAINER_TYPES.__contains__
+    while level:
+        referents = gc.get_referents(*level)
+        kinds = list(map(type, referents))
+        odd = set(kinds) - _PLAIN_TYPES
+        if odd and any(issubclass(kind, (tuple, list, dict)) for kind in odd):
+            return True
+        level = list(compress(referents, map(is_container, kinds)))
+    return False
 
 
 def _prepare(obj: Any, decimals: _RawDecimals) -> Any:

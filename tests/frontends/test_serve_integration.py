@@ -7,6 +7,7 @@ import contextlib
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import textwrap
@@ -17,6 +18,9 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
+
+import boto3
+from botocore.config import Config
 
 from tests.conftest import ROOT, free_port, stop_process, wait_for_port
 
@@ -246,3 +250,29 @@ def test_invalid_project_route_is_a_usage_error(tmp_path: Path) -> None:
                          cwd=tmp_path, capture_output=True, text=True, timeout=60)
     assert out.returncode == 2
     assert "Invalid route key" in out.stderr and "greedy" in out.stderr
+
+
+def test_boto3_event_invocation_is_accepted_into_the_durable_queue(tmp_path: Path) -> None:
+    code, out = tmp_path / "code", tmp_path / "ran.txt"
+    code.mkdir()
+    (code / "app.py").write_text(textwrap.dedent(f"""
+        def handler(event, context):
+            with open({str(out)!r}, "a") as f:
+                f.write(event["id"] + "\\n")
+    """))
+    args = ["--code", str(code), "--handler", "app.handler", "--name", "writer", "--no-watch"]
+    with serving(args, tmp_path) as served:
+        client = boto3.client("lambda", endpoint_url=f"http://127.0.0.1:{served.port}",
+                              region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x",
+                              config=Config(retries={"max_attempts": 1}))
+        response = client.invoke(FunctionName="writer", InvocationType="Event", Payload=b'{"id": "e1"}')
+        assert response["StatusCode"] == 202
+        request_id = response["ResponseMetadata"]["RequestId"]
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not out.exists():
+            time.sleep(0.05)
+    assert out.read_text() == "e1\n"
+
+    with contextlib.closing(sqlite3.connect(tmp_path / "data" / "async" / "events.sqlite3")) as db:
+        row = db.execute("SELECT state FROM events WHERE request_id = ?", (request_id,)).fetchone()
+    assert row == ("done",)

@@ -143,6 +143,9 @@ def test_routes_choose_the_function_and_fill_path_parameters() -> None:
 
     run(scenario())
     assert seen[0][0] == "items" and seen[0][1]["pathParameters"] == {"id": "9"}
+    headers = seen[0][1]["headers"]
+    assert headers["x-forwarded-for"] == "127.0.0.1" and headers["x-forwarded-proto"] == "http"
+    assert headers["x-forwarded-port"].isdigit() and headers["x-amzn-trace-id"].startswith("Root=1-")
     assert seen[1][0] == "rest" and seen[1][1]["pathParameters"] == {"proxy": "other/x"}
     assert seen[0][1]["requestContext"]["requestId"] != seen[1][1]["requestContext"]["requestId"]
 

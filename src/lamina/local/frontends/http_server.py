@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from typing import Optional
 
 from aiohttp import web
@@ -53,6 +55,22 @@ async def _read_body(request: web.Request, limit: int) -> bytes:
         chunks.append(chunk)
 
 
+def _forwarded_headers(request: web.Request) -> list[tuple[str, str]]:
+    """The request's headers plus those API Gateway adds (ASGI adapters read scheme and port there)."""
+    headers = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers
+               if k.lower() not in (b"x-forwarded-for", b"x-forwarded-port", b"x-forwarded-proto")]
+    source_ip = request.remote or "127.0.0.1"
+    forwarded_for = request.headers.get("X-Forwarded-For")
+    sockname = request.transport.get_extra_info("sockname") if request.transport else None
+    port = str(sockname[1]) if sockname else "80"
+    headers.append(("X-Forwarded-For", f"{forwarded_for}, {source_ip}" if forwarded_for else source_ip))
+    headers.append(("X-Forwarded-Port", port))
+    headers.append(("X-Forwarded-Proto", request.scheme))
+    if "X-Amzn-Trace-Id" not in request.headers:
+        headers.append(("X-Amzn-Trace-Id", f"Root=1-{int(time.time()):08x}-{os.urandom(12).hex()}"))
+    return headers
+
+
 def _service_error_response(error: InvokeServiceError) -> HttpResponse:
     """What API Gateway answers when Lambda refuses the invocation itself."""
     if error.status == 413:
@@ -91,7 +109,7 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
             method=request.method,
             raw_path=request.rel_url.raw_path,
             raw_query_string=request.rel_url.raw_query_string,
-            headers=[(k.decode("latin-1"), v.decode("latin-1")) for k, v in request.raw_headers],
+            headers=_forwarded_headers(request),
             body=body,
             source_ip=request.remote or "127.0.0.1",
             protocol=f"HTTP/{request.version.major}.{request.version.minor}",

@@ -195,7 +195,7 @@ class Frontends:
                 raise click.UsageError(str(exc)) from None
         await self.async_invoker.start()
         self.local.event_acceptor = self.accept_event
-        if table is not None:
+        if table is not None and self.options.http_port is not None:
             app = create_http_app(table, local_invoker(self.local))
             self._http = await start_http_server(app, self.options.host, self.options.http_port)
             for route in table.routes:

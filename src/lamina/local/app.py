@@ -13,7 +13,7 @@ from aiohttp import web
 
 from lamina.runtime import protocol
 
-from . import invoke_api
+from . import invoke_api, streaming_invoke
 from .invoke_api import LOCAL_LAMBDA_KEY
 from .service import LocalLambda
 
@@ -33,6 +33,7 @@ def create_app(local: LocalLambda) -> web.Application:
 
     app.cleanup_ctx.append(lifecycle)
     invoke_api.add_routes(app)
+    streaming_invoke.add_routes(app)
     return app
 
 

@@ -16,13 +16,15 @@ import json
 import secrets
 import time
 import uuid
-from typing import Optional
+from dataclasses import dataclass
+from typing import Any, Optional
 
 from aiohttp import web
 
 from lamina.runtime import error_types, protocol
 
-from . import service_errors
+from . import service_errors, streaming_relay
+from .config import FunctionConfig
 from .lifecycle import Kind
 from .runtime_api import read_body
 from .service import DRY_RUN, EVENT, REQUEST_RESPONSE, InvocationResult, LocalLambda
@@ -72,7 +74,7 @@ def _check_json(payload: bytes) -> None:
         raise service_errors.invalid_json(str(exc)) from None
 
 
-async def invoke(request: web.Request) -> web.Response:
+async def invoke(request: web.Request) -> web.StreamResponse:
     """AWS's ``Invoke`` operation."""
     request_id = str(uuid.uuid4())
     try:
@@ -81,16 +83,28 @@ async def invoke(request: web.Request) -> web.Response:
         return error.to_response(request_id)
 
 
-async def _invoke(request: web.Request, request_id: str) -> web.Response:
+@dataclass(frozen=True)
+class InvokeRequest:
+    """An Invoke call, validated: what to run and the options the invocation gets."""
+
+    name: str
+    config: FunctionConfig
+    invocation_type: str
+    payload: bytes
+    options: dict[str, Any]
+
+
+async def parse_invoke(request: web.Request, invocation_types: tuple[str, ...]) -> InvokeRequest:
+    """Validate an Invoke (or InvokeWithResponseStream) call as Lambda does, in Lambda's order."""
     local = _lambda(request)
     name = request.match_info["name"]
     qualifier = request.query.get("Qualifier") or None
     invocation_type = request.headers.get("X-Amz-Invocation-Type", REQUEST_RESPONSE)
-    if invocation_type not in _INVOCATION_TYPES:
+    if invocation_type not in invocation_types:
         raise ServiceError(error_types.INVALID_PARAMETER_VALUE,
                            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' "
                            "failed to satisfy constraint: Member must satisfy enum value set: "
-                           "[Event, RequestResponse, DryRun]")
+                           f"[{', '.join(invocation_types)}]")
     config = local.registry.resolve(name, qualifier)
     limit = protocol.MAX_ASYNC_REQUEST if invocation_type == EVENT else protocol.MAX_SYNC_REQUEST
     payload, size = await read_body(request, limit)
@@ -99,19 +113,29 @@ async def _invoke(request: web.Request, request_id: str) -> web.Response:
     payload = payload or b"{}"  # Lambda hands an empty invocation an empty JSON object
     _check_json(payload)
     client_context = _client_context(request.headers.get("X-Amz-Client-Context"))
-    common = {"version": config.version, "x-amzn-RequestId": request_id}
-    if invocation_type == DRY_RUN:
-        return web.Response(status=204, headers={"x-amzn-RequestId": request_id})
     options = {
         "qualifier": qualifier, "client_context": client_context,
         "tenant_id": request.headers.get("X-Amz-Tenant-Id"),
         "trace_id": request.headers.get("X-Amzn-Trace-Id") or _trace_id(),
     }
-    if invocation_type == EVENT:
-        local.invoke_in_background(name, payload, request_id=request_id, **options)
+    return InvokeRequest(name, config, invocation_type, payload, options)
+
+
+async def _invoke(request: web.Request, request_id: str) -> web.StreamResponse:
+    local = _lambda(request)
+    call = await parse_invoke(request, _INVOCATION_TYPES)
+    if call.invocation_type == DRY_RUN:
+        return web.Response(status=204, headers={"x-amzn-RequestId": request_id})
+    if call.invocation_type == EVENT:
+        local.invoke_in_background(call.name, call.payload, request_id=request_id, **call.options)
         return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
-    result = await local.invoke(name, payload, request_id=request_id, **options)  # type: ignore[arg-type]
-    headers = {"X-Amz-Executed-Version": common["version"], "x-amzn-RequestId": request_id}
+    headers = {"X-Amz-Executed-Version": call.config.version, "x-amzn-RequestId": request_id}
+    # A streamed response is relayed as it is produced; anything else comes back whole.
+    answer = await streaming_relay.invoke_relayed(request, local, call.name, call.payload, headers,
+                                                  request_id=request_id, **call.options)
+    if isinstance(answer, web.StreamResponse):
+        return answer
+    result = answer
     if result.function_error:
         headers["X-Amz-Function-Error"] = result.function_error
     if request.headers.get("X-Amz-Log-Type") == "Tail":
@@ -120,7 +144,7 @@ async def _invoke(request: web.Request, request_id: str) -> web.Response:
                         content_type=protocol.CONTENT_TYPE_JSON)
 
 
-async def emulator_invoke(request: web.Request) -> web.Response:
+async def emulator_invoke(request: web.Request) -> web.StreamResponse:
     """AWS's emulator's fixed path, for the default function, with the emulator's answers."""
     if "Authorization" in request.headers:
         request.match_info["name"] = "function"

@@ -56,6 +56,9 @@ class Invocation:
     cognito_identity: Optional[str] = None
     tenant_id: Optional[str] = None
     trace_id: Optional[str] = None
+    # Where a streamed response goes as it arrives (a lamina.local.streaming_relay.StreamRelay); None:
+    # the caller takes the response whole. Opaque here: the lifecycle never touches bytes.
+    relay: Optional[object] = field(default=None, compare=False, repr=False)
 
     def next_headers(self, deadline_ms: int) -> dict[str, str]:
         headers = {

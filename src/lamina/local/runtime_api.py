@@ -17,7 +17,9 @@ from aiohttp import web
 
 from lamina.runtime import error_types, protocol
 
+from . import streaming_relay
 from .lifecycle import Invocation, Reply
+from .trailers import TrailerAwareServer
 
 _PREFIX = f"/{protocol.API_VERSION}"
 
@@ -70,7 +72,8 @@ class RuntimeApiServer:
         self._environments: dict[int, RuntimeApiHandler] = {}
         self._sites: dict[int, web.SockSite] = {}
         # The runtime's long-poll must end when the runtime goes away, so the poll is not left dangling.
-        server = web.Server(self._dispatch, handler_cancellation=True, access_log=None)
+        # Its connections also keep chunked requests' trailers (mid-stream errors of streamed responses).
+        server = TrailerAwareServer(self._dispatch, handler_cancellation=True, access_log=None)
         self._runner = web.ServerRunner(server)
         self._started = False
 
@@ -150,7 +153,8 @@ class RuntimeApiServer:
             await request.read()
             message = "Invalid function response mode"
             return _reply(Reply.error(400, error_types.INVALID_RESPONSE_MODE, message))
-        # Streamed responses are buffered, as AWS's emulator does; the streaming relay builds on this.
+        if mode == protocol.RESPONSE_MODE_STREAMING:
+            return _reply(await streaming_relay.receive(environment, request, request_id))
         body, size = await read_body(request, protocol.MAX_SYNC_RESPONSE)
         content_type = request.headers.get("Content-Type", protocol.CONTENT_TYPE_JSON)
         return _reply(environment.on_response(request_id, body, size, content_type))

@@ -106,14 +106,19 @@ class LocalLambda:
                      request_id: Optional[str] = None, content_type: str = protocol.CONTENT_TYPE_JSON,
                      client_context: Optional[str] = None, cognito_identity: Optional[str] = None,
                      tenant_id: Optional[str] = None, trace_id: Optional[str] = None,
-                     function_arn: Optional[str] = None, asynchronous: bool = False) -> InvocationResult:
-        """Run one invocation to its end. Raises :class:`ServiceError` (not found, throttled)."""
+                     function_arn: Optional[str] = None, asynchronous: bool = False,
+                     relay: Optional[object] = None) -> InvocationResult:
+        """Run one invocation to its end. Raises :class:`ServiceError` (not found, throttled).
+
+        ``relay`` (a :class:`~lamina.local.streaming_relay.StreamRelay`) receives a streamed response
+        while it is produced; the result then carries no payload.
+        """
         config = self.registry.resolve(function_name, qualifier)
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()), payload=payload,
             function_arn=function_arn or (config.arn + (f":{qualifier}" if qualifier else "")),
             timeout=config.timeout, content_type=content_type, client_context=client_context,
-            cognito_identity=cognito_identity, tenant_id=tenant_id, trace_id=trace_id)
+            cognito_identity=cognito_identity, tenant_id=tenant_id, trace_id=trace_id, relay=relay)
         record = await self._pool_for(config).invoke(invocation, wait_unbounded=asynchronous)
         outcome = record.outcome
         return InvocationResult(invocation.request_id, config, outcome.body, outcome.content_type,

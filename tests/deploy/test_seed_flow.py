@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from lamina.local.control_plane.task import bwrap_works
 from tests.conftest import free_port, stop_process, wait_for_port
 
 from .conftest import cli_env
@@ -30,8 +31,9 @@ def handler(event, context):
 class LaminaServe:
     """``lamina serve`` in a subprocess on a free port, restartable on the same data directory."""
 
-    def __init__(self, cwd: Path, data_dir: Path) -> None:
+    def __init__(self, cwd: Path, data_dir: Path, sandbox: str = "path") -> None:
         self.cwd, self.data_dir = cwd, data_dir
+        self.sandbox = sandbox  # LAMINA_SANDBOX: path (any machine) or bwrap (where bubblewrap works)
         self.port = free_port()
         self.proc: subprocess.Popen[bytes] | None = None
         self.log = cwd / "serve.log"
@@ -44,7 +46,8 @@ class LaminaServe:
         with open(self.log, "ab") as log:
             self.proc = subprocess.Popen(
                 [str(BIN / "lamina"), "serve", "--port", str(self.port), "--data-dir", str(self.data_dir)],
-                cwd=self.cwd, env=cli_env(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                cwd=self.cwd, env={**cli_env(), "LAMINA_SANDBOX": self.sandbox}, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True)
         wait_for_port(self.port, timeout=30, proc=self.proc)
 
     def stop(self) -> None:
@@ -56,6 +59,18 @@ class LaminaServe:
 @pytest.fixture
 def lamina_serve(tmp_path: Path) -> Iterator[LaminaServe]:
     server = LaminaServe(tmp_path, tmp_path / "data")
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def lamina_serve_bwrap(tmp_path: Path) -> Iterator[LaminaServe]:
+    if not bwrap_works():
+        pytest.skip("bubblewrap is not installed or cannot mount on this machine")
+    server = LaminaServe(tmp_path, tmp_path / "data", sandbox="bwrap")
     server.start()
     try:
         yield server
@@ -156,3 +171,30 @@ def test_python_function_imports_from_its_layer_and_sees_bin_and_lib_paths(lamin
     assert str(opt.parent / "lib") in answer["ld"].split(":")
     assert Path(answer["root"]).resolve() == Path(answer["cwd"]).resolve()
     assert (Path(answer["root"]) / "app.py").is_file()
+
+
+def test_under_bubblewrap_code_is_read_only_var_task_and_layers_are_opt(lamina_serve_bwrap: LaminaServe,
+                                                                        tmp_path: Path) -> None:
+    (tmp_path / "hello").mkdir()
+    (tmp_path / "hello" / "app.py").write_text(
+        "import os, shared, lamina.runtime\n"
+        "def handler(event, context):\n"
+        "    try:\n"
+        "        open('/var/task/written', 'w').close()\n"
+        "        writable = True\n"
+        "    except OSError:\n"
+        "        writable = False\n"
+        "    return {'shared': shared.__file__, 'root': os.environ['LAMBDA_TASK_ROOT'], 'cwd': os.getcwd(),\n"
+        "            'writable': writable, 'runtime': lamina.runtime.__file__}\n")
+    layer = tmp_path / "common"
+    (layer / "python").mkdir(parents=True)
+    (layer / "python" / "shared.py").write_text("VALUE = 1\n")
+    result = run(str(BIN / "lamina"), "deploy", "hello", "--code", "hello", "--handler", "app.handler",
+                 "--layer", "common", "--endpoint-url", lamina_serve_bwrap.url, cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    answer = aws_invoke(lamina_serve_bwrap, tmp_path)
+    assert "root" in answer, f"{answer}\n{lamina_serve_bwrap.log.read_text()}"
+    assert (answer["root"], answer["cwd"], answer["writable"]) == ("/var/task", "/var/task", False)
+    assert answer["shared"] == "/opt/python/shared.py"
+    assert answer["runtime"].startswith("/opt/python/lamina/runtime/"), "lamina's layer runs the function"
+    assert "bubblewrap" in lamina_serve_bwrap.log.read_text()

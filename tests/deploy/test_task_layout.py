@@ -47,7 +47,10 @@ def test_layers_merge_in_order_later_files_replacing_earlier_ones(tmp_path: Path
     assert os.access(opt / "bin" / "tool", os.X_OK)
     assert config.code_dir == store.code_dir(plane.function("f").code.sha256_hex)  # type: ignore[union-attr]
     assert (config.code_dir / "app.py").is_file()
-    assert config.environment == {"STAGE": "test"}
+    assert config.environment["STAGE"] == "test"
+    assert config.environment["PYTHONPATH"].split(":") == [f"{opt}/python/lib/python3.12/site-packages",
+                                                          f"{opt}/python"]
+    assert config.environment["PATH"].startswith(f"{opt}/bin:")
     assert (config.runtime, config.handler, config.memory_mb, config.timeout) == ("python3.12", "app.handler",
                                                                                   128, 3.0)
 

@@ -144,8 +144,8 @@ def build_zips(settings: Settings, console: Console) -> tuple[bytes, bytes | Non
                                                report=lambda step: status.update(f"building: {step}"))
         use_layer = settings.with_layer
         if use_layer is None:  # a custom runtime needs a bootstrap from somewhere: lamina's
-            use_layer = (settings.runtime.startswith("provided") and not settings.layers
-                         and not _zip_has_bootstrap(zip_bytes))
+            use_layer = (settings.runtime.startswith("provided") and not _zip_has_bootstrap(zip_bytes)
+                         and not any(_may_have_bootstrap(layer) for layer in settings.layers))
         if not use_layer:
             return zip_bytes, None
         if (settings.runtime.startswith("provided") and settings.python_dist is None
@@ -231,6 +231,11 @@ def _published(client: Any, layer: str, runtime: str, arch: str, console: Consol
                                  param_hint="--layer")
     return publish_layer_if_new(client, packaging.layer_name_for(directory),
                                 packaging.directory_layer_zip(directory), [runtime], arch, console.print)
+
+
+def _may_have_bootstrap(layer: str) -> bool:
+    """A layer ARN may well bring a bootstrap; a layer directory shows whether it does."""
+    return layer.startswith("arn:") or (Path(layer) / "bootstrap").is_file()
 
 
 def _zip_has_bootstrap(zip_bytes: bytes) -> bool:

@@ -3,8 +3,8 @@
 Lambda unpacks the function's zip to ``/var/task`` and its layers, in order, into ``/opt`` (a later
 layer's files replace an earlier one's). Two ways to show that without root:
 
-- **bwrap mode** (``bwrap`` on PATH): bubblewrap gives the runtime real read-only ``/var/task`` and
-  ``/opt`` mounts, so code that hard-codes those paths works as on Lambda.
+- **bwrap mode** (``bwrap`` on PATH and able to mount here): bubblewrap gives the runtime real
+  read-only ``/var/task`` and ``/opt`` mounts, so code that hard-codes those paths works as on Lambda.
 - **path mode** (otherwise, or ``LAMINA_SANDBOX=path``): the layers are merged into one directory per
   layer combination under the data directory (hard links, so no bytes are copied), and the paths the
   runtime and loader use (``PYTHONPATH``, ``PATH``, ``LD_LIBRARY_PATH``, ``LAMBDA_TASK_ROOT``) point
@@ -16,8 +16,11 @@ a ``python3.x`` runtime starts lamina's runtime with the handler.
 
 from __future__ import annotations
 
+import functools
 import os
 import shutil
+import subprocess
+import tempfile
 import uuid
 from pathlib import Path
 from typing import Optional
@@ -33,10 +36,25 @@ _EXEC_WITHOUT_ARGUMENTS = ("/bin/sh", "-c", 'exec "$0"')
 
 
 def sandbox_mode() -> str:
-    """``bwrap`` when bubblewrap is available (and not turned off), else ``path``."""
-    if os.environ.get("LAMINA_SANDBOX", "").lower() == "path":
-        return "path"
-    return "bwrap" if shutil.which("bwrap") else "path"
+    """``bwrap`` when bubblewrap works on this machine, else ``path``; ``LAMINA_SANDBOX`` overrides."""
+    chosen = os.environ.get("LAMINA_SANDBOX", "").lower()
+    if chosen in ("path", "bwrap"):
+        return chosen
+    return "bwrap" if bwrap_works() else "path"
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_works() -> bool:
+    """Whether bubblewrap is installed and may mount here (containers and kernels may forbid it)."""
+    if shutil.which("bwrap") is None:
+        return False
+    with tempfile.TemporaryDirectory(prefix="lamina-bwrap-") as empty:
+        try:
+            probe = subprocess.run([*bwrap_prefix(Path(empty), Path(empty)), "/bin/true"],
+                                   capture_output=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return probe.returncode == 0
 
 
 def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional[str] = None,
@@ -50,7 +68,10 @@ def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional
     environment = dict((configuration.get("Environment") or {}).get("Variables") or {})
     bootstrap = _bootstrap(runtime, code_dir, opt, mode)
     if mode == "bwrap":
-        environment = {"LAMBDA_TASK_ROOT": TASK_ROOT, **_bwrap_paths(runtime, opt), **environment}
+        paths = _layer_paths(runtime, TASK_ROOT, OPT) if opt is not None else {}
+        environment = {"LAMBDA_TASK_ROOT": TASK_ROOT, **paths, **environment}
+    elif opt is not None:
+        environment = {**_layer_paths(runtime, str(code_dir), str(opt)), **environment}
     arn_parts = str(configuration["FunctionArn"]).split(":")
     config = FunctionConfig(
         name=record.name, code_dir=code_dir, handler=str(configuration.get("Handler") or ""),
@@ -85,20 +106,24 @@ def _find_bootstrap(code_dir: Path, opt: Optional[Path]) -> Optional[Path]:
 
 
 def bwrap_prefix(code_dir: Path, opt: Optional[Path]) -> tuple[str, ...]:
-    """bubblewrap arguments that show the code at /var/task and the layers at /opt, read-only."""
+    """bubblewrap arguments that show the code at /var/task and the layers at /opt, read-only.
+
+    Without layers /opt is an empty read-only directory, as on Lambda, not the machine's own /opt.
+    """
     prefix = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(code_dir), TASK_ROOT]
     if opt is not None:
         prefix += ["--ro-bind", str(opt), OPT]
+    else:
+        prefix += ["--tmpfs", OPT, "--remount-ro", OPT]
     return (*prefix, "--chdir", TASK_ROOT, "--die-with-parent", "--")
 
 
-def _bwrap_paths(runtime: str, opt: Optional[Path]) -> dict[str, str]:
-    if opt is None:
-        return {}
-    paths = {"PATH": f"{OPT}/bin:/usr/local/bin:/usr/bin:/bin",
-             "LD_LIBRARY_PATH": f"{TASK_ROOT}/lib:{OPT}/lib"}
+def _layer_paths(runtime: str, task_root: str, opt: str) -> dict[str, str]:
+    """The variables through which the runtime and the loader find layer content, in Lambda's order."""
+    paths = {"PATH": f"{opt}/bin:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
+             "LD_LIBRARY_PATH": f"{task_root}:{task_root}/lib:{opt}/lib"}
     if runtime.startswith("python"):
-        paths["PYTHONPATH"] = f"{OPT}/python/lib/{runtime}/site-packages:{OPT}/python"
+        paths["PYTHONPATH"] = f"{opt}/python/lib/{runtime}/site-packages:{opt}/python"
     return paths
 
 
@@ -138,5 +163,7 @@ def describe_mode(mode: str) -> str:
     """One line for the logs: which way deployed functions see /var/task and /opt."""
     if mode == "bwrap":
         return "deployed functions run under bubblewrap with read-only /var/task and /opt mounts"
-    return ("bubblewrap not found: deployed functions run in path mode (code and merged layers under the "
-            "data directory; LAMBDA_TASK_ROOT, PYTHONPATH, PATH and LD_LIBRARY_PATH point there)")
+    reason = ("LAMINA_SANDBOX=path" if os.environ.get("LAMINA_SANDBOX", "").lower() == "path"
+              else "bubblewrap cannot mount here" if shutil.which("bwrap") else "bubblewrap not found")
+    return (f"{reason}: deployed functions run in path mode (code and merged layers under the data "
+            "directory; LAMBDA_TASK_ROOT, PYTHONPATH, PATH and LD_LIBRARY_PATH point there)")

@@ -217,14 +217,15 @@ def test_failing_event_through_lamina_serve_writes_an_on_failure_record(tmp_path
     code.mkdir()
     (code / "app.py").write_text("def handler(event, context):\n    raise RuntimeError('always')\n")
     failures = tmp_path / "failures.jsonl"
-    (tmp_path / "lamina.toml").write_text(textwrap.dedent(f"""
+    (tmp_path / "lamina.toml").write_text(textwrap.dedent("""
         [functions.failing]
         code = "code"
         handler = "app.handler"
         maximum_retry_attempts = 1
-        on_failure = "{failures}"
+        on_failure = "failures.jsonl"   # relative to the project file
     """))
-    with serving(["--no-watch"], tmp_path, env={"LAMINA_ASYNC_RETRY_DELAYS": "0.05,0.05"}) as served:
+    env = {"LAMINA_ASYNC_RETRY_DELAYS": "0.05,0.05"}
+    with serving(["--no-watch"], tmp_path, env=env) as served:
         assert served.event("failing", b'{"order": 7}') == 202
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not failures.exists():

@@ -83,6 +83,16 @@ def functions_from_template(path: Path, overrides: Optional[Mapping[str, Any]] =
     return TemplateFunctions(functions, app.routes, event_configs, app.warnings)
 
 
+def _destinations_under(table: Mapping[str, Any], base: Path) -> Dict[str, Any]:
+    """Destination paths are relative to the project file, as code directories are."""
+    resolved = dict(table)
+    for key in ("on_failure", "on_success"):
+        value = resolved.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            resolved[key] = str(base / value) + ("/" if value.endswith("/") else "")
+    return resolved
+
+
 def frontend_options(options: FrontendOptions, *, template: Optional[Path] = None,
                      project: Optional[Path] = None,
                      overrides: Optional[Mapping[str, Any]] = None) -> List[FunctionConfig]:
@@ -93,8 +103,9 @@ def frontend_options(options: FrontendOptions, *, template: Optional[Path] = Non
     if project is not None:
         from ..project import _function_tables, _load
 
-        options.tables = {name: table for name, table in _function_tables(_load(project)).items()
-                          if isinstance(table, dict)}
+        tables = _function_tables(_load(project))
+        options.tables = {name: _destinations_under(table, project.parent)
+                          for name, table in tables.items() if isinstance(table, dict)}
     if template is None:
         return []
     renamed = {"memory": "memory_mb", "concurrency": "max_concurrency"}

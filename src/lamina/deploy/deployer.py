@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import contextlib
 import hashlib
+import time
 import urllib.request
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -28,6 +29,8 @@ from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 DEFAULT_MEMORY = 128  # Lambda's defaults: an option left out means this value, not "keep"
 DEFAULT_TIMEOUT = 3
 WAITER_CONFIG = {"Delay": 1, "MaxAttempts": 300}
+ROLE_PROPAGATION_ATTEMPTS = 15  # about 30 s, longer than IAM usually takes to show Lambda a new role
+ROLE_PROPAGATION_DELAY = 2.0
 BASIC_EXECUTION_POLICY = "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole"
 TRUST_POLICY = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
                 '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}')
@@ -162,13 +165,30 @@ class Deployer:
                                "pass --role ARN or --create-role")
         self.notify(f"creating function {spec.name} ({len(spec.zip_bytes) / 1e6:.1f} MB)")
         try:
-            created = self.client.create_function(
-                FunctionName=spec.name, Role=spec.role, Code={"ZipFile": spec.zip_bytes},
-                Architectures=[spec.architecture], PackageType="Zip", **self._configuration(spec))
+            created = self._create_once_role_is_visible(spec)
             self._wait("function_active_v2", spec.name)
         except (ClientError, BotoCoreError) as exc:
             raise DeployFailed(f"creating function {spec.name} failed ({aws_error(exc)})") from None
         return DeployOutcome(str(created["FunctionArn"]), created=True)
+
+    def _create_once_role_is_visible(self, spec: FunctionSpec) -> dict[str, Any]:
+        """CreateFunction, retried while a role created moments ago has not reached Lambda yet (IAM is
+        eventually consistent: Lambda says the role "cannot be assumed" for some seconds)."""
+        for attempt in range(ROLE_PROPAGATION_ATTEMPTS):
+            try:
+                return dict(self.client.create_function(
+                    FunctionName=spec.name, Role=spec.role, Code={"ZipFile": spec.zip_bytes},
+                    Architectures=[spec.architecture], PackageType="Zip", **self._configuration(spec)))
+            except ClientError as exc:
+                error = exc.response.get("Error", {})
+                if (error.get("Code") != "InvalidParameterValueException"
+                        or "cannot be assumed" not in error.get("Message", "")
+                        or attempt == ROLE_PROPAGATION_ATTEMPTS - 1):
+                    raise
+                if attempt == 0:
+                    self.notify("waiting for the execution role to reach Lambda")
+                time.sleep(ROLE_PROPAGATION_DELAY)
+        raise AssertionError("unreachable")
 
     def _update(self, spec: FunctionSpec, current: dict[str, Any]) -> DeployOutcome:
         configuration = current["Configuration"]

@@ -72,22 +72,7 @@ class ControlPlane:
         if not isinstance(code_spec, dict):
             raise errors.validation(code_spec, "code", "Member must be a structure")
         zip_bytes = _zip_from(code_spec, "CreateFunction")
-        configuration: dict[str, Any] = {
-            "FunctionName": name,
-            "FunctionArn": arns.function_arn(region, name),
-            "Description": "",
-            "Timeout": 3,
-            "MemorySize": 128,
-            "Version": LATEST,
-            "TracingConfig": {"Mode": "PassThrough"},
-            "PackageType": "Zip",
-            "Architectures": ["x86_64"],
-            "EphemeralStorage": {"Size": 512},
-            "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-            "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
-            "State": "Active",
-            "LastUpdateStatus": "Successful",
-        }
+        configuration = _new_configuration(name, region)
         if body.get("Architectures") is not None:
             configuration["Architectures"] = _architectures(body["Architectures"])
         with self.store.lock, self._freeing_code_on_error():
@@ -321,6 +306,26 @@ class ControlPlane:
     def delete_layer_version(self, layer_name: str, version: str) -> None:
         # idempotent in Lambda: deleting a missing version succeeds; functions keep their copy
         self.store.delete_layer_version(arns.parse_layer_name(layer_name), _version_number(version))
+
+
+def _new_configuration(name: str, region: str) -> dict[str, Any]:
+    """FunctionConfiguration with Lambda's defaults; Active at once, as nothing here runs asynchronously."""
+    return {
+        "FunctionName": name,
+        "FunctionArn": arns.function_arn(region, name),
+        "Description": "",
+        "Timeout": 3,
+        "MemorySize": 128,
+        "Version": LATEST,
+        "TracingConfig": {"Mode": "PassThrough"},
+        "PackageType": "Zip",
+        "Architectures": ["x86_64"],
+        "EphemeralStorage": {"Size": 512},
+        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
+        "LoggingConfig": {"LogFormat": "Text", "LogGroup": f"/aws/lambda/{name}"},
+        "State": "Active",
+        "LastUpdateStatus": "Successful",
+    }
 
 
 def _required(body: dict[str, Any], key: str) -> Any:

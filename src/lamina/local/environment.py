@@ -74,6 +74,8 @@ class ExecutionEnvironment:
         self._started_line = False
         self._spawned_at = 0.0
         self._began_at: Optional[float] = None
+        self._deadline_ms = 0
+        self._invoke_deadline: Optional[float] = None  # set when init overran into the invoke phase
         self._init_reported = False
         self._exited = asyncio.Event()
 
@@ -125,6 +127,7 @@ class ExecutionEnvironment:
         self._log = bytearray()
         self._started_line = False
         self._began_at = None
+        self._invoke_deadline = None
         warm = self.lifecycle.init_done
         if self._spawn_error is not None:
             message = f"RequestId: {invocation.request_id} Error: {self._spawn_error}"
@@ -223,23 +226,29 @@ class ExecutionEnvironment:
     # --- internals -------------------------------------------------------------------------------
 
     def _hand_over(self, invocation: Invocation) -> tuple[Invocation, int]:
-        """The invocation starts: START line, timeout clock, deadline header."""
-        self._began_at = time.perf_counter()
-        self._emit(log_lines.start(invocation.request_id, self.config.version))
-        self._started_line = True
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = asyncio.get_running_loop().call_later(invocation.timeout, self._timed_out)
-        deadline_ms = int(time.time() * 1000 + invocation.timeout * 1000)
+        """The invocation starts: START line, timeout clock, deadline header (once per invocation;
+        a runtime asking ``next`` again gets the same deadline)."""
+        if self._began_at is None:
+            self._began_at = time.perf_counter()
+            self._emit(log_lines.start(invocation.request_id, self.config.version))
+            self._started_line = True
+            remaining = invocation.timeout
+            if self._invoke_deadline is not None:  # the init that overran already spent some of it
+                remaining = max(0.0, self._invoke_deadline - time.perf_counter())
+            if self._timer is not None:
+                self._timer.cancel()
+            self._timer = asyncio.get_running_loop().call_later(remaining, self._timed_out)
+            self._deadline_ms = int(time.time() * 1000 + remaining * 1000)
         if self._poll is not None and not self._poll.done():
-            self._poll.set_result((invocation, deadline_ms))
-        return invocation, deadline_ms
+            self._poll.set_result((invocation, self._deadline_ms))
+        return invocation, self._deadline_ms
 
     def _init_timed_out(self) -> None:
         # Lambda retries an init that overran its 10 s inside the invoke phase, under the function's
         # timeout; the runtime keeps going here, and the function timeout now applies.
         current = self.lifecycle.current
         if self.lifecycle.state is State.INIT and current is not None:
+            self._invoke_deadline = time.perf_counter() + current.timeout
             self._timer = asyncio.get_running_loop().call_later(current.timeout, self._timed_out)
 
     def _timed_out(self) -> None:

@@ -104,7 +104,8 @@ def normalize_error_body(body: bytes, content_type: Optional[str]) -> bytes:
 
 
 def error_type_of(header: Optional[str], body: bytes) -> str:
-    """The error type the REPORT line and metrics carry: the header, else the body's ``errorType``."""
+    """The error type the REPORT line and metrics carry: the header, else the body's ``errorType``,
+    as Lambda keeps it: ``Runtime.X`` / ``Function.X``, anything else is ``Runtime.Unknown``."""
     candidate = header
     if not candidate:
         try:
@@ -114,6 +115,6 @@ def error_type_of(header: Optional[str], body: bytes) -> str:
             candidate = None
     if not candidate:
         return error_types.UNKNOWN
-    if _ERROR_TYPE_PATTERN.fullmatch(candidate) or not candidate.startswith(("Runtime.", "Function.")):
+    if _ERROR_TYPE_PATTERN.fullmatch(candidate):
         return candidate
     return "Function.Unknown" if candidate.startswith("Function.") else error_types.UNKNOWN

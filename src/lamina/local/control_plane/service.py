@@ -199,8 +199,14 @@ class ControlPlane:
             mode = (body["TracingConfig"] or {}).get("Mode", "PassThrough")
             configuration["TracingConfig"] = {"Mode": mode}
         if "LoggingConfig" in body:
-            configuration["LoggingConfig"] = {**configuration.get("LoggingConfig", {}),
-                                              **(body["LoggingConfig"] or {})}
+            logging_config = {**configuration.get("LoggingConfig", {}), **(body["LoggingConfig"] or {})}
+            if logging_config.get("LogFormat") not in ("Text", "JSON"):
+                raise errors.validation(logging_config.get("LogFormat"), "loggingConfig.logFormat",
+                                        "Member must satisfy enum value set: [JSON, Text]")
+            if logging_config["LogFormat"] == "JSON":
+                logging_config.setdefault("ApplicationLogLevel", "INFO")
+                logging_config.setdefault("SystemLogLevel", "INFO")
+            configuration["LoggingConfig"] = logging_config
         if "Layers" not in body:
             return list(previous or [])
         return self._resolve_layers(configuration, body["Layers"] or [])

@@ -65,7 +65,8 @@ def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional
     code_dir = store.code_dir(record.code.sha256_hex)
     opt = merged_opt(store, record.layers)
     runtime = str(configuration.get("Runtime") or "")
-    environment = dict((configuration.get("Environment") or {}).get("Variables") or {})
+    environment = {**_logging_variables(configuration.get("LoggingConfig") or {}),
+                   **((configuration.get("Environment") or {}).get("Variables") or {})}
     bootstrap = _bootstrap(runtime, code_dir, opt, mode)
     if mode == "bwrap":
         paths = _layer_paths(runtime, TASK_ROOT, OPT) if opt is not None else {}
@@ -79,6 +80,14 @@ def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional
         timeout=float(configuration.get("Timeout", 3)), environment=environment,
         layers=() if opt is None or mode == "bwrap" else (opt,), region=arn_parts[3], account=arn_parts[4])
     return config.with_changes(**overrides) if overrides else config
+
+
+def _logging_variables(logging_config: dict[str, str]) -> dict[str, str]:
+    """``AWS_LAMBDA_LOG_FORMAT``/``AWS_LAMBDA_LOG_LEVEL``, which Lambda derives from LoggingConfig."""
+    if logging_config.get("LogFormat") != "JSON":
+        return {"AWS_LAMBDA_LOG_FORMAT": "Text"}
+    return {"AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_LOG_LEVEL": logging_config.get("ApplicationLogLevel", "INFO")}
 
 
 def _bootstrap(runtime: str, code_dir: Path, opt: Optional[Path], mode: str) -> Optional[tuple[str, ...]]:

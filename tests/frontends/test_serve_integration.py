@@ -6,6 +6,7 @@ import collections
 import contextlib
 import json
 import os
+import shutil
 import signal
 import sqlite3
 import subprocess
@@ -277,3 +278,24 @@ def test_boto3_event_invocation_is_accepted_into_the_durable_queue(tmp_path: Pat
     with contextlib.closing(sqlite3.connect(tmp_path / "data" / "async" / "events.sqlite3")) as db:
         row = db.execute("SELECT state FROM events WHERE request_id = ?", (request_id,)).fetchone()
     assert row == ("done",)
+
+
+def test_editing_the_sam_template_reloads_functions_and_routes(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    shutil.copytree(ROOT / "examples" / "sam-app", app)
+    template = app / "template.yaml"
+    with serving(["--template", str(template)], tmp_path) as served:
+        assert json.loads(served.http("/items/1")[2])["stage"] == "local"
+        text = template.read_text().replace("Default: local", "Default: edited")
+        template.write_text(text.replace("Path: /items/{id}\n            Method: get",
+                                         "Path: /things/{id}\n            Method: get"))
+        deadline = time.monotonic() + 20
+        status, body = 0, b""
+        while time.monotonic() < deadline:
+            status, _, body = served.http("/things/1")
+            if status == 200 and json.loads(body)["stage"] == "edited":
+                break
+            time.sleep(0.1)
+        assert status == 200 and json.loads(body)["stage"] == "edited", served.log.read_text()
+        assert served.http("/items/1")[0] == 404  # GET /items/{id} is gone; PUT stays
+        assert served.http("/items/1", "PUT", b"{}")[0] == 201

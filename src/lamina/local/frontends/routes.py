@@ -136,12 +136,18 @@ class RouteTable:
     """Routes ordered by specificity; :meth:`match` returns the one API Gateway would select."""
 
     def __init__(self, routes: Iterable[Route]) -> None:
-        self.routes: List[Route] = sorted(routes, key=Route.priority)
+        self.routes: List[Route] = []
+        self.replace(routes)
+
+    def replace(self, routes: Iterable[Route]) -> None:
+        """Swap in a new set of routes (a reloaded template); the old set stays if the new is invalid."""
+        ordered = sorted(routes, key=Route.priority)
         seen: set[str] = set()
-        for route in self.routes:
+        for route in ordered:
             if route.route_key in seen:
                 raise InvalidRouteError(f"Route {route.route_key!r} is declared more than once")
             seen.add(route.route_key)
+        self.routes = ordered
 
     def match(self, method: str, raw_path: str) -> Optional[RouteMatch]:
         parts = [unquote(p) for p in raw_path.split("?")[0].split("/")[1:] if p != ""]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import os
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from typing import Any, Dict, List, Optional
 
 import click
 from aiohttp import web
+from watchfiles import awatch
 
 from ..config import FunctionConfig, parse_bootstrap
 from ..logsink import LogSink
@@ -57,6 +59,8 @@ class FrontendOptions:
     tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # project function tables
     routes: List[Route] = field(default_factory=list)  # from a template
     event_configs: Dict[str, EventInvokeConfig] = field(default_factory=dict)
+    template: Optional[Path] = None  # watched with the code: edits reload the functions and routes
+    overrides: Dict[str, Any] = field(default_factory=dict)  # FunctionConfig changes from the flags
 
 
 @dataclass
@@ -116,6 +120,7 @@ def frontend_options(options: FrontendOptions, *, template: Optional[Path] = Non
         served = functions_from_template(template, changes)
     except (TemplateError, InvalidRouteError) as exc:
         raise click.UsageError(f"{template}: {exc}") from None
+    options.template, options.overrides = template, changes
     for warning in served.warnings:
         click.echo(f"lamina: {template.name}: {warning}", err=True)
     if not served.functions:
@@ -153,8 +158,7 @@ def _retry_delays() -> Sequence[float]:
     return tuple(float(part) for part in value.split(","))
 
 
-def _route_table(local: LocalLambda, options: FrontendOptions) -> RouteTable:
-    names = [config.name for config in local.registry]
+def _route_table(names: List[str], options: FrontendOptions) -> RouteTable:
     if options.routes:
         routes = options.routes
         if options.payload_format:
@@ -174,12 +178,16 @@ class Frontends:
         self.local = local
         self.options = options
         self.sink = sink
+        self._event_configs = _event_configs(options)  # mutated in place when a template reloads
+        self._template_names = {config.name for config in local.registry} if options.template else set()
+        self._template_watcher: Optional[asyncio.Task[None]] = None
         self.async_invoker = AsyncInvoker(
             default_queue_path(options.data_dir), local_invoker(local, asynchronous=True),
-            configs=_event_configs(options), retry_delays=_retry_delays(),
+            configs=self._event_configs, retry_delays=_retry_delays(),
             region=local.registry.region, account=local.registry.account,
             functions=lambda: [config.name for config in local.registry])
         self._http: Optional[web.AppRunner] = None
+        self._table: Optional[RouteTable] = None
         self._stop_watch = asyncio.Event()
         self._watcher: Optional[asyncio.Task[None]] = None
 
@@ -201,11 +209,12 @@ class Frontends:
         table = None
         if self.options.http_port is not None:
             try:
-                table = _route_table(self.local, self.options)
+                table = _route_table([config.name for config in self.local.registry], self.options)
             except InvalidRouteError as exc:  # the command line reports it (exit status 2)
                 raise click.UsageError(str(exc)) from None
         await self.async_invoker.start()
         self.local.event_acceptor = self.accept_event
+        self._table = table
         if table is not None and self.options.http_port is not None:
             app = create_http_app(table, local_invoker(self.local))
             self._http = await start_http_server(app, self.options.host, self.options.http_port)
@@ -216,12 +225,56 @@ class Frontends:
             dirs = {config.name: config.code_dir for config in self.local.registry}
             if dirs:
                 self._watcher = asyncio.get_running_loop().create_task(self._watch(dirs))
+            if self.options.template is not None:
+                self._template_watcher = asyncio.get_running_loop().create_task(self._watch_template())
 
     async def _watch(self, dirs: Dict[str, Path]) -> None:
         try:
             await watch_code(dirs, self.recycle, stop_event=self._stop_watch)
         except Exception as exc:  # e.g. the OS's limit of watches: serving goes on without reload
             self._say(f"hot reload stopped: {exc}")
+
+    async def _watch_template(self) -> None:
+        template = self.options.template
+        assert template is not None
+        try:
+            # the directory, not the file: editors save by replacing the file, which ends a file watch
+            target = template.resolve()
+            async for _ in awatch(target.parent, watch_filter=lambda _c, path: Path(path) == target,
+                                  recursive=False, debounce=50, step=20, stop_event=self._stop_watch):
+                self.reload_template()
+        except Exception as exc:
+            self._say(f"template reload stopped: {exc}")
+
+    def reload_template(self) -> None:
+        """Serve the template as it is now: changed functions recycle, routes and settings follow.
+
+        A template that no longer reads (a half-saved edit) is reported and the running set kept.
+        """
+        template = self.options.template
+        assert template is not None
+        try:
+            served = functions_from_template(template, self.options.overrides)
+            candidate = dataclasses.replace(self.options, routes=served.routes)
+            routes = _route_table([config.name for config in served.functions], candidate).routes
+            if self._table is not None:
+                self._table.replace(routes)
+        except (TemplateError, InvalidRouteError) as exc:
+            self._say(f"{template.name}: not reloaded: {exc}")
+            return
+        names = {config.name for config in served.functions}
+        for config in served.functions:
+            if self.local.registry.get(config.name) != config:
+                self.local.registry.put(config)
+        for gone in self._template_names - names:  # deployed functions are not the template's to remove
+            self.local.registry.remove(gone)
+        self._template_names = names
+        self.options.routes = served.routes
+        self._event_configs.clear()
+        self._event_configs.update(_event_configs(self.options))
+        self._event_configs.update(served.event_configs)
+        self._say(f"{template.name}: reloaded ({len(served.functions)} functions, "
+                  f"{len(served.routes)} routes)")
 
     def recycle(self, function_name: str) -> None:
         """Fresh environments for the next invocation; running ones finish first (the pool retires)."""
@@ -233,9 +286,10 @@ class Frontends:
     async def close(self) -> None:
         self.local.event_acceptor = None
         self._stop_watch.set()
-        if self._watcher is not None:
-            with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
-                await asyncio.wait_for(self._watcher, 5)
+        for watcher in (self._watcher, self._template_watcher):
+            if watcher is not None:
+                with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):
+                    await asyncio.wait_for(watcher, 5)
         if self._http is not None:
             await self._http.cleanup()
         await self.async_invoker.close()

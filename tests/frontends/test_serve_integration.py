@@ -16,6 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -299,3 +300,43 @@ def test_editing_the_sam_template_reloads_functions_and_routes(tmp_path: Path) -
         assert status == 200 and json.loads(body)["stage"] == "edited", served.log.read_text()
         assert served.http("/items/1")[0] == 404  # GET /items/{id} is gone; PUT stays
         assert served.http("/items/1", "PUT", b"{}")[0] == 201
+
+
+HOLDING_HANDLER = textwrap.dedent("""
+    import os, time
+
+    def handler(event, context):
+        if (event.get("queryStringParameters") or {}).get("hold"):
+            open(os.environ["STARTED"], "w").close()
+            while not os.path.exists(os.environ["RELEASE"]):
+                time.sleep(0.02)
+        return {"version": VERSION}
+
+    VERSION = 1
+""")
+
+
+def test_invocation_in_flight_during_a_reload_finishes_on_the_old_code(tmp_path: Path) -> None:
+    code, started, release = tmp_path / "code", tmp_path / "started", tmp_path / "release"
+    code.mkdir()
+    handler = code / "app.py"
+    handler.write_text(HOLDING_HANDLER)
+    args = ["--code", str(code), "--handler", "app.handler", "--concurrency", "3",
+            "--timeout", "60", "--env", f"STARTED={started}", "--env", f"RELEASE={release}"]
+    with serving(args, tmp_path) as served, ThreadPoolExecutor(1) as pool:
+        held = pool.submit(served.http, "/?hold=1")
+        deadline = time.monotonic() + 20
+        while not started.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        handler.write_text(HOLDING_HANDLER.replace("VERSION = 1", "VERSION = 2"))
+        answer = None
+        while time.monotonic() < deadline:
+            answer = json.loads(served.http("/")[2])
+            if answer == {"version": 2}:
+                break
+            time.sleep(0.1)
+        assert answer == {"version": 2}
+        assert not held.done()  # the reload did not cut it short
+        release.touch()
+        status, _, body = held.result(timeout=30)
+    assert status == 200 and json.loads(body) == {"version": 1}

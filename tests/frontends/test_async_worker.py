@@ -196,3 +196,14 @@ def test_claims_can_be_limited_to_the_functions_a_server_runs(tmp_path: Path) ->
     assert queue.claim("me", now=1.0, lease=10, functions=["mine"]) is None
     assert queue.claim("me", now=1.0, lease=10, functions=[]) is None
     queue.close()
+
+
+def test_finished_events_are_pruned_and_pending_ones_kept(tmp_path: Path) -> None:
+    queue = EventQueue(tmp_path / "q.sqlite3")
+    queue.enqueue("old", "f", b"{}", now=0.0)
+    queue.enqueue("pending", "f", b"{}", now=0.0)
+    event = queue.claim("me", now=0.0, lease=10)
+    assert event is not None and queue.complete(event, "me", now=1.0)
+    assert queue.prune(finished_before=2.0) == 1
+    assert queue.counts() == {"pending": 1, "done": 0, "failed": 0}
+    queue.close()

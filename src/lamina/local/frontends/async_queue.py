@@ -170,6 +170,12 @@ class EventQueue:
         """Give a claimed event back unrun (shutdown): the attempt does not count."""
         self.retry(event, owner, event.enqueued_at, count_attempt=False)
 
+    def prune(self, finished_before: float) -> int:
+        """Forget events that finished before ``finished_before``; the queue does not grow forever."""
+        with self._transaction() as db:
+            return db.execute("DELETE FROM events WHERE state != ? AND finished_at < ?",
+                              (PENDING, finished_before)).rowcount
+
     def next_due(self) -> Optional[float]:
         """When the earliest pending event becomes claimable (its not_before or its lease's end)."""
         with self._mutex:

@@ -38,6 +38,7 @@ __all__ = ["AsyncInvoker"]
 
 log = logging.getLogger("lamina.async")
 DEFAULT_LEASE_SECONDS = 30.0
+KEEP_FINISHED_SECONDS = 86400.0  # finished events stay a day for inspection, then go
 ConfigSource = Union[Mapping[str, EventInvokeConfig], Callable[[str], EventInvokeConfig]]
 
 
@@ -85,6 +86,7 @@ class AsyncInvoker:
         """Release leases a crashed predecessor left, then start the pollers."""
         if not self.queue.recover():
             log.warning("another process owns %s; its leases will expire first", self.queue.path)
+        self.queue.prune(self._clock() - KEEP_FINISHED_SECONDS)
         self._stopping = False
         loop = asyncio.get_running_loop()
         self._workers = [loop.create_task(self._poll()) for _ in range(self._concurrency)]

@@ -49,7 +49,8 @@ def function_options(command: F) -> F:
 
 def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Optional[str],
                  timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
-                 env: tuple[str, ...], name: Optional[str]) -> FunctionConfig:
+                 env: tuple[str, ...], name: Optional[str], max_concurrency: Optional[int] = None,
+                 snap_start: bool = False) -> FunctionConfig:
     try:
         environment = parse_env(env)
     except ValueError as exc:
@@ -59,7 +60,8 @@ def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Option
         raise click.BadParameter(f"{code_dir} is not a directory", param_hint="--code")
     config = FunctionConfig(name=name or "function", code_dir=code_dir, handler=handler or "",
                             bootstrap=parse_bootstrap(bootstrap), environment=environment,
-                            max_concurrency=concurrency)
+                            max_concurrency=concurrency, environment_concurrency=max_concurrency,
+                            snap_start=snap_start)
     if timeout is not None:
         config = config.with_changes(timeout=timeout)
     if memory is not None:
@@ -69,9 +71,19 @@ def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Option
     return config
 
 
+def _advanced(config: FunctionConfig, max_concurrency: Optional[int], snap_start: bool) -> FunctionConfig:
+    """Managed-instances concurrency and SnapStart from the flags, over what a template says."""
+    if max_concurrency is None and not snap_start:
+        return config
+    return config.with_changes(environment_concurrency=max_concurrency or config.environment_concurrency,
+                               snap_start=snap_start or config.snap_start)
+
+
 def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
-               bootstrap: Optional[str]) -> dict[str, Any]:
-    given = {"timeout": timeout, "memory": memory, "concurrency": concurrency, "bootstrap": bootstrap}
+               bootstrap: Optional[str], max_concurrency: Optional[int] = None,
+               snap_start: bool = False) -> dict[str, Any]:
+    given = {"timeout": timeout, "memory": memory, "concurrency": concurrency, "bootstrap": bootstrap,
+             "max_concurrency": max_concurrency, "snap_start": snap_start or None}
     return {key: value for key, value in given.items() if value is not None}
 
 
@@ -90,11 +102,17 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
               help="Serve the functions of a SAM template (template.yaml).")
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Recycle a function's environments when its code changes (hot reload).")
+@click.option("--max-concurrency", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Lambda Managed Instances: each environment runs up to N invocations at once "
+                   "(AWS_LAMBDA_MAX_CONCURRENCY).")
+@click.option("--snapstart", "snap_start", is_flag=True, default=False,
+              help="SnapStart: init, run before-snapshot hooks, restore, run after-restore hooks, invoke.")
 @function_options
 def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_port: Optional[int],
-          http_format: Optional[str], template: Optional[Path], watch: bool, code: Optional[Path],
-          bootstrap: Optional[str], timeout: Optional[float], memory: Optional[int],
-          concurrency: Optional[int], env: tuple[str, ...], name: Optional[str]) -> None:
+          http_format: Optional[str], template: Optional[Path], watch: bool, max_concurrency: Optional[int],
+          snap_start: bool, code: Optional[Path], bootstrap: Optional[str], timeout: Optional[float],
+          memory: Optional[int], concurrency: Optional[int], env: tuple[str, ...],
+          name: Optional[str]) -> None:
     """Serve functions locally behind the Lambda Invoke API (boto3, the AWS CLI, AWS's emulator path).
 
     One function from the flags, or every function of the project file (pyproject.toml's
@@ -107,14 +125,17 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
     if template is not None:
         functions = frontend_options(frontends, template=template,
                                      overrides=_overrides(timeout, memory, concurrency, bootstrap))
+        # (template functions reloaded on a template change keep Lambda's defaults for these two)
+        functions = [_advanced(config, max_concurrency, snap_start) for config in functions]
     elif handler or code or bootstrap or name:
-        functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)]
+        functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name,
+                                  max_concurrency, snap_start)]
     else:
         project = find_project_file(Path.cwd())
         try:
             # no project: serve only what is deployed to the control plane
             functions = [] if project is None else load_functions(
-                project, _overrides(timeout, memory, concurrency, bootstrap))
+                project, _overrides(timeout, memory, concurrency, bootstrap, max_concurrency, snap_start))
             if project is not None:
                 frontend_options(frontends, project=project)
         except ProjectError as exc:

@@ -45,6 +45,10 @@ class FunctionConfig:
     environment: Mapping[str, str] = field(default_factory=dict)
     layers: tuple[Path, ...] = ()
     max_concurrency: Optional[int] = None  # None: one environment per CPU core
+    # Lambda Managed Instances: invocations one environment runs at once (AWS_LAMBDA_MAX_CONCURRENCY);
+    # None: one at a time, as on-demand Lambda.
+    environment_concurrency: Optional[int] = None
+    snap_start: bool = False  # init, snapshot, restore (lamina.local.snapstart)
     queue_size: int = 100  # invocations waiting for an environment before 429
     idle_timeout: float = 300.0  # seconds a warm environment is kept
     init_timeout: float = protocol.INIT_TIMEOUT_SECONDS
@@ -58,7 +62,16 @@ class FunctionConfig:
 
     @property
     def concurrency(self) -> int:
+        if self.environment_concurrency:  # one managed instance unless told otherwise
+            return self.max_concurrency or 1
         return self.max_concurrency or os.cpu_count() or 1
+
+    @property
+    def initialization_type(self) -> str:
+        """``AWS_LAMBDA_INITIALIZATION_TYPE`` of this function's environments."""
+        if self.environment_concurrency:
+            return "lambda-managed-instances"
+        return "snap-start" if self.snap_start else "on-demand"
 
     def code_bootstrap(self) -> Optional[Path]:
         candidate = self.code_dir / "bootstrap"

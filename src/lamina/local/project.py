@@ -8,6 +8,8 @@ handler = "app.handler"
 timeout = 10
 memory = 256
 concurrency = 2
+max_concurrency = 8    # Lambda Managed Instances: invocations per environment at once
+snap_start = true      # SnapStart: init, snapshot, restore
 bootstrap = "python -m awslambdaric"   # or a list
 env = { STAGE = "local" }
 layers = ["layers/common"]
@@ -65,9 +67,15 @@ def load_functions(path: Path, overrides: Mapping[str, Any] | None = None) -> li
     return configs
 
 
+def _boolean(value: Any) -> bool:
+    if not isinstance(value, bool):
+        raise ValueError(f"expected true or false, got {value!r}")
+    return value
+
+
 def function_from_table(name: str, table: Mapping[str, Any], base: Path) -> FunctionConfig:
     known = {"code", "handler", "bootstrap", "runtime", "timeout", "memory", "concurrency", "env",
-             "layers", "queue", "idle_timeout",
+             "layers", "queue", "idle_timeout", "max_concurrency", "snap_start",
              # read by lamina deploy (lamina.deploy.project), ignored here
              "zip", "role", "with_layer", "arch", "endpoint_url", "region", "profile", "create_role",
              "description",
@@ -91,6 +99,8 @@ def function_from_table(name: str, table: Mapping[str, Any], base: Path) -> Func
             layers=tuple((base / str(layer)).resolve() for layer in table.get("layers", ())),
             queue_size=int(table.get("queue", 100)),
             idle_timeout=float(table.get("idle_timeout", 300.0)),
+            environment_concurrency=int(table["max_concurrency"]) if table.get("max_concurrency") else None,
+            snap_start=_boolean(table.get("snap_start", False)),
         )
     except (TypeError, ValueError) as exc:
         raise ProjectError(f"function {name}: {exc}") from None

@@ -17,7 +17,8 @@ from aiohttp import web
 
 from lamina.runtime import error_types, protocol
 
-from . import streaming_relay
+from . import snapstart, streaming_relay
+from .config import FunctionConfig
 from .lifecycle import Invocation, Reply
 from .trailers import TrailerAwareServer
 
@@ -26,6 +27,9 @@ _PREFIX = f"/{protocol.API_VERSION}"
 
 class RuntimeApiHandler(Protocol):
     """What an execution environment answers to its runtime (implemented by ExecutionEnvironment)."""
+
+    @property
+    def config(self) -> FunctionConfig: ...
 
     async def on_next(self) -> Union[Reply, tuple[Invocation, int]]: ...
 
@@ -62,6 +66,7 @@ async def read_body(request: web.BaseRequest, limit: int, truncate: bool = False
 
 
 _INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
+_RESTORE_PATHS = (protocol.PATH_RESTORE_NEXT, protocol.PATH_RESTORE_ERROR)
 
 
 class RuntimeApiServer:
@@ -128,6 +133,8 @@ class RuntimeApiServer:
                 return await self._error(environment, request, request_id)
         if method == "POST" and path == protocol.PATH_INIT_ERROR:
             return await self._init_error(environment, request)
+        if path in _RESTORE_PATHS and environment.config.snap_start:
+            return await self._restore(environment, request)
         if method == "GET" and path == f"{_PREFIX}/ping":
             return web.Response(text="pong")
         if method == "PUT" and path == "/2022-07-01/telemetry":
@@ -139,6 +146,8 @@ class RuntimeApiServer:
         return web.Response(status=404, text="404 page not found\n")
 
     async def _next(self, environment: RuntimeApiHandler) -> web.StreamResponse:
+        if environment.config.snap_start:
+            snapstart.next_requested(environment)  # type: ignore[arg-type]
         answer = await environment.on_next()
         if isinstance(answer, Reply):
             return _reply(answer)
@@ -164,6 +173,21 @@ class RuntimeApiServer:
         body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
         return _reply(environment.on_error(request_id, body, request.headers.get("Content-Type"),
                                            request.headers.get(protocol.HEADER_ERROR_TYPE)))
+
+    async def _restore(self, environment: RuntimeApiHandler, request: web.BaseRequest) -> web.Response:
+        """SnapStart's ``restore/next`` and ``restore/error`` (only in SnapStart environments)."""
+        if request.method == "GET" and request.path == protocol.PATH_RESTORE_NEXT:
+            reply = snapstart.restore_next(environment)  # type: ignore[arg-type]
+        elif request.method == "POST" and request.path == protocol.PATH_RESTORE_ERROR:
+            body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+            reply = snapstart.restore_error(environment, body,  # type: ignore[arg-type]
+                                            request.headers.get("Content-Type"),
+                                            request.headers.get(protocol.HEADER_ERROR_TYPE))
+        else:
+            reply = None
+        if reply is None:
+            return web.Response(status=404, text="404 page not found")
+        return _reply(reply) if reply.body else web.Response(status=reply.status)
 
     async def _init_error(self, environment: RuntimeApiHandler, request: web.BaseRequest) -> web.Response:
         body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)

@@ -46,7 +46,7 @@ def build(config: FunctionConfig, runtime_api: str,
         "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(config.memory_mb),
         "AWS_LAMBDA_LOG_GROUP_NAME": f"/aws/lambda/{config.name}",
         "AWS_LAMBDA_LOG_STREAM_NAME": log_stream_name(config.version),
-        "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+        "AWS_LAMBDA_INITIALIZATION_TYPE": config.initialization_type,
         "AWS_REGION": config.region,
         "AWS_DEFAULT_REGION": config.region,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
@@ -60,6 +60,11 @@ def build(config: FunctionConfig, runtime_api: str,
         # Lambda's Python runtimes put layers' python/ directories on the path.
         if layer_python:
             env["PYTHONPATH"] = _joined(*layer_python)
+    if config.environment_concurrency:
+        # Managed instances: N pollers in one environment, and logs in JSON only (each line names its
+        # request id, which is how concurrent invocations' lines are told apart).
+        env["AWS_LAMBDA_MAX_CONCURRENCY"] = str(config.environment_concurrency)
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
     if layer_lib:
         env["LD_LIBRARY_PATH"] = _joined(*layer_lib, config.code_dir / "lib")
     env.update(config.environment)

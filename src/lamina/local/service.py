@@ -13,12 +13,14 @@ import uuid
 from dataclasses import dataclass
 from typing import Callable, Optional
 
-from lamina.runtime import protocol
+from lamina.runtime import error_types, protocol
 
+from . import snapstart
 from .config import FunctionConfig
 from .environment import InvocationRecord
 from .lifecycle import Invocation, Kind
 from .logsink import LogSink, NullSink
+from .managed_instances import ManagedInstancePool
 from .pool import FunctionPool
 from .registry import FunctionRegistry
 from .runtime_api import RuntimeApiServer
@@ -121,6 +123,8 @@ class LocalLambda:
             cognito_identity=cognito_identity, tenant_id=tenant_id, trace_id=trace_id, relay=relay)
         record = await self._pool_for(config).invoke(invocation, wait_unbounded=asynchronous)
         outcome = record.outcome
+        if outcome.kind is Kind.INIT_ERROR and outcome.error_type == error_types.AFTER_RESTORE_ERROR:
+            raise snapstart.restore_failed(outcome.body)
         return InvocationResult(invocation.request_id, config, outcome.body, outcome.content_type,
                                 outcome.kind, outcome.error_type, record.log, record)
 
@@ -142,7 +146,8 @@ class LocalLambda:
     def _pool_for(self, config: FunctionConfig) -> FunctionPool:
         pool = self._pools.get(config.name)
         if pool is None or pool.config is not config:
-            pool = FunctionPool(config, self.runtime_api, self.sink)
+            kind = ManagedInstancePool if config.environment_concurrency else FunctionPool
+            pool = kind(config, self.runtime_api, self.sink)
             self._pools[config.name] = pool
         return pool
 

@@ -17,8 +17,9 @@ def test_changes_map_to_the_functions_whose_code_dir_holds_them(tmp_path: Path) 
     assert functions_for_changes(changes, dirs) == {"a", "shared"}
 
 
-def test_bytecode_and_editor_files_are_not_code_changes(tmp_path: Path) -> None:
-    changes = [(Change.modified, str(tmp_path / "app.py.swp")), (Change.added, str(tmp_path / "x.pyc"))]
+def test_bytecode_editor_files_logs_and_records_are_not_code_changes(tmp_path: Path) -> None:
+    changes = [(Change.modified, str(tmp_path / "app.py.swp")), (Change.added, str(tmp_path / "x.pyc")),
+               (Change.modified, str(tmp_path / "run.log")), (Change.added, str(tmp_path / "failed.jsonl"))]
     assert functions_for_changes(changes, {"f": tmp_path}) == set()
 
 

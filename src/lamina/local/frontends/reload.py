@@ -26,7 +26,9 @@ Recycle = Callable[[str], Union[Awaitable[None], None]]
 # Caches, VCS metadata, virtualenvs and lamina's own data directory (its queue is written constantly).
 _IGNORED_PARTS = frozenset({"__pycache__", ".git", ".mypy_cache", ".pytest_cache", ".ruff_cache",
                             "node_modules", ".venv", "venv", ".tox", ".cache", ".lamina"})
-_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", "-wal", "-shm", "-journal")
+# Also what functions and lamina write while running: logs, destination records, SQLite files.
+_IGNORED_SUFFIXES = (".pyc", ".pyo", ".swp", ".swx", "~", ".tmp", "-wal", "-shm", "-journal", ".log",
+                     ".jsonl", ".ndjson", ".sqlite3", ".sqlite", ".db")
 
 
 def is_code_change(path: str) -> bool:

@@ -177,6 +177,7 @@ async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir
         await stop.wait()
     finally:
         await runner.cleanup()
+        sink.flush()
 
 
 def _read_event(event: Optional[str], event_file: Optional[str]) -> bytes:
@@ -230,11 +231,14 @@ def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[st
 
 
 async def _invoke_once(config: FunctionConfig, payload: bytes) -> tuple[bytes, bool]:
-    local = LocalLambda(sink=ConsoleSink())
+    sink = ConsoleSink()
+    local = LocalLambda(sink=sink)
     local.registry.put(config)
-    async with local:
-        try:
+    try:
+        async with local:
             result = await local.invoke(config.name, payload)
-        except ServiceError as error:
-            return json.dumps({"errorType": error.error_type, "errorMessage": error.message}).encode(), True
+    except ServiceError as error:
+        return json.dumps({"errorType": error.error_type, "errorMessage": error.message}).encode(), True
+    finally:
+        sink.flush()
     return result.payload, result.function_error is not None

@@ -1,12 +1,14 @@
 """Where the log lines of execution environments go: a terminal, a file, or nowhere.
 
 Every line is prefixed with its function's name so several functions stay readable in one terminal.
-A terminal gets rich's colours; a pipe or file gets plain text, written directly, because the log
-is on every invocation's path and must stay cheap.
+A terminal gets rich's colours; a pipe or file gets plain text. Lines written from the event loop
+are gathered and written once per loop iteration, after the current callbacks: an invocation's
+END/REPORT lines then reach the terminal just after its response reaches the caller, not before.
 """
 
 from __future__ import annotations
 
+import asyncio
 import sys
 from typing import Optional, Protocol, TextIO
 
@@ -25,6 +27,9 @@ class NullSink:
     def write(self, function_name: str, line: str) -> None:
         pass
 
+    def flush(self) -> None:
+        pass
+
 
 class ConsoleSink:
     """Lines as ``name | text`` on a stream (stderr by default)."""
@@ -34,13 +39,25 @@ class ConsoleSink:
         is_tty = self._stream.isatty() if colour is None else colour
         self._console = Console(file=self._stream, highlight=False, soft_wrap=True) if is_tty else None
         self._styles: dict[str, str] = {}
+        self._pending: list[str] = []
 
     def write(self, function_name: str, line: str) -> None:
         if self._console is None:
-            self._stream.write(f"{function_name} | {line}\n")
-            self._stream.flush()
+            self._pending.append(f"{function_name} | {line}\n")
+            if len(self._pending) == 1:
+                try:
+                    asyncio.get_running_loop().call_soon(self.flush)
+                except RuntimeError:  # no event loop: write now
+                    self.flush()
             return
         style = self._styles.setdefault(function_name, _COLOURS[len(self._styles) % len(_COLOURS)])
         text = Text.assemble((function_name, f"bold {style}"), " | ")
         text.append(line, style="dim" if line.startswith(_PLATFORM_PREFIXES) else "")
         self._console.print(text)
+
+    def flush(self) -> None:
+        """Write the gathered lines (called once per loop iteration, and at shutdown)."""
+        if self._pending:
+            lines, self._pending = "".join(self._pending), []
+            self._stream.write(lines)
+            self._stream.flush()

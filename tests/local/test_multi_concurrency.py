@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import base64
 import json
+import os
 import re
+import shutil
+import subprocess
+import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import InvokeResult
+from tests.conftest import ROOT, InvokeResult, free_port, rie_binary, stop_process, wait_for_port
 
 from .local_helpers import LaminaServer, lamina_serve, post
 
@@ -54,3 +59,63 @@ def test_100_concurrent_invocations_share_one_environment_each_seeing_only_its_o
     if handler == "multi.async_handler":
         assert len({body["pid"] for body in bodies}) == 1
         assert max(body["max_in_flight"] for body in bodies) > 1
+
+
+def _rie_lmi_command(task: Path, port: int, api_port: int) -> list[str]:
+    """AWS's emulator in LMI mode needs the bootstrap at /var/task/bootstrap and runs it as uid 993:
+    bubblewrap gives it a private /var/task and a readable interpreter (pyenv lives under /root)."""
+    python = Path(sys.executable).resolve()
+    binds = ["--dev-bind", "/", "/"]
+    if str(python).startswith("/root/"):
+        top = Path("/root") / python.relative_to("/root").parts[0]
+        binds += ["--tmpfs", "/root", "--ro-bind", str(top), str(top)]
+    return ["bwrap", *binds, "--bind", str(task), "/var/task", "--", str(rie_binary()),
+            "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
+            "--runtime-api-address", f"127.0.0.1:{api_port}"]
+
+
+def _invoke_until_accepted(port: int) -> InvokeResult:
+    """An invocation; the emulator refuses one that finds no idle poller (400 Runtime.Unavailable)."""
+    url = f"http://127.0.0.1:{port}/2015-03-31/functions/function/invocations"
+    for _ in range(200):
+        result = post(url, b"{}")
+        if result.status != 400:
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"the emulator kept refusing: {result.body!r}")
+
+
+@pytest.mark.skipif(shutil.which("bwrap") is None or os.geteuid() != 0,
+                    reason="AWS's emulator in LMI mode needs root (it runs the runtime as uid 993) and "
+                           "bubblewrap for a private /var/task")
+def test_lamina_runtime_runs_concurrent_invocations_under_aws_emulator_in_lmi_mode(tmp_path: Path) -> None:
+    task = tmp_path / "task"
+    task.mkdir()
+    bootstrap = task / "bootstrap"
+    bootstrap.write_text(f"#!/bin/sh\ncd {RUNTIME_FUNCTIONS}\n"
+                         f"exec {Path(sys.executable).resolve()} -m lamina.runtime multi.async_handler\n")
+    for path in (tmp_path, task, bootstrap):
+        path.chmod(0o755)
+    port, api_port = free_port(), free_port()
+    log_path = tmp_path / "rie.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_LAMBDA_", "_HANDLER"))}
+    env.update({"AWS_LAMBDA_MAX_CONCURRENCY": "8", "PYTHONPATH": str(ROOT / "src")})
+    with open(log_path, "wb") as log:
+        proc = subprocess.Popen(_rie_lmi_command(task, port, api_port), cwd=tmp_path, env=env, stdout=log,
+                                stderr=subprocess.STDOUT, start_new_session=True)
+    try:
+        wait_for_port(port, proc=proc)
+        with ThreadPoolExecutor(max_workers=8) as pool:
+            results = list(pool.map(lambda _: _invoke_until_accepted(port), range(40)))
+    finally:
+        stop_process(proc)
+    bodies = [json.loads(result.body) for result in results]
+    assert all(result.status == 200 for result in results)
+    assert len({body["request_id"] for body in bodies}) == 40
+    assert len({body["pid"] for body in bodies}) == 1
+    assert max(body["max_in_flight"] for body in bodies) > 1
+    records = [json.loads(line) for line in log_path.read_text().splitlines() if line.startswith('{"')]
+    handler_lines = [r for r in records if r.get("logger") == "multi"]
+    assert len(handler_lines) == 40
+    for record in handler_lines:
+        assert json.loads(record["message"])["context_request_id"] == record["requestId"]

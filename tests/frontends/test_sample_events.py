@@ -94,3 +94,14 @@ def test_lamina_event_command_prints_json_from_the_cli() -> None:
     out = subprocess.run([sys.executable, "-m", "lamina.cli", "event", "sqs", "--body", "x"],
                          capture_output=True, text=True, timeout=30, check=True)
     assert json.loads(out.stdout)["Records"][0]["body"] == "x"
+
+
+def test_sample_event_piped_into_lamina_invoke_reaches_the_handler(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    (tmp_path / "app.py").write_text(
+        "def handler(event, context):\n    return event['Records'][0]['s3']['object']['key']\n")
+    sample = subprocess.run([sys.executable, "-m", "lamina.cli", "event", "s3", "--key", "in/a b.csv"],
+                            capture_output=True, timeout=30, check=True)
+    invoke = [sys.executable, "-m", "lamina.cli", "invoke", "app.handler", "--code", str(tmp_path)]
+    out = subprocess.run(invoke, input=sample.stdout, capture_output=True, timeout=60)
+    assert out.returncode == 0, out.stderr.decode()
+    assert json.loads(out.stdout) == "in/a+b.csv"

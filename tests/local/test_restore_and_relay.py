@@ -1,0 +1,66 @@
+"""SnapStart's restore bookkeeping and the streaming relay's hand-over, without processes."""
+
+from __future__ import annotations
+
+import asyncio
+
+from lamina.local.snapstart import RestorePhase
+from lamina.local.streaming_relay import StreamRelay
+
+
+def test_restore_phase_reports_once_with_the_restore_duration() -> None:
+    phase = RestorePhase()
+    assert phase.finish(1.0) is None  # no restore began
+    assert phase.begin(1.0) == "RESTORE_START"
+    assert phase.begin(2.0) is None
+    assert phase.finish(1.25) == "RESTORE_REPORT Restore Duration: 250.00 ms"
+    assert phase.finish(3.0) is None
+
+
+def test_restore_phase_names_a_failed_restore() -> None:
+    phase = RestorePhase()
+    phase.begin(0.0)
+    assert phase.finish(0.5, "Runtime.AfterRestoreError") == (
+        "RESTORE_REPORT Restore Duration: 500.00 ms\tStatus: error\tError Type: Runtime.AfterRestoreError")
+
+
+def test_relay_holds_a_bounded_window_and_releases_the_producer_as_the_caller_reads() -> None:
+    async def scenario() -> tuple[list[bytes], bool]:
+        relay = StreamRelay(limit=100, window=2)
+        relay.begin("text/plain")
+
+        async def produce() -> None:
+            for n in range(5):
+                assert await relay.put(b"%d" % n)
+            relay.end()
+
+        producer = asyncio.ensure_future(produce())
+        await asyncio.sleep(0)
+        blocked = not producer.done() and len(relay._chunks) == 2
+        received = [chunk async for chunk in relay.chunks()]
+        await producer
+        return received, blocked
+
+    received, blocked = asyncio.run(scenario())
+    assert received == [b"0", b"1", b"2", b"3", b"4"]
+    assert blocked  # the producer waited once the window was full
+
+
+def test_relay_past_its_limit_ends_and_refuses_more() -> None:
+    async def scenario() -> tuple[bool, bool, list[bytes]]:
+        relay = StreamRelay(limit=4)
+        first = await relay.put(b"abc")
+        second = await relay.put(b"de")
+        return first, second, [chunk async for chunk in relay.chunks()]
+
+    first, second, received = asyncio.run(scenario())
+    assert (first, second, received) == (True, False, [b"abc"])
+
+
+def test_an_abandoned_relay_never_blocks_the_producer() -> None:
+    async def scenario() -> bool:
+        relay = StreamRelay(limit=1000, window=1)
+        relay.abandon()
+        return all([await relay.put(b"x") for _ in range(10)])
+
+    assert asyncio.run(scenario())

@@ -207,3 +207,30 @@ def test_finished_events_are_pruned_and_pending_ones_kept(tmp_path: Path) -> Non
     assert queue.prune(finished_before=2.0) == 1
     assert queue.counts() == {"pending": 1, "done": 0, "failed": 0}
     queue.close()
+
+
+def test_a_slow_functions_backlog_does_not_hold_other_functions_events(tmp_path: Path) -> None:
+    calls: list[str] = []
+
+    async def scenario() -> None:
+        gate = asyncio.Event()
+
+        async def invoke(function_name: str, payload: bytes) -> InvokeResult:
+            calls.append(function_name)
+            if function_name == "slow":
+                await gate.wait()
+            return None, b"null"
+
+        invoker = AsyncInvoker(tmp_path / "q.sqlite3", invoke, retry_delays=FAST, concurrency=4,
+                               functions=lambda: ["slow", "fast"], capacity=lambda name: 1)
+        await invoker.start()
+        for _ in range(5):
+            invoker.enqueue("slow", b"{}")
+        invoker.enqueue("fast", b"{}")
+        await until(lambda: "fast" in calls)
+        assert calls.count("slow") == 1  # one at a time for "slow": its capacity
+        gate.set()
+        await until(lambda: invoker.queue.counts()["done"] == 6)
+        await invoker.close()
+
+    run(scenario())

@@ -10,6 +10,7 @@ running one event; after a crash the event runs again once its lease is released
 from __future__ import annotations
 
 import asyncio
+import collections
 import contextlib
 import json
 import logging
@@ -51,7 +52,8 @@ class AsyncInvoker:
                  lease_seconds: float = DEFAULT_LEASE_SECONDS,
                  region: str = "us-east-1", account: str = "123456789012",
                  clock: Callable[[], float] = time.time,
-                 functions: Optional[Callable[[], Collection[str]]] = None) -> None:
+                 functions: Optional[Callable[[], Collection[str]]] = None,
+                 capacity: Optional[Callable[[str], int]] = None) -> None:
         self.queue = queue if isinstance(queue, EventQueue) else EventQueue(queue)
         self._invoke = invoke
         self._configs = configs or {}
@@ -61,6 +63,10 @@ class AsyncInvoker:
         self._arn_prefix = f"arn:aws:lambda:{region}:{account}:function:"
         self._clock = clock
         self._functions = functions  # None: every function's events
+        # Events of one function run at most capacity(name) at a time, so a slow function's backlog
+        # holds its own pollers only, as Lambda's per-function queues do.
+        self._capacity = capacity
+        self._in_flight: collections.Counter[str] = collections.Counter()
         self.owner = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
         self._wakeup = asyncio.Event()
         self._workers: list[asyncio.Task[None]] = []
@@ -110,14 +116,23 @@ class AsyncInvoker:
             return self._configs(function_name)
         return self._configs.get(function_name) or EventInvokeConfig()
 
+    def _claimable(self) -> Optional[Collection[str]]:
+        if self._functions is None:  # capacity needs the names to choose among
+            return None
+        names = self._functions()
+        if self._capacity is None:
+            return names
+        capacity = self._capacity
+        return [name for name in names if self._in_flight[name] < capacity(name)]
+
     async def _poll(self) -> None:
         while not self._stopping:
             self._wakeup.clear()
-            only = self._functions() if self._functions is not None else None
-            event = self.queue.claim(self.owner, self._clock(), self._lease, only)
+            event = self.queue.claim(self.owner, self._clock(), self._lease, self._claimable())
             if event is None:
                 await self._sleep_until_due()
                 continue
+            self._in_flight[event.function_name] += 1
             try:
                 await self._run(event)
             except asyncio.CancelledError:
@@ -125,6 +140,9 @@ class AsyncInvoker:
                 raise
             except Exception:  # keep polling; the lease brings the event back
                 log.exception("async invocation %s failed inside lamina", event.request_id)
+            finally:
+                self._in_flight[event.function_name] -= 1
+                self._wakeup.set()  # a function below its capacity again: pollers may claim for it
 
     async def _sleep_until_due(self) -> None:
         due = self.queue.next_due()

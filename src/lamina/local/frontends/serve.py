@@ -43,6 +43,7 @@ __all__ = ["FRONTEND_KEYS", "FrontendOptions", "TemplateFunctions", "frontend_op
 FRONTEND_KEYS = frozenset({"routes", "payload_format", "maximum_retry_attempts", "maximum_event_age",
                            "on_failure", "on_success"})
 _ASYNC_KEYS = frozenset({"maximum_retry_attempts", "maximum_event_age", "on_failure", "on_success"})
+ASYNC_POLLERS = 16  # cheap tasks; each function's own concurrency bounds its share
 RETRY_DELAYS_ENV = "LAMINA_ASYNC_RETRY_DELAYS"  # e.g. "0.05,0.1": Lambda's 60,120 s, shortened for tests
 log = logging.getLogger("lamina.frontends")
 
@@ -151,6 +152,11 @@ def _event_configs(options: FrontendOptions) -> Dict[str, EventInvokeConfig]:
     return configs
 
 
+def _concurrency(local: LocalLambda, name: str) -> int:
+    config = local.registry.get(name)
+    return config.concurrency if config is not None else 0
+
+
 def _retry_delays() -> Sequence[float]:
     value = os.environ.get(RETRY_DELAYS_ENV)
     if not value:
@@ -185,7 +191,8 @@ class Frontends:
             default_queue_path(options.data_dir), local_invoker(local, asynchronous=True),
             configs=self._event_configs, retry_delays=_retry_delays(),
             region=local.registry.region, account=local.registry.account,
-            functions=lambda: [config.name for config in local.registry])
+            functions=lambda: [config.name for config in local.registry],
+            capacity=lambda name: _concurrency(local, name), concurrency=ASYNC_POLLERS)
         self._http: Optional[web.AppRunner] = None
         self._table: Optional[RouteTable] = None
         self._stop_watch = asyncio.Event()

@@ -220,3 +220,17 @@ def test_event_over_lambdas_six_megabytes_is_413_without_invoking() -> None:
 
     run(scenario())
     assert seen == []
+
+
+def test_framing_headers_from_the_function_are_replaced_by_the_servers() -> None:
+    result = json.dumps({"statusCode": 200, "body": "abc",
+                         "headers": {"Content-Length": "999", "Transfer-Encoding": "chunked", "X-Kept": "1"}})
+
+    async def scenario() -> None:
+        async with serving(routes_from_functions({"fn": {}}), recording_invoke(result.encode())) as url:
+            status, headers, body = await fetch("GET", url)
+        assert (status, body) == (200, b"abc")
+        assert headers["Content-Length"] == "3" and headers["X-Kept"] == "1"
+        assert "Transfer-Encoding" not in headers
+
+    run(scenario())

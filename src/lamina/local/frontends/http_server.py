@@ -80,8 +80,13 @@ def _service_error_response(error: InvokeServiceError) -> HttpResponse:
     return gateway_error(500, "Internal Server Error")
 
 
+# Framing is the server's: a function's own values for these would contradict the body sent.
+_HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade"})
+
+
 def _to_aiohttp(response: HttpResponse, request_id: str) -> web.Response:
-    headers: CIMultiDict[str] = CIMultiDict(response.headers)
+    headers: CIMultiDict[str] = CIMultiDict(
+        (name, value) for name, value in response.headers if name.lower() not in _HOP_BY_HOP)
     headers.setdefault("apigw-requestid", request_id)
     return web.Response(status=response.status, body=response.body, headers=headers)
 

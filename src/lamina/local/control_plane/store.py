@@ -23,6 +23,7 @@ import os
 import shutil
 import sqlite3
 import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -95,8 +96,8 @@ class FunctionStore:
         self.storage_limit = storage_limit
         self.lock = threading.RLock()
         self.code_root.mkdir(parents=True, exist_ok=True)
-        shutil.rmtree(self.tmp_root, ignore_errors=True)  # leftovers of a crash mid-extraction
-        self.tmp_root.mkdir(parents=True)
+        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        _remove_stale(self.tmp_root)
         self._db = sqlite3.connect(self.data_dir / "lamina.sqlite3", check_same_thread=False,
                                    isolation_level=None)
         self._db.execute("PRAGMA journal_mode=WAL")
@@ -256,6 +257,18 @@ class FunctionStore:
         if deleted:
             self.collect_garbage()
         return deleted
+
+
+STALE_AFTER = 3600.0  # seconds: no extraction takes this long, so such a staging dir is a crash's
+
+
+def _remove_stale(tmp_root: Path) -> None:
+    """Leftovers of a crash mid-extraction; recent ones may belong to another server on this data dir."""
+    now = time.time()
+    for path in tmp_root.iterdir():
+        with contextlib.suppress(OSError):
+            if now - path.lstat().st_mtime > STALE_AFTER:
+                shutil.rmtree(path, ignore_errors=True)
 
 
 def layers_key(layers: list[Code]) -> str:

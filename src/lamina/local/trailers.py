@@ -41,6 +41,15 @@ def _parse_fields(block: bytes) -> dict[str, str]:
     return fields
 
 
+def _field(lower_block: bytes, marker: bytes) -> Optional[bytes]:
+    start = lower_block.find(marker)
+    if start < 0:
+        return None
+    start += len(marker)
+    end = lower_block.find(_CRLF, start)
+    return lower_block[start:end if end >= 0 else len(lower_block)].strip()
+
+
 class TrailerScanner:
     """Follows request boundaries on one connection; remembers the last chunked message's trailers."""
 
@@ -52,50 +61,55 @@ class TrailerScanner:
         self.last_trailers: Optional[dict[str, str]] = None
 
     def feed(self, data: bytes) -> None:
-        view = memoryview(data)
-        while view and self._state is not _State.LOST:
-            view = self._step(view)
+        position = 0
+        while position < len(data) and self._state is not _State.LOST:
+            position = self._step(data, position)
 
-    def _step(self, view: memoryview) -> memoryview:
+    def _step(self, data: bytes, position: int) -> int:
+        """Consume from ``data[position:]``; return where the next step starts."""
         state = self._state
         if state is _State.BODY or state is _State.CHUNK_DATA:
-            taken = min(self._remaining, len(view))
+            taken = min(self._remaining, len(data) - position)
             self._remaining -= taken
             if self._remaining == 0:
                 self._state = _State.HEAD if state is _State.BODY else _State.CHUNK_SIZE
-            return view[taken:]
-        # Line-oriented states: accumulate until the terminator, then consume up to it.
-        joined = self._buffer + bytes(view)
+            return position + taken
+        # Line-oriented states: find the terminator, joining with what an earlier feed left over.
+        if self._buffer:  # positions in ``text`` are ``offset`` ahead of those in ``data``
+            text, offset, start = self._buffer + data[position:], len(self._buffer) - position, 0
+        else:
+            text, offset, start = data, 0, position
         terminator = _CRLF if state is _State.CHUNK_SIZE else _END_OF_HEAD
-        if state is _State.TRAILERS and joined.startswith(_CRLF):  # no trailers: the empty line
+        if state is _State.TRAILERS and text.startswith(_CRLF, start):  # no trailers: the empty line
             terminator = _CRLF
-        end = joined.find(terminator)
+        end = text.find(terminator, start)
         if end < 0:
-            if len(joined) > _MAX_HEAD:
+            self._buffer = text[start:]
+            if len(self._buffer) > _MAX_HEAD:
                 self._state = _State.LOST
-            self._buffer = joined
-            return view[len(view):]
-        consumed = end + len(terminator) - len(self._buffer)
+            return len(data)
+        block = text[start:end]
         self._buffer = b""
-        block = joined[:end]
         if state is _State.HEAD:
             self._on_head(block)
         elif state is _State.CHUNK_SIZE:
             self._on_chunk_size(block)
         else:
             self._end_chunked(block)
-        return view[consumed:]
+        return end + len(terminator) - offset
 
     def _on_head(self, block: bytes) -> None:
         if not block:  # stray CRLF between messages
             return
-        _, _, header_block = block.partition(_CRLF)
-        fields = _parse_fields(header_block)
-        if "chunked" in fields.get("transfer-encoding", "").lower():
+        # Only two fields matter for framing; finding them in the lower-cased block is cheaper than
+        # parsing every header, and this runs on every Runtime API request.
+        lower = block.lower()
+        encoding = _field(lower, b"\r\ntransfer-encoding:")
+        if encoding is not None and b"chunked" in encoding:
             self.last_trailers = None
             self._state = _State.CHUNK_SIZE
             return
-        length = fields.get("content-length", "0")
+        length = _field(lower, b"\r\ncontent-length:") or b"0"
         if not length.isdigit():
             self._state = _State.LOST
             return

@@ -18,13 +18,14 @@ from lamina.local import event_stream
 from .local_helpers import FUNCTIONS, LaminaServer, lamina_serve
 
 LIMIT = 2 * 1024 * 1024
-FUNCTION_NAMES = ("until_marker", "fail_midway", "fail_first", "mebibytes", "http", "whole")
+FUNCTION_NAMES = ("until_marker", "fail_midway", "fail_first", "mebibytes", "http", "whole", "bad_chunk")
 STREAM_PATH = "/2021-11-15/functions/{name}/response-streaming-invocations"
 
 
 def _project(directory: Path) -> Path:
     tables = "".join(f'[functions.{name}]\ncode = "{FUNCTIONS}"\nhandler = "streaming.{name}"\n'
                      'timeout = 30\n\n' for name in FUNCTION_NAMES)
+    tables += f'[functions.stall]\ncode = "{FUNCTIONS}"\nhandler = "streaming.stall"\ntimeout = 1\n'
     (directory / "lamina.toml").write_text(tables)
     return directory
 
@@ -102,6 +103,29 @@ def test_a_stream_over_the_limit_is_cut_with_response_size_too_large(client) -> 
     assert _chunks(_events(client.invoke_with_response_stream(FunctionName="mebibytes"))) == b"z" * 2**20
 
 
+def test_a_chunk_that_is_not_bytes_or_str_ends_the_stream_with_a_marshal_error(client) -> None:  # type: ignore[no-untyped-def]
+    events = _events(client.invoke_with_response_stream(FunctionName="bad_chunk"))
+    assert _chunks(events) == b"ok"
+    assert events[-1]["InvokeComplete"]["ErrorCode"] == "Runtime.MarshalError"
+
+
+def test_a_stream_that_outlives_the_timeout_ends_with_sandbox_timedout(client) -> None:  # type: ignore[no-untyped-def]
+    events = _events(client.invoke_with_response_stream(FunctionName="stall"))
+    assert _chunks(events) == b"started"
+    complete = events[-1]["InvokeComplete"]
+    assert complete["ErrorCode"] == "Sandbox.Timedout"
+    assert "Task timed out after 1.00 seconds" in complete["ErrorDetails"]
+
+
+def test_a_caller_leaving_mid_stream_does_not_disturb_the_next_invocation(server: LaminaServer) -> None:
+    with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
+        sock.sendall(b"POST /2015-03-31/functions/mebibytes/invocations HTTP/1.1\r\nHost: x\r\n"
+                     b"Content-Length: 11\r\n\r\n{\"mib\": 30}")
+        assert sock.recv(65536)  # the stream started; now the caller goes away
+    response = _post(server.port, "/2015-03-31/functions/mebibytes/invocations", b'{"mib": 1}')
+    assert response.status == 200 and response.read() == b"z" * 2**20
+
+
 def test_unknown_function_and_event_invocation_type_are_service_errors(client) -> None:  # type: ignore[no-untyped-def]
     with pytest.raises(client.exceptions.ResourceNotFoundException):
         client.invoke_with_response_stream(FunctionName="nope")
@@ -162,6 +186,23 @@ def test_plain_invoke_of_a_function_failing_before_streaming_is_a_normal_error(s
     assert response.status == 200
     assert response.getheader("X-Amz-Function-Error") == "Unhandled"
     assert json.loads(response.read())["errorMessage"] == "broke before streaming"
+
+
+def test_a_managed_instances_environment_relays_streams_too(tmp_path: Path) -> None:
+    args = ["--code", str(FUNCTIONS), "--handler", "streaming.until_marker", "--max-concurrency", "2",
+            "--timeout", "30", "--memory", "1024"]
+    with lamina_serve(args, tmp_path) as running:
+        marker = tmp_path / "seen"
+        payload = json.dumps({"marker": str(marker)}).encode()
+        response = _post(running.port, STREAM_PATH.format(name="fn"), payload)
+        messages, rest = event_stream.decode(response.read1())
+        while not messages:
+            more, rest = event_stream.decode(rest + response.read1())
+            messages += more
+        assert messages[0].payload == b"first;"
+        marker.touch()
+        more, _ = event_stream.decode(rest + response.read())
+    assert [m.payload for m in messages[1:] + more] == [b"marker-seen", b"{}"]
 
 
 def _peak_rss_kib(pid: int) -> int:

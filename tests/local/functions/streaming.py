@@ -44,3 +44,16 @@ def http(event, context):
 def whole(event, context):
     print("whole response")
     return {"whole": True}
+
+
+@lamina.streaming
+def stall(event, context):
+    yield b"started"
+    time.sleep(60)
+    yield b"never"
+
+
+@lamina.streaming
+def bad_chunk(event, context):
+    yield b"ok"
+    yield 42

@@ -26,8 +26,8 @@ from .config import FunctionConfig, parse_bootstrap
 
 if sys.version_info >= (3, 11):
     import tomllib
-else:  # pragma: no cover
-    import tomli as tomllib
+else:  # pragma: no cover - Python 3.9/3.10 read TOML with the tomli backport
+    import tomli as tomllib  # type: ignore[import-not-found,no-redef,unused-ignore]
 
 PROJECT_FILES = ("lamina.toml", "pyproject.toml")
 
@@ -46,7 +46,8 @@ def find_project_file(start: Path) -> Path | None:
 
 def _load(path: Path) -> dict[str, Any]:
     try:
-        return tomllib.loads(path.read_text())
+        document: dict[str, Any] = tomllib.loads(path.read_text())
+        return document
     except (OSError, tomllib.TOMLDecodeError) as exc:
         raise ProjectError(f"{path}: {exc}") from None
 

@@ -2,9 +2,9 @@
 
 :func:`install_frontends` adds, around the Invoke API application, the durable Event queue (the
 local Lambda hands it every ``Event`` invocation), the HTTP front on its own port, and hot reload of
-code directories; :func:`functions_from_template` turns a SAM template into the local Lambda's
-function configurations. The local Lambda is reached only through :func:`local_invoker` (its invoke
-core) and the registry (re-putting a config is how a function's environments are recycled).
+code directories and of a SAM template (what to serve is read in :mod:`serve_options`). The local
+Lambda is reached only through :func:`local_invoker` (its invoke core) and the registry (re-putting
+a config is how a function's environments are recycled).
 """
 
 from __future__ import annotations
@@ -14,8 +14,7 @@ import contextlib
 import dataclasses
 import logging
 import os
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
@@ -23,112 +22,32 @@ import click
 from aiohttp import web
 from watchfiles import awatch
 
-from ..config import FunctionConfig, parse_bootstrap
 from ..logsink import LogSink
 from ..service import LocalLambda
 from ..service_errors import ServiceError
-from .async_policy import AWS_RETRY_DELAYS, EventInvokeConfig
+from .async_policy import AWS_RETRY_DELAYS
 from .async_queue import default_queue_path
 from .async_worker import AsyncInvoker
 from .http_server import create_http_app, start_http_server
 from .invoker import Invoker, InvokeResult, InvokeServiceError
 from .reload import watch_code
-from .routes import PAYLOAD_FORMATS, InvalidRouteError, Route, RouteTable, parse_route, routes_from_functions
-from .sam import TemplateError, load_template
+from .routes import PAYLOAD_FORMATS, InvalidRouteError, RouteTable, parse_route, routes_from_functions
+from .sam import TemplateError
+from .serve_options import (
+    FRONTEND_KEYS,
+    FrontendOptions,
+    event_configs,
+    frontend_options,
+    functions_from_template,
+)
 
-__all__ = ["FRONTEND_KEYS", "FrontendOptions", "TemplateFunctions", "frontend_options",
-           "functions_from_template", "install_frontends", "local_invoker"]
+# FrontendOptions and frontend_options are re-exported: lamina serve imports them from here.
+__all__ = ["FRONTEND_KEYS", "FrontendOptions", "Frontends", "frontend_options", "install_frontends",
+           "local_invoker"]
 
-# Project-file keys the front ends read from [tool.lamina.functions.NAME].
-FRONTEND_KEYS = frozenset({"routes", "payload_format", "maximum_retry_attempts", "maximum_event_age",
-                           "on_failure", "on_success"})
-_ASYNC_KEYS = frozenset({"maximum_retry_attempts", "maximum_event_age", "on_failure", "on_success"})
 ASYNC_POLLERS = 16  # cheap tasks; each function's own concurrency bounds its share
 RETRY_DELAYS_ENV = "LAMINA_ASYNC_RETRY_DELAYS"  # e.g. "0.05,0.1": Lambda's 60,120 s, shortened for tests
 log = logging.getLogger("lamina.frontends")
-
-
-@dataclass
-class FrontendOptions:
-    """What ``lamina serve``'s flags and the project file ask of the front ends."""
-
-    host: str = "127.0.0.1"
-    http_port: Optional[int] = None
-    payload_format: Optional[str] = None  # None: per route (2.0 unless the route says otherwise)
-    watch: bool = True
-    data_dir: Path = Path(".lamina")
-    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # project function tables
-    routes: List[Route] = field(default_factory=list)  # from a template
-    event_configs: Dict[str, EventInvokeConfig] = field(default_factory=dict)
-    template: Optional[Path] = None  # watched with the code: edits reload the functions and routes
-    overrides: Dict[str, Any] = field(default_factory=dict)  # FunctionConfig changes from the flags
-
-
-@dataclass
-class TemplateFunctions:
-    """A SAM template as the local Lambda serves it."""
-
-    functions: List[FunctionConfig]
-    routes: List[Route]
-    event_configs: Dict[str, EventInvokeConfig]
-    warnings: List[str]
-
-
-def functions_from_template(path: Path, overrides: Optional[Mapping[str, Any]] = None) -> TemplateFunctions:
-    """Function configs, routes and async settings from a SAM template; raises TemplateError."""
-    app = load_template(path)
-    overrides = overrides or {}
-    functions = []
-    for sam in app.functions:
-        config = FunctionConfig(name=sam.name, code_dir=sam.code_dir, handler=sam.handler,
-                                runtime=sam.runtime, memory_mb=sam.memory_size, timeout=sam.timeout,
-                                environment=sam.environment, layers=sam.layers)
-        functions.append(config.with_changes(**overrides) if overrides else config)
-    event_configs = {f.name: f.event_invoke_config for f in app.functions if f.event_invoke_config}
-    return TemplateFunctions(functions, app.routes, event_configs, app.warnings)
-
-
-def _destinations_under(table: Mapping[str, Any], base: Path) -> Dict[str, Any]:
-    """Destination paths are relative to the project file, as code directories are."""
-    resolved = dict(table)
-    for key in ("on_failure", "on_success"):
-        value = resolved.get(key)
-        if isinstance(value, str) and not Path(value).is_absolute():
-            resolved[key] = str(base / value) + ("/" if value.endswith("/") else "")
-    return resolved
-
-
-def frontend_options(options: FrontendOptions, *, template: Optional[Path] = None,
-                     project: Optional[Path] = None,
-                     overrides: Optional[Mapping[str, Any]] = None) -> List[FunctionConfig]:
-    """Fill ``options`` from a SAM template (returning its functions) or a project file's tables.
-
-    For the command line: template problems become usage errors, warnings go to stderr.
-    """
-    if project is not None:
-        from ..project import _function_tables, _load
-
-        tables = _function_tables(_load(project))
-        options.tables = {name: _destinations_under(table, project.parent)
-                          for name, table in tables.items() if isinstance(table, dict)}
-    if template is None:
-        return []
-    renamed = {"memory": "memory_mb", "concurrency": "max_concurrency"}
-    changes = {renamed.get(k, k): v for k, v in (overrides or {}).items()}
-    if "bootstrap" in changes:
-        changes["bootstrap"] = parse_bootstrap(changes["bootstrap"])
-    try:
-        served = functions_from_template(template, changes)
-    except (TemplateError, InvalidRouteError) as exc:
-        raise click.UsageError(f"{template}: {exc}") from None
-    options.template, options.overrides = template, changes
-    for warning in served.warnings:
-        click.echo(f"lamina: {template.name}: {warning}", err=True)
-    if not served.functions:
-        raise click.UsageError(f"{template}: no AWS::Serverless::Function that lamina can serve")
-    options.routes = served.routes
-    options.event_configs.update(served.event_configs)
-    return served.functions
 
 
 def local_invoker(local: LocalLambda, *, asynchronous: bool = False) -> Invoker:
@@ -142,14 +61,6 @@ def local_invoker(local: LocalLambda, *, asynchronous: bool = False) -> Invoker:
         return result.function_error, result.payload
 
     return invoke
-
-
-def _event_configs(options: FrontendOptions) -> Dict[str, EventInvokeConfig]:
-    configs = dict(options.event_configs)
-    for name, table in options.tables.items():
-        if _ASYNC_KEYS & set(table):
-            configs[name] = EventInvokeConfig.from_project(dict(table))
-    return configs
 
 
 def _concurrency(local: LocalLambda, name: str) -> int:
@@ -184,7 +95,7 @@ class Frontends:
         self.local = local
         self.options = options
         self.sink = sink
-        self._event_configs = _event_configs(options)  # mutated in place when a template reloads
+        self._event_configs = event_configs(options)  # mutated in place when a template reloads
         self._template_names = {config.name for config in local.registry} if options.template else set()
         self._template_watcher: Optional[asyncio.Task[None]] = None
         self.async_invoker = AsyncInvoker(
@@ -278,7 +189,7 @@ class Frontends:
         self._template_names = names
         self.options.routes = served.routes
         self._event_configs.clear()
-        self._event_configs.update(_event_configs(self.options))
+        self._event_configs.update(event_configs(self.options))
         self._event_configs.update(served.event_configs)
         self._say(f"{template.name}: reloaded ({len(served.functions)} functions, "
                   f"{len(served.routes)} routes)")

@@ -1,0 +1,78 @@
+"""Latency-relevant socket options and the log sink's ordering, in-process."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+import socket
+
+from aiohttp import web
+
+from lamina.local.app import create_app, run_app
+from lamina.local.logsink import ConsoleSink
+from lamina.local.runtime_api import RuntimeApiServer
+from lamina.local.service import LocalLambda
+from tests.conftest import free_port
+
+
+def _nodelay(server: web.Server) -> list[int]:
+    sockets = [handler.transport.get_extra_info("socket") for handler in server.connections
+               if handler.transport is not None]
+    return [sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for sock in sockets]
+
+
+async def _connect_and_check(port: int, server_of: object) -> list[int]:
+    _, writer = await asyncio.open_connection("127.0.0.1", port)
+    try:
+        for _ in range(100):
+            await asyncio.sleep(0.01)
+            flags = _nodelay(server_of.server)  # type: ignore[attr-defined]
+            if flags:
+                return flags
+        return []
+    finally:
+        writer.close()
+
+
+def test_invoke_api_and_runtime_api_connections_disable_nagle() -> None:
+    async def scenario() -> tuple[list[int], list[int]]:
+        port = free_port()
+        runner = await run_app(create_app(LocalLambda()), "127.0.0.1", port)
+        try:
+            invoke_side = await _connect_and_check(port, runner)
+        finally:
+            await runner.cleanup()
+        api = RuntimeApiServer()
+
+        class Idle:
+            async def on_next(self):  # type: ignore[no-untyped-def]
+                await asyncio.sleep(3600)
+
+        address = await api.attach(Idle())  # type: ignore[arg-type]
+        try:
+            runtime_side = await _connect_and_check(int(address.rsplit(":", 1)[1]), api._runner)
+        finally:
+            await api.close()
+        return invoke_side, runtime_side
+
+    invoke_side, runtime_side = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert invoke_side and all(invoke_side)
+    assert runtime_side and all(runtime_side)
+
+
+def test_console_sink_writes_after_the_current_loop_step_and_at_once_without_a_loop() -> None:
+    stream = io.StringIO()
+    sink = ConsoleSink(stream, colour=False)
+    sink.write("f", "outside a loop")
+    assert stream.getvalue() == "f | outside a loop\n"
+
+    async def scenario() -> tuple[str, str]:
+        sink.write("f", "END RequestId: r")
+        sink.write("f", "REPORT RequestId: r")
+        during = stream.getvalue()
+        await asyncio.sleep(0)
+        return during, stream.getvalue()
+
+    during, after = asyncio.run(scenario())
+    assert during == "f | outside a loop\n"
+    assert after.endswith("f | END RequestId: r\nf | REPORT RequestId: r\n")

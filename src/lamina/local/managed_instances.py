@@ -49,7 +49,9 @@ class ManagedEnvironment(ExecutionEnvironment):
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
                  **kwargs: object) -> None:
         super().__init__(config, server, sink, **kwargs)  # type: ignore[arg-type]
-        self.lifecycle = ManagedLifecycle(config.environment_concurrency or 1)  # type: ignore[assignment]
+        self._managed = ManagedLifecycle(config.environment_concurrency or 1)
+        # The base class's process handling (exit, memory, init error) goes through the same object.
+        self.lifecycle = self._managed  # type: ignore[assignment]
         self._runs: dict[str, _Run] = {}
         self._polls: collections.deque[asyncio.Future[tuple[Invocation, int]]] = collections.deque()
 
@@ -61,7 +63,7 @@ class ManagedEnvironment(ExecutionEnvironment):
         loop = asyncio.get_running_loop()
         run = _Run(invocation, loop.create_future())
         self._runs[invocation.request_id] = run
-        warm = self.lifecycle.init_done
+        warm = self._managed.init_done
         try:
             if self._spawn_error is not None:
                 message = f"RequestId: {invocation.request_id} Error: {self._spawn_error}"
@@ -72,7 +74,7 @@ class ManagedEnvironment(ExecutionEnvironment):
                 if not warm:  # the init phase's time counts against a waiting invocation too
                     run.timer = loop.call_later(self.config.init_timeout + invocation.timeout,
                                                 self._timed_out_run, invocation.request_id)
-                self.lifecycle.assign(invocation)
+                self._managed.assign(invocation)
                 self._hand_out()
             try:
                 outcome = await run.result
@@ -89,19 +91,19 @@ class ManagedEnvironment(ExecutionEnvironment):
 
     def stream_relay(self, request_id: str) -> Optional[object]:
         """The relay of a running invocation (lamina.local.streaming_relay asks by request id)."""
-        invocation = self.lifecycle.running.get(request_id)
+        invocation = self._managed.running.get(request_id)
         return invocation.relay if invocation is not None else None
 
     # --- Runtime API ------------------------------------------------------------------------------
 
     async def on_next(self) -> Union[Reply, tuple[Invocation, int]]:
-        was_init = self.lifecycle.state is State.INIT
-        refused = self.lifecycle.next_requested()
-        if was_init and self.lifecycle.init_done:
+        was_init = self._managed.state is State.INIT
+        refused = self._managed.next_requested()
+        if was_init and self._managed.init_done:
             self.init_duration_ms = (time.perf_counter() - self._spawned_at) * 1000
         if refused is not None:
             return refused
-        invocation = self.lifecycle.take()
+        invocation = self._managed.take()
         if invocation is not None:
             return self._begin(invocation)
         poll: asyncio.Future[tuple[Invocation, int]] = asyncio.get_running_loop().create_future()
@@ -113,13 +115,13 @@ class ManagedEnvironment(ExecutionEnvironment):
                 self._polls.remove(poll)
 
     def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply:
-        reply, outcome = self.lifecycle.response_posted(request_id, size, body, content_type)
+        reply, outcome = self._managed.response_posted(request_id, size, body, content_type)
         self._complete(outcome)
         return reply
 
     def on_error(self, request_id: str, body: bytes, content_type: Optional[str],
                  error_type: Optional[str]) -> Reply:
-        reply, outcome = self.lifecycle.error_posted(request_id, body, content_type, error_type)
+        reply, outcome = self._managed.error_posted(request_id, body, content_type, error_type)
         self._complete(outcome)
         return reply
 
@@ -131,7 +133,7 @@ class ManagedEnvironment(ExecutionEnvironment):
             poll = self._polls.popleft()
             if poll.done():
                 continue
-            invocation = self.lifecycle.take()
+            invocation = self._managed.take()
             if invocation is None:
                 self._polls.appendleft(poll)
                 return
@@ -149,9 +151,9 @@ class ManagedEnvironment(ExecutionEnvironment):
         return invocation, int(time.time() * 1000 + invocation.timeout * 1000)
 
     def _timed_out_run(self, request_id: str) -> None:
-        self._complete(self.lifecycle.timed_out(request_id))
+        self._complete(self._managed.timed_out(request_id))
 
-    def _complete(self, outcome: Union[Outcome, Sequence[Outcome], None]) -> None:  # type: ignore[override]
+    def _complete(self, outcome: Union[Outcome, Sequence[Outcome], None]) -> None:
         outcomes = [outcome] if isinstance(outcome, Outcome) else list(outcome or ())
         for each in outcomes:
             run = self._runs.get(each.request_id)

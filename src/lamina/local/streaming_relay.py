@@ -34,7 +34,7 @@ from .lifecycle import Kind, Reply
 from .trailers import trailers_of
 
 if TYPE_CHECKING:
-    from .service import InvocationResult
+    from .service import InvocationResult, LocalLambda
 
 LIMIT_ENV = "LAMINA_MAX_STREAMED_RESPONSE"  # bytes; lets tests exercise the limit without 200 MB
 DEFAULT_CONTENT_TYPE = "application/octet-stream"
@@ -209,13 +209,7 @@ def error_details(document: bytes) -> str:
 # --- the caller's side: starting an invocation that may stream, and writing a stream out ----------
 
 
-class Invoker(Protocol):
-    """``LocalLambda.invoke``'s shape, as far as relaying needs it."""
-
-    async def invoke(self, function_name: str, payload: bytes, **options: Any) -> InvocationResult: ...
-
-
-async def start(local: Invoker, name: str, payload: bytes,
+async def start(local: LocalLambda, name: str, payload: bytes,
                 **options: Any) -> tuple[StreamRelay, asyncio.Task[InvocationResult]]:
     """Start an invocation with a relay; return once it streams or has ended without streaming."""
     relay = StreamRelay()
@@ -240,7 +234,7 @@ async def pump(response: web.StreamResponse, relay: StreamRelay, frame: Callable
     return True
 
 
-async def invoke_relayed(request: web.BaseRequest, local: Invoker, name: str, payload: bytes,
+async def invoke_relayed(request: web.BaseRequest, local: LocalLambda, name: str, payload: bytes,
                          headers: Mapping[str, str], **options: Any) -> InvocationResult | web.StreamResponse:
     """The plain Invoke path: a streamed response goes out as chunked HTTP while it is produced.
 

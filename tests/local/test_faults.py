@@ -15,6 +15,7 @@ from pathlib import Path
 from lamina.local.config import FunctionConfig
 from lamina.local.lifecycle import Kind
 from lamina.local.service import LocalLambda
+from lamina.local.service_errors import ServiceError
 
 from .local_helpers import FUNCTIONS, RUNTIMES, alive, lamina_serve, post, serve_handler, wait_gone
 
@@ -201,7 +202,7 @@ def test_idle_environments_are_stopped_after_the_idle_timeout() -> None:
     assert wait_gone(pid)
 
 
-def test_updating_a_function_recycles_its_environments() -> None:
+def test_updating_a_function_recycles_its_environments_and_removing_it_stops_them() -> None:
     async def scenario() -> tuple[int, int, str]:
         config = FunctionConfig(name="f", code_dir=FUNCTIONS, handler="handlers.pid",
                                 bootstrap=(sys.executable, "-m", "awslambdaric"))
@@ -211,6 +212,18 @@ def test_updating_a_function_recycles_its_environments() -> None:
             local.registry.put(config.with_changes(handler="handlers.context_info",
                                                    environment={"GREETING": "new"}))
             info = json.loads((await local.invoke("f", b"{}")).payload)
+            local.registry.remove("f")
+            try:
+                await local.invoke("f", b"{}")
+            except ServiceError as error:
+                assert error.error_type == "ResourceNotFoundException" and error.status == 404
+            else:
+                raise AssertionError("a removed function was invoked")
+            for _ in range(100):  # its environment is stopped in the background
+                if not alive(int(info["pid"])):
+                    break
+                await asyncio.sleep(0.05)
+            assert not alive(int(info["pid"]))
         return int(first), int(info["pid"]), info["env"]["GREETING"]
 
     first, second, greeting = asyncio.run(asyncio.wait_for(scenario(), 30))

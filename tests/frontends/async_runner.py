@@ -20,7 +20,7 @@ from lamina.local.frontends.invoker import InvokeResult
 
 
 async def main(data_dir: Path, port: int, out: Path, block: Path) -> None:
-    async def function(name: str, payload: bytes) -> InvokeResult:
+    async def function(name: str, payload: bytes, request_id: str) -> InvokeResult:
         while block.exists():
             await asyncio.sleep(0.05)
         with open(out, "a") as handle:

@@ -33,10 +33,12 @@ class Recorder:
 
     def __init__(self, failures: int = 0) -> None:
         self.calls: list[tuple[str, dict[str, Any]]] = []
+        self.request_ids: list[str] = []
         self.failures = failures
 
-    async def __call__(self, function_name: str, payload: bytes) -> InvokeResult:
+    async def __call__(self, function_name: str, payload: bytes, request_id: str) -> InvokeResult:
         self.calls.append((function_name, json.loads(payload)))
+        self.request_ids.append(request_id)
         if len(self.calls) <= self.failures:
             return "Unhandled", b'{"errorMessage":"boom","errorType":"Exception"}'
         return None, b'"ok"'
@@ -100,6 +102,7 @@ def test_failing_event_is_retried_twice_then_recorded_on_failure(tmp_path: Path)
 
     request_id = run(scenario())
     assert len(recorder.calls) == 3
+    assert recorder.request_ids == [request_id] * 3  # every retry keeps the accepted id
     (record,) = [json.loads(line) for line in failures.read_text().splitlines()]
     assert record["version"] == "1.0"
     assert record["requestContext"] == {
@@ -215,7 +218,7 @@ def test_a_slow_functions_backlog_does_not_hold_other_functions_events(tmp_path:
     async def scenario() -> None:
         gate = asyncio.Event()
 
-        async def invoke(function_name: str, payload: bytes) -> InvokeResult:
+        async def invoke(function_name: str, payload: bytes, request_id: str) -> InvokeResult:
             calls.append(function_name)
             if function_name == "slow":
                 await gate.wait()

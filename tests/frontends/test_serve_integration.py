@@ -255,13 +255,13 @@ def test_invalid_project_route_is_a_usage_error(tmp_path: Path) -> None:
     assert "Invalid route key" in out.stderr and "greedy" in out.stderr
 
 
-def test_boto3_event_invocation_is_accepted_into_the_durable_queue(tmp_path: Path) -> None:
+def test_boto3_event_invocation_runs_from_the_durable_queue_with_its_request_id(tmp_path: Path) -> None:
     code, out = tmp_path / "code", tmp_path / "ran.txt"
     code.mkdir()
     (code / "app.py").write_text(textwrap.dedent(f"""
         def handler(event, context):
             with open({str(out)!r}, "a") as f:
-                f.write(event["id"] + "\\n")
+                f.write(event["id"] + " " + context.aws_request_id + "\\n")
     """))
     args = ["--code", str(code), "--handler", "app.handler", "--name", "writer", "--no-watch"]
     with serving(args, tmp_path) as served:
@@ -274,7 +274,7 @@ def test_boto3_event_invocation_is_accepted_into_the_durable_queue(tmp_path: Pat
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not out.exists():
             time.sleep(0.05)
-    assert out.read_text() == "e1\n"
+    assert out.read_text() == f"e1 {request_id}\n"  # the id the 202 announced
 
     with contextlib.closing(sqlite3.connect(tmp_path / "data" / "async" / "events.sqlite3")) as db:
         row = db.execute("SELECT state FROM events WHERE request_id = ?", (request_id,)).fetchone()

@@ -1,7 +1,7 @@
 """Asynchronous (``Event``) invocations that are never lost: accept into the queue, run, retry, report.
 
 :meth:`AsyncInvoker.enqueue` commits the event and returns its request id (the caller answers 202);
-workers claim due events, call the injected :data:`Invoker`, then complete, retry (Lambda's policy,
+workers claim due events, call the injected :data:`EventInvoker`, then complete, retry (Lambda's policy,
 :mod:`async_policy`) or fail the event, writing a destination record (:mod:`destinations`) for
 functions that configured one. A lease, renewed while the function runs, keeps two workers from
 running one event; after a crash the event runs again once its lease is released or expired.
@@ -33,7 +33,7 @@ from .async_policy import (
 )
 from .async_queue import EventQueue, QueuedEvent
 from .destinations import SUCCESS, destination_record, write_record
-from .invoker import Invoker, InvokeResult, InvokeServiceError
+from .invoker import EventInvoker, InvokeResult, InvokeServiceError
 
 __all__ = ["AsyncInvoker"]
 
@@ -46,7 +46,7 @@ ConfigSource = Union[Mapping[str, EventInvokeConfig], Callable[[str], EventInvok
 class AsyncInvoker:
     """The local Lambda's internal event queue and its pollers, for one data directory."""
 
-    def __init__(self, queue: Union[EventQueue, Path], invoke: Invoker, *,
+    def __init__(self, queue: Union[EventQueue, Path], invoke: EventInvoker, *,
                  configs: Optional[ConfigSource] = None, concurrency: int = 2,
                  retry_delays: Sequence[float] = AWS_RETRY_DELAYS,
                  lease_seconds: float = DEFAULT_LEASE_SECONDS,
@@ -185,7 +185,7 @@ class AsyncInvoker:
 
     async def _attempt(self, event: QueuedEvent) -> InvokeResult:
         name = f"{event.function_name}:{event.qualifier}" if event.qualifier else event.function_name
-        return await self._invoke(name, event.payload)
+        return await self._invoke(name, event.payload, event.request_id)
 
     def _give_up(self, event: QueuedEvent, config: EventInvokeConfig, condition: str, count: int,
                  body: Optional[bytes], function_error: Optional[str]) -> None:

@@ -14,6 +14,9 @@ from typing import Callable, Optional, Tuple
 
 InvokeResult = Tuple[Optional[str], bytes]
 Invoker = Callable[[str, bytes], Awaitable[InvokeResult]]
+# The async path passes the request id too: an Event invocation keeps the id its 202 announced
+# across every attempt, as Lambda's does.
+EventInvoker = Callable[[str, bytes, str], Awaitable[InvokeResult]]
 
 
 class InvokeServiceError(Exception):

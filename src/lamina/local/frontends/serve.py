@@ -29,7 +29,7 @@ from .async_policy import AWS_RETRY_DELAYS
 from .async_queue import default_queue_path
 from .async_worker import AsyncInvoker
 from .http_server import create_http_app, start_http_server
-from .invoker import Invoker, InvokeResult, InvokeServiceError
+from .invoker import EventInvoker, Invoker, InvokeResult, InvokeServiceError
 from .reload import watch_code
 from .routes import PAYLOAD_FORMATS, InvalidRouteError, RouteTable, parse_route, routes_from_functions
 from .sam import TemplateError
@@ -43,22 +43,37 @@ from .serve_options import (
 
 # FrontendOptions and frontend_options are re-exported: lamina serve imports them from here.
 __all__ = ["FRONTEND_KEYS", "FrontendOptions", "Frontends", "frontend_options", "install_frontends",
-           "local_invoker"]
+           "local_event_invoker", "local_invoker"]
 
 ASYNC_POLLERS = 16  # cheap tasks; each function's own concurrency bounds its share
 RETRY_DELAYS_ENV = "LAMINA_ASYNC_RETRY_DELAYS"  # e.g. "0.05,0.1": Lambda's 60,120 s, shortened for tests
 log = logging.getLogger("lamina.frontends")
 
 
-def local_invoker(local: LocalLambda, *, asynchronous: bool = False) -> Invoker:
-    """The local Lambda's invoke core as the front ends' Invoker (service errors re-raised as theirs)."""
+async def _invoke(local: LocalLambda, function_name: str, payload: bytes, request_id: Optional[str],
+                  asynchronous: bool) -> InvokeResult:
+    """One invocation through the local Lambda's invoke core; its service errors re-raised as ours."""
+    try:
+        result = await local.invoke(function_name, payload, request_id=request_id, asynchronous=asynchronous)
+    except ServiceError as exc:
+        raise InvokeServiceError(exc.status, exc.error_type, exc.message) from None
+    return result.function_error, result.payload
+
+
+def local_invoker(local: LocalLambda) -> Invoker:
+    """The local Lambda as the HTTP front's Invoker (a synchronous invocation, throttled when busy)."""
 
     async def invoke(function_name: str, payload: bytes) -> InvokeResult:
-        try:
-            result = await local.invoke(function_name, payload, asynchronous=asynchronous)
-        except ServiceError as exc:
-            raise InvokeServiceError(exc.status, exc.error_type, exc.message) from None
-        return result.function_error, result.payload
+        return await _invoke(local, function_name, payload, None, asynchronous=False)
+
+    return invoke
+
+
+def local_event_invoker(local: LocalLambda) -> EventInvoker:
+    """The local Lambda as the async pollers' invoker: waits for an environment instead of a 429."""
+
+    async def invoke(function_name: str, payload: bytes, request_id: str) -> InvokeResult:
+        return await _invoke(local, function_name, payload, request_id, asynchronous=True)
 
     return invoke
 
@@ -99,7 +114,7 @@ class Frontends:
         self._template_names = {config.name for config in local.registry} if options.template else set()
         self._template_watcher: Optional[asyncio.Task[None]] = None
         self.async_invoker = AsyncInvoker(
-            default_queue_path(options.data_dir), local_invoker(local, asynchronous=True),
+            default_queue_path(options.data_dir), local_event_invoker(local),
             configs=self._event_configs, retry_delays=_retry_delays(),
             region=local.registry.region, account=local.registry.account,
             functions=lambda: [config.name for config in local.registry],

@@ -340,3 +340,16 @@ def test_invocation_in_flight_during_a_reload_finishes_on_the_old_code(tmp_path:
         release.touch()
         status, _, body = held.result(timeout=30)
     assert status == 200 and json.loads(body) == {"version": 1}
+
+
+def test_http_format_url_sends_function_url_events(tmp_path: Path) -> None:
+    code = tmp_path / "code"
+    code.mkdir()
+    (code / "app.py").write_text("def handler(event, context):\n    return event\n")
+    args = ["--code", str(code), "--handler", "app.handler", "--no-watch", "--http-format", "url"]
+    with serving(args, tmp_path) as served:
+        status, _, body = served.http("/a/b?x=1")
+    event = json.loads(body)
+    assert status == 200 and event["version"] == "2.0" and event["routeKey"] == "$default"
+    assert event["rawPath"] == "/a/b" and event["queryStringParameters"] == {"x": "1"}
+    assert "pathParameters" not in event and event["requestContext"]["accountId"] == "anonymous"

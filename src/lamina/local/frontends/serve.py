@@ -45,6 +45,7 @@ from .serve_options import (
 __all__ = ["FRONTEND_KEYS", "FrontendOptions", "Frontends", "frontend_options", "install_frontends",
            "local_event_invoker", "local_invoker"]
 
+FUNCTION_URL = "url"  # --http-format url: function URL events ($default, no path parameters)
 ASYNC_POLLERS = 16  # cheap tasks; each function's own concurrency bounds its share
 RETRY_DELAYS_ENV = "LAMINA_ASYNC_RETRY_DELAYS"  # e.g. "0.05,0.1": Lambda's 60,120 s, shortened for tests
 log = logging.getLogger("lamina.frontends")
@@ -91,15 +92,17 @@ def _retry_delays() -> Sequence[float]:
 
 
 def _route_table(names: List[str], options: FrontendOptions) -> RouteTable:
+    # a function URL's events are format 2.0 with the $default route
+    forced = "2.0" if options.payload_format == FUNCTION_URL else options.payload_format
     if options.routes:
         routes = options.routes
-        if options.payload_format:
-            routes = [parse_route(r.route_key, r.function_name, options.payload_format) for r in routes]
+        if forced:
+            routes = [parse_route(r.route_key, r.function_name, forced) for r in routes]
         return RouteTable(routes)
     tables: Dict[str, Dict[str, Any]] = {name: dict(options.tables.get(name, {})) for name in names}
-    if options.payload_format:
+    if forced:
         for table in tables.values():
-            table["payload_format"] = options.payload_format
+            table["payload_format"] = forced
     return routes_from_functions(tables, default_function=names[0] if len(names) == 1 else None)
 
 
@@ -149,7 +152,8 @@ class Frontends:
         self.local.event_acceptor = self.accept_event
         self._table = table
         if table is not None and self.options.http_port is not None:
-            app = create_http_app(table, local_invoker(self.local))
+            app = create_http_app(table, local_invoker(self.local),
+                                  function_url=self.options.payload_format == FUNCTION_URL)
             self._http = await start_http_server(app, self.options.host, self.options.http_port)
             for route in table.routes:
                 self._say(f"http://{self.options.host}:{self.options.http_port} {route.route_key} -> "
@@ -234,8 +238,9 @@ FRONTENDS_KEY: web.AppKey[Frontends] = web.AppKey("frontends", Frontends)
 def install_frontends(app: web.Application, local: LocalLambda, options: FrontendOptions,
                       sink: Optional[LogSink] = None) -> Frontends:
     """Start the front ends after the local Lambda starts, stop them before it stops."""
-    if options.payload_format is not None and options.payload_format not in PAYLOAD_FORMATS:
-        raise InvalidRouteError(f"Invalid payload format version {options.payload_format!r}: use 1.0 or 2.0")
+    if options.payload_format not in (None, FUNCTION_URL, *PAYLOAD_FORMATS):
+        raise InvalidRouteError(f"Invalid payload format version {options.payload_format!r}: "
+                                f"use 1.0, 2.0 or {FUNCTION_URL}")
     frontends = Frontends(local, options, sink)
     app[FRONTENDS_KEY] = frontends
 

@@ -96,8 +96,9 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
                                       "aws lambda create-function).")
 @click.option("--http", "http_port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
               help="Also answer HTTP on PORT as API Gateway would (routes from the project or template).")
-@click.option("--http-format", type=click.Choice(["2.0", "1.0"]), default=None,
-              help="Event format for every route: HTTP API 2.0 (default) or REST API 1.0.")
+@click.option("--http-format", type=click.Choice(["2.0", "1.0", "url"]), default=None,
+              help="Event format for every route: HTTP API 2.0 (default), REST API 1.0, or url "
+                   "(a function URL's).")
 @click.option("--template", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
               help="Serve the functions of a SAM template (template.yaml).")
 @click.option("--watch/--no-watch", default=True, show_default=True,

@@ -158,6 +158,8 @@ async def receive(environment: StreamingEnvironment, request: web.BaseRequest, r
     cut: Optional[Reply] = None
     try:
         async for data, _ in request.content.iter_chunks():
+            if not data:  # aiohttp marks the end of an HTTP chunk with an empty piece
+                continue
             if cut is None and not await relay.put(data):
                 # Past the limit: the caller is told now; the rest of the body is read and dropped.
                 # The lifecycle knows the synchronous limit only; any size past it ends the

@@ -5,6 +5,8 @@
 
 1. Sequential latency: one keep-alive client invokes an echo handler; rounds alternate between the
    two servers so load from the rest of the machine hits both alike. Target: lamina <= 0.7x emulator.
+   For scale, the same client against a bare aiohttp server that answers at once (no runtime, no
+   Lambda): the floor of one HTTP exchange in CPython, which lamina pays twice per invocation.
 2. Throughput at client concurrency 1, 2, 4 on a handler that waits 5 ms (as functions wait on I/O):
    lamina runs one environment per concurrent client; AWS's emulator serves one invocation at a
    time (two overlapping invocations crash it), so its clients take turns.
@@ -67,6 +69,28 @@ def latencies(client: Client, count: int) -> list[float]:
     return samples
 
 
+FLOOR_SERVER = """
+import sys
+from aiohttp import web
+
+async def answer(request):
+    await request.read()
+    return web.Response(body=b"{}")
+
+app = web.Application()
+app.router.add_post("/{tail:.*}", answer)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), access_log=None, print=None)
+"""
+
+
+def start_floor(stack: ExitStack) -> int:
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-c", FLOOR_SERVER, str(port)], start_new_session=True)
+    stack.callback(stop_process, proc)
+    wait_for_port(port, proc=proc)
+    return port
+
+
 def throughput(port: int, path: str, clients: int, seconds: float, serialize: bool) -> float:
     """Invocations per second with ``clients`` threads for ``seconds``."""
     lock = threading.Lock() if serialize else None
@@ -122,20 +146,26 @@ def main() -> int:
         rie = stack.enter_context(run_emulator([*RIC, "bench_handlers.echo"], code, tmp_path=logs))
         lamina_port = start_lamina(stack, code, "bench_handlers.echo", logs)
         rie_client, lamina_client = Client(rie.port, PATH), Client(lamina_port, PATH)
-        for client in (rie_client, lamina_client):
+        floor_client = Client(start_floor(stack), PATH)
+        for client in (rie_client, lamina_client, floor_client):
             latencies(client, 50)  # cold start and warm-up
         rie_samples: list[float] = []
         lamina_samples: list[float] = []
+        floor_samples: list[float] = []
         rounds = 6
         for _ in range(rounds):
             rie_samples += latencies(rie_client, args.invocations // rounds)
             lamina_samples += latencies(lamina_client, args.invocations // rounds)
-        for label, samples in (("AWS emulator", rie_samples), ("lamina serve", lamina_samples)):
+            floor_samples += latencies(floor_client, args.invocations // rounds)
+        for label, samples in (("AWS emulator", rie_samples), ("lamina serve", lamina_samples),
+                               ("aiohttp floor", floor_samples)):
             print(f"{label:>13}: median {statistics.median(samples) * 1e3:.3f} ms, "
                   f"mean {statistics.fmean(samples) * 1e3:.3f} ms, "
                   f"p90 {statistics.quantiles(samples, n=10)[-1] * 1e3:.3f} ms")
         ratio = statistics.median(lamina_samples) / statistics.median(rie_samples)
         print(f"latency ratio lamina/emulator (median): {ratio:.2f}  (target <= 0.70)")
+        floor = statistics.median(floor_samples) / statistics.median(rie_samples)
+        print(f"one bare aiohttp exchange / emulator's whole invocation: {floor:.2f}")
 
         print("\n== throughput (handler waits 5 ms, awslambdaric) ==")
         rie_wait = stack.enter_context(run_emulator([*RIC, "bench_handlers.wait_5ms"], code, tmp_path=logs))

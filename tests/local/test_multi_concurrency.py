@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import json
 import os
@@ -17,7 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, InvokeResult, free_port, rie_binary, stop_process, wait_for_port
 
-from .local_helpers import LaminaServer, lamina_serve, post
+from .local_helpers import LaminaServer, lamina_serve, post, wait_gone
 
 RUNTIME_FUNCTIONS = Path(__file__).resolve().parent.parent / "runtime" / "functions"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -119,3 +120,30 @@ def test_lamina_runtime_runs_concurrent_invocations_under_aws_emulator_in_lmi_mo
     assert len(handler_lines) == 40
     for record in handler_lines:
         assert json.loads(record["message"])["context_request_id"] == record["requestId"]
+
+
+def test_a_new_configuration_retires_an_idle_managed_instance(tmp_path: Path) -> None:
+    from lamina.local.config import FunctionConfig
+    from lamina.local.service import LocalLambda
+
+    async def scenario() -> tuple[int, bool]:
+        config = FunctionConfig(name="fn", code_dir=RUNTIME_FUNCTIONS, handler="multi.async_handler",
+                                environment_concurrency=4, memory_mb=1024)
+        async with LocalLambda() as local:
+            local.registry.put(config)
+            await local.invoke("fn", b"{}")
+            old_pool = local.pool("fn")
+            assert old_pool is not None
+            (environment,) = old_pool.environments
+            pid = environment.pid
+            assert pid is not None
+            local.registry.put(config.with_changes(timeout=5.0))
+            for _ in range(200):
+                if not environment.alive:
+                    break
+                await asyncio.sleep(0.02)
+            return pid, environment.alive
+
+    pid, alive = asyncio.run(scenario())
+    assert not alive
+    assert wait_gone(pid)

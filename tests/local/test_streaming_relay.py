@@ -162,9 +162,9 @@ def test_plain_invoke_passes_the_http_integration_prelude_through(server: Lamina
     assert body == b"<h1>hi</h1>"
 
 
-def test_plain_invoke_reports_a_mid_stream_error_in_trailers(server: LaminaServer) -> None:
+def test_plain_invoke_reports_a_mid_stream_error_and_the_log_tail_in_trailers(server: LaminaServer) -> None:
     request = (b"POST /2015-03-31/functions/fail_midway/invocations HTTP/1.1\r\nHost: x\r\n"
-               b"Content-Length: 2\r\nConnection: close\r\n\r\n{}")
+               b"X-Amz-Log-Type: Tail\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
         sock.sendall(request)
         raw = b""
@@ -179,6 +179,7 @@ def test_plain_invoke_reports_a_mid_stream_error_in_trailers(server: LaminaServe
     assert trailers["Lambda-Runtime-Function-Error-Type"] == "ValueError"
     document = json.loads(base64.b64decode(trailers["Lambda-Runtime-Function-Error-Body"]))
     assert document["errorMessage"] == "broke mid-stream"
+    assert "REPORT RequestId: " in base64.b64decode(trailers["X-Amz-Log-Result"]).decode()
 
 
 def test_plain_invoke_of_a_function_failing_before_streaming_is_a_normal_error(server: LaminaServer) -> None:

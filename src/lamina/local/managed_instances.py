@@ -219,6 +219,12 @@ class ManagedInstancePool(FunctionPool):
             await env.start()
             return env
 
+    async def retire(self) -> None:
+        """A new configuration takes over: idle environments stop now, busy ones when they finish."""
+        self._closed = True
+        idle = [env for env in self._environments if not getattr(env, "busy", False)]
+        await asyncio.gather(*(env.stop() for env in idle))
+
     def _put_back(self, env: ExecutionEnvironment) -> None:
         if env.alive and not (self._closed and not getattr(env, "busy", False)):
             return  # it stays shared; idle reaping does not apply to managed instances

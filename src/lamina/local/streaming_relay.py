@@ -245,7 +245,8 @@ async def invoke_relayed(request: web.BaseRequest, local: LocalLambda, name: str
     as they are (an HTTP integration prelude is for Function URLs to read), so they are not
     interpreted here. A failure after the first byte can no longer change the status or the headers:
     it is reported in HTTP trailers instead (``X-Amz-Function-Error`` and the runtime's own error
-    trailers), the closest a chunked answer gets to Lambda's headers.
+    trailers), the closest a chunked answer gets to Lambda's headers; so is ``X-Amz-Log-Result``,
+    which only exists once the invocation is over.
     """
     relay, task = await start(local, name, payload, **options)
     if not relay.started:
@@ -257,12 +258,16 @@ async def invoke_relayed(request: web.BaseRequest, local: LocalLambda, name: str
     result = await task
     if not connected:
         return response
+    trailers = []
     failure = failure_of(result, relay)
+    if failure is not None:
+        error_type, document = failure
+        trailers += [("X-Amz-Function-Error", "Unhandled"), (protocol.HEADER_ERROR_TYPE, error_type),
+                     (protocol.HEADER_ERROR_BODY, base64.b64encode(document).decode())]
+    if request.headers.get("X-Amz-Log-Type") == "Tail":
+        trailers.append(("X-Amz-Log-Result", base64.b64encode(result.log_tail()).decode()))
     try:
-        if failure is not None and isinstance(writer, StreamWriter):
-            error_type, document = failure
-            trailers = (("X-Amz-Function-Error", "Unhandled"), (protocol.HEADER_ERROR_TYPE, error_type),
-                        (protocol.HEADER_ERROR_BODY, base64.b64encode(document).decode()))
+        if trailers and isinstance(writer, StreamWriter):
             writer.chunked = False  # the last chunk carries the trailers, written here
             await writer.write(b"0\r\n" + b"".join(f"{k}: {v}\r\n".encode() for k, v in trailers) + b"\r\n")
         await response.write_eof()
@@ -271,7 +276,8 @@ async def invoke_relayed(request: web.BaseRequest, local: LocalLambda, name: str
     return response
 
 
-_TRAILERS = ("X-Amz-Function-Error", protocol.HEADER_ERROR_TYPE, protocol.HEADER_ERROR_BODY)
+_TRAILERS = ("X-Amz-Function-Error", protocol.HEADER_ERROR_TYPE, protocol.HEADER_ERROR_BODY,
+             "X-Amz-Log-Result")
 
 
 def failure_of(result: InvocationResult, relay: StreamRelay) -> Optional[tuple[str, bytes]]:

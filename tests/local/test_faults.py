@@ -96,7 +96,8 @@ def test_init_failure_reports_the_runtimes_init_error_on_every_invocation(tmp_pa
             assert (document["errorType"], document["errorMessage"]) == ("RuntimeError", "broken at import")
         assert _wait_for(lambda: server.runtime_pids() == [])
         # awslambdaric names the error "RuntimeError", which is not Lambda's pattern: Runtime.Unknown
-        assert server.logs().count("Status: error\tError Type: Runtime.Unknown") == 2
+        assert server.logs().count("Status: error\tError Type: Runtime.Unknown") == 4  # INIT_REPORT, REPORT
+        assert server.logs().count("Phase: init\tStatus: error\tError Type: Runtime.Unknown") == 2
 
 
 def test_runtime_that_never_polls_next_times_out_after_init_timeout_and_function_timeout() -> None:

@@ -160,6 +160,12 @@ def test_report_line_puts_init_duration_last_and_failure_status_after() -> None:
     assert failed.endswith("Status: error\tError Type: Runtime.ExitError\t")
 
 
+def test_init_report_line_names_phase_status_and_error_type() -> None:
+    assert log_lines.init_report(523.1, "error", "Runtime.ExitError") == (
+        "INIT_REPORT Init Duration: 523.10 ms\tPhase: init\tStatus: error\tError Type: Runtime.ExitError")
+    assert log_lines.init_report(10000.0, "timeout").endswith("Phase: init\tStatus: timeout")
+
+
 def test_exit_descriptions_use_gos_wording() -> None:
     assert function_errors.exit_description(1) == "exit status 1"
     assert function_errors.exit_description(-9) == "signal: killed"

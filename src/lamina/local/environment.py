@@ -299,6 +299,10 @@ class ExecutionEnvironment:
                 # /proc reads off the invocation path.
                 self.peak_rss = max(self.peak_rss, memory.tree_peak_rss(self.pid))
             used_mb = memory.to_mb(self.peak_rss)
+        if not self.lifecycle.init_done and init_ms is not None:
+            timed_out = outcome.kind is Kind.TIMEOUT
+            self._emit(log_lines.init_report(init_ms, "timeout" if timed_out else "error",
+                                             None if timed_out else outcome.error_type))
         if not self._started_line:
             self._emit(log_lines.start(invocation.request_id, self.config.version))
         status: Optional[str] = None

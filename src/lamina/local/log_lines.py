@@ -33,6 +33,13 @@ def init_start(runtime: str) -> str:
     return f"INIT_START Runtime Version: {runtime}"
 
 
+def init_report(duration_ms: float, status: str, error_type: Optional[str] = None,
+                phase: str = "init") -> str:
+    """Lambda's line for an init phase that failed or timed out (a successful one shows in REPORT)."""
+    line = f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: {phase}\tStatus: {status}"
+    return line + (f"\tError Type: {error_type}" if error_type else "")
+
+
 def start(request_id: str, version: str) -> str:
     return f"START RequestId: {request_id} Version: {version}"
 

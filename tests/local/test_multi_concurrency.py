@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, InvokeResult, free_port, rie_binary, stop_process, wait_for_port
 
-from .local_helpers import LaminaServer, lamina_serve, post, wait_gone
+from .local_helpers import RIC_BOOTSTRAP, LaminaServer, lamina_serve, post, wait_gone
 
 RUNTIME_FUNCTIONS = Path(__file__).resolve().parent.parent / "runtime" / "functions"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -42,11 +42,16 @@ def _check_own_request_id(result: InvokeResult) -> dict:  # type: ignore[type-ar
     return body  # type: ignore[no-any-return]
 
 
-@pytest.mark.parametrize("handler", ["multi.async_handler", "multi.sync_handler"])
+@pytest.mark.parametrize(("handler", "bootstrap"),
+                         [("multi.async_handler", None), ("multi.sync_handler", None),
+                          ("multi.sync_handler", RIC_BOOTSTRAP)],
+                         ids=["lamina-async", "lamina-sync", "awslambdaric-sync"])
 def test_100_concurrent_invocations_share_one_environment_each_seeing_only_its_own_request_id(
-        tmp_path: Path, handler: str) -> None:
+        tmp_path: Path, handler: str, bootstrap: str | None) -> None:
     args = ["--code", str(RUNTIME_FUNCTIONS), "--handler", handler, "--max-concurrency", "8",
             "--timeout", "30", "--memory", "2048"]  # forked workers count once each against the memory size
+    if bootstrap is not None:  # AWS's own runtime client (4.x) in its managed-instances mode
+        args += ["--bootstrap", bootstrap]
     with lamina_serve(args, tmp_path) as server:
         results = _invoke_many(server, 100)
         runtimes = server.runtime_pids()

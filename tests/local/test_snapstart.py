@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
-from .local_helpers import lamina_serve
+from .local_helpers import FUNCTIONS, lamina_serve
 
 RUNTIME_FUNCTIONS = Path(__file__).resolve().parent.parent / "runtime" / "functions"
 
@@ -61,3 +62,14 @@ def test_failing_after_restore_hook_is_a_snapstart_exception_and_the_environment
     # the second invocation restored a fresh environment: every hook ran again
     assert order.read_text().split() == ["b2", "b1", "a1", "b2", "b1", "a1"]
     assert logs.count("Status: error\tError Type: Runtime.AfterRestoreError") >= 2
+
+
+def test_restore_endpoints_exist_only_in_snapstart_environments_and_only_during_init(tmp_path: Path) -> None:
+    probe = f"{sys.executable} {FUNCTIONS / 'runtimes' / 'restore_probe.py'}"
+    answers = {}
+    for flags in ([], ["--snapstart"]):
+        with lamina_serve(["--code", str(FUNCTIONS), "--bootstrap", probe, "--handler", "x", *flags],
+                          tmp_path) as server:
+            answers[bool(flags)] = json.loads(server.invoke().body)
+    assert answers[False] == {"before": 404, "after": 404, "init_type": "on-demand"}
+    assert answers[True] == {"before": 200, "after": 403, "init_type": "snap-start"}

@@ -49,7 +49,7 @@ def _check_own_request_id(result: InvokeResult) -> dict:  # type: ignore[type-ar
 def test_100_concurrent_invocations_share_one_environment_each_seeing_only_its_own_request_id(
         tmp_path: Path, handler: str, bootstrap: str | None) -> None:
     args = ["--code", str(RUNTIME_FUNCTIONS), "--handler", handler, "--max-concurrency", "8",
-            "--timeout", "30", "--memory", "2048"]  # forked workers count once each against the memory size
+            "--timeout", "30"]
     if bootstrap is not None:  # AWS's own runtime client (4.x) in its managed-instances mode
         args += ["--bootstrap", bootstrap]
     with lamina_serve(args, tmp_path) as server:
@@ -61,6 +61,7 @@ def test_100_concurrent_invocations_share_one_environment_each_seeing_only_its_o
     assert len({body["request_id"] for body in bodies}) == 100
     assert b"AWS_LAMBDA_MAX_CONCURRENCY=8" in environ
     assert b"AWS_LAMBDA_INITIALIZATION_TYPE=lambda-managed-instances" in environ
+    assert b"AWS_LAMBDA_FUNCTION_MEMORY_SIZE=2048" in environ  # managed instances' smallest size
     assert logs.count("INIT_START") == 1  # one execution environment served all of them
     if handler == "multi.async_handler":
         assert len({body["pid"] for body in bodies}) == 1

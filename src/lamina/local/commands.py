@@ -16,7 +16,7 @@ from typing import Any, Callable, Optional
 
 import click
 
-from .config import FunctionConfig, parse_bootstrap, parse_env
+from .config import MANAGED_INSTANCES_MIN_MEMORY_MB, FunctionConfig, parse_bootstrap, parse_env
 from .logsink import ConsoleSink
 from .project import ProjectError, find_project_file, load_functions
 from .service import LocalLambda
@@ -66,6 +66,8 @@ def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Option
         config = config.with_changes(timeout=timeout)
     if memory is not None:
         config = config.with_changes(memory_mb=memory)
+    elif max_concurrency is not None:
+        config = config.with_changes(memory_mb=MANAGED_INSTANCES_MIN_MEMORY_MB)
     if not config.handler and config.code_bootstrap() is None:
         raise click.UsageError("no handler: give HANDLER (e.g. app.handler) or an executable ./bootstrap")
     return config

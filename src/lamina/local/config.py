@@ -19,6 +19,8 @@ from lamina.runtime import protocol
 DEFAULT_REGION = "us-east-1"
 DEFAULT_ACCOUNT = "123456789012"
 LATEST = "$LATEST"
+# Lambda Managed Instances' smallest function size (their environments run several invocations).
+MANAGED_INSTANCES_MIN_MEMORY_MB = 2048
 # Function names as Lambda accepts them (the name part of an ARN).
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 from typing import Any, Mapping
 
-from .config import FunctionConfig, parse_bootstrap
+from .config import MANAGED_INSTANCES_MIN_MEMORY_MB, FunctionConfig, parse_bootstrap
 
 if sys.version_info >= (3, 11):
     import tomllib
@@ -94,7 +94,8 @@ def function_from_table(name: str, table: Mapping[str, Any], base: Path) -> Func
             bootstrap=parse_bootstrap(table.get("bootstrap")),
             runtime=table.get("runtime"),
             timeout=float(table.get("timeout", 3.0)),
-            memory_mb=int(table.get("memory", 128)),
+            memory_mb=int(table.get("memory", MANAGED_INSTANCES_MIN_MEMORY_MB if table.get("max_concurrency")
+                                    else 128)),
             max_concurrency=int(table["concurrency"]) if table.get("concurrency") else None,
             environment={str(k): str(v) for k, v in dict(table.get("env", {})).items()},
             layers=tuple((base / str(layer)).resolve() for layer in table.get("layers", ())),

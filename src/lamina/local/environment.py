@@ -13,6 +13,7 @@ import contextlib
 import os
 import signal
 import subprocess
+import sys
 import time
 import uuid
 from dataclasses import dataclass
@@ -28,6 +29,28 @@ from .runtime_api import RuntimeApiServer
 
 # After /init/error the runtime should exit by itself; after this long it is killed.
 INIT_ERROR_GRACE = 1.0
+
+
+def die_with_this_process() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that makes the environment die with ``lamina serve`` (Linux PDEATHSIG).
+
+    Environments run in their own session, so nothing else stops them if serve is killed with -9;
+    a leftover runtime could finish an Event invocation that the restarted serve then runs again.
+    libc's ``prctl`` is resolved here, in the parent: the child only calls it between fork and exec.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+        if os.getppid() != parent:  # serve died before prctl took effect
+            os._exit(1)
+
+    return preexec
 
 
 @dataclass(frozen=True)
@@ -104,7 +127,7 @@ class ExecutionEnvironment:
         try:
             self._process = await asyncio.create_subprocess_exec(
                 *self.config.command(), cwd=self.config.code_dir, env=env, stdin=subprocess.DEVNULL,
-                stdout=write_fd, stderr=write_fd, start_new_session=True)
+                stdout=write_fd, stderr=write_fd, start_new_session=True, preexec_fn=die_with_this_process())
         except OSError as exc:
             os.close(read_fd)
             self._spawn_error = f"fork/exec {exc.filename or self.config.command()[0]}: {exc.strerror}"

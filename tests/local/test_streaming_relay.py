@@ -6,6 +6,7 @@ import base64
 import http.client
 import json
 import socket
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -204,6 +205,20 @@ def test_a_managed_instances_environment_relays_streams_too(tmp_path: Path) -> N
         marker.touch()
         more, _ = event_stream.decode(rest + response.read())
     assert [m.payload for m in messages[1:] + more] == [b"marker-seen", b"{}"]
+
+
+def test_a_stream_ended_before_its_first_byte_with_error_trailers_is_an_ordinary_error(
+        tmp_path: Path) -> None:
+    runtime = f"{sys.executable} {FUNCTIONS / 'runtimes' / 'empty_stream_error.py'}"
+    args = ["--code", str(FUNCTIONS), "--bootstrap", runtime, "--handler", "x"]
+    with lamina_serve(args, tmp_path) as running:
+        plain = _post(running.port, "/2015-03-31/functions/fn/invocations", b"{}")
+        assert plain.getheader("X-Amz-Function-Error") == "Unhandled"
+        assert json.loads(plain.read()) == {"errorType": "Function.Oops", "errorMessage": "nothing to stream"}
+        messages, _ = event_stream.decode(_post(running.port, STREAM_PATH.format(name="fn"), b"{}").read())
+    assert [m.headers[":event-type"] for m in messages] == ["InvokeComplete"]
+    assert json.loads(messages[0].payload) == {"ErrorCode": "Function.Oops",
+                                               "ErrorDetails": "nothing to stream"}
 
 
 def _peak_rss_kib(pid: int) -> int:

@@ -154,12 +154,15 @@ async def receive(environment: StreamingEnvironment, request: web.BaseRequest, r
 
         body, size = await read_body(request, protocol.MAX_SYNC_RESPONSE)
         return _finish(environment, request, request_id, body, size, content_type, None)
-    relay.begin(content_type)
     cut: Optional[Reply] = None
     try:
         async for data, _ in request.content.iter_chunks():
             if not data:  # aiohttp marks the end of an HTTP chunk with an empty piece
                 continue
+            if not relay.started:
+                # The caller's answer turns into a stream at the first byte, not before: a stream
+                # that ends empty with an error is the ordinary error answer, as /error would be.
+                relay.begin(content_type)
             if cut is None and not await relay.put(data):
                 # Past the limit: the caller is told now; the rest of the body is read and dropped.
                 # The lifecycle knows the synchronous limit only; any size past it ends the

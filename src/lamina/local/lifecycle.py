@@ -131,6 +131,25 @@ def _transition_refused(source: str, target: str) -> Reply:
                        "Error: State transition is not allowed")
 
 
+def response_outcome(request_id: str, body_size: int, body: bytes,
+                     content_type: str) -> tuple[Reply, Outcome]:
+    """What a posted response means for its invocation: the result, or over the limit (413 to the
+    runtime, ``Function.ResponseSizeTooLarge`` to the caller). Shared by every lifecycle."""
+    if body_size > protocol.MAX_SYNC_RESPONSE:
+        outcome = Outcome(request_id, Kind.RESPONSE_TOO_LARGE, function_errors.response_too_large(),
+                          error_type=error_types.RESPONSE_SIZE_TOO_LARGE)
+        message = f"Exceeded maximum allowed payload size ({protocol.MAX_SYNC_RESPONSE} bytes)."
+        return Reply.error(413, error_types.REQUEST_ENTITY_TOO_LARGE_RUNTIME, message), outcome
+    return ACCEPTED, Outcome(request_id, Kind.RESPONSE, body, content_type)
+
+
+def error_outcome(request_id: str, body: bytes, content_type: Optional[str],
+                  error_type_header: Optional[str]) -> Outcome:
+    """What a posted ``/error`` means for its invocation (the document as Lambda forwards it)."""
+    return Outcome(request_id, Kind.ERROR, function_errors.normalize_error_body(body, content_type),
+                   error_type=function_errors.error_type_of(error_type_header, body))
+
+
 @dataclass
 class Lifecycle:
     """State of one execution environment and its current invocation."""
@@ -187,23 +206,15 @@ class Lifecycle:
         refused = self._check_request_id(request_id, "InvocationResponse")
         if refused is not None:
             return refused, None
-        if body_size > protocol.MAX_SYNC_RESPONSE:
-            outcome = Outcome(request_id, Kind.RESPONSE_TOO_LARGE, function_errors.response_too_large(),
-                              error_type=error_types.RESPONSE_SIZE_TOO_LARGE)
-            message = f"Exceeded maximum allowed payload size ({protocol.MAX_SYNC_RESPONSE} bytes)."
-            reply = Reply.error(413, error_types.REQUEST_ENTITY_TOO_LARGE_RUNTIME, message)
-            return reply, self._finish(outcome)
-        return ACCEPTED, self._finish(Outcome(request_id, Kind.RESPONSE, body, content_type))
+        reply, outcome = response_outcome(request_id, body_size, body, content_type)
+        return reply, self._finish(outcome)
 
     def error_posted(self, request_id: str, body: bytes, content_type: Optional[str],
                      error_type_header: Optional[str]) -> tuple[Reply, Optional[Outcome]]:
         refused = self._check_request_id(request_id, "InvocationErrorResponse")
         if refused is not None:
             return refused, None
-        document = function_errors.normalize_error_body(body, content_type)
-        outcome = Outcome(request_id, Kind.ERROR, document,
-                          error_type=function_errors.error_type_of(error_type_header, body))
-        return ACCEPTED, self._finish(outcome)
+        return ACCEPTED, self._finish(error_outcome(request_id, body, content_type, error_type_header))
 
     def init_error_posted(self, body: bytes, content_type: Optional[str],
                           error_type_header: Optional[str]) -> tuple[Reply, Optional[Outcome]]:

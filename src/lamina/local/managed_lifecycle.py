@@ -18,7 +18,17 @@ from typing import Optional
 from lamina.runtime import error_types, protocol
 
 from . import function_errors
-from .lifecycle import ACCEPTED, Invocation, Kind, Outcome, Reply, State, _transition_refused
+from .lifecycle import (
+    ACCEPTED,
+    Invocation,
+    Kind,
+    Outcome,
+    Reply,
+    State,
+    _transition_refused,
+    error_outcome,
+    response_outcome,
+)
 
 _REMEMBERED = 1024  # finished request ids kept to answer a late post with 403 rather than 400
 
@@ -75,22 +85,15 @@ class ManagedLifecycle:
         refused = self._check_request_id(request_id, "InvocationResponse")
         if refused is not None:
             return refused, None
-        if body_size > protocol.MAX_SYNC_RESPONSE:
-            outcome = Outcome(request_id, Kind.RESPONSE_TOO_LARGE, function_errors.response_too_large(),
-                              error_type=error_types.RESPONSE_SIZE_TOO_LARGE)
-            message = f"Exceeded maximum allowed payload size ({protocol.MAX_SYNC_RESPONSE} bytes)."
-            reply = Reply.error(413, error_types.REQUEST_ENTITY_TOO_LARGE_RUNTIME, message)
-            return reply, self._finish(outcome)
-        return ACCEPTED, self._finish(Outcome(request_id, Kind.RESPONSE, body, content_type))
+        reply, outcome = response_outcome(request_id, body_size, body, content_type)
+        return reply, self._finish(outcome)
 
     def error_posted(self, request_id: str, body: bytes, content_type: Optional[str],
                      error_type_header: Optional[str]) -> tuple[Reply, Optional[Outcome]]:
         refused = self._check_request_id(request_id, "InvocationErrorResponse")
         if refused is not None:
             return refused, None
-        outcome = Outcome(request_id, Kind.ERROR, function_errors.normalize_error_body(body, content_type),
-                          error_type=function_errors.error_type_of(error_type_header, body))
-        return ACCEPTED, self._finish(outcome)
+        return ACCEPTED, self._finish(error_outcome(request_id, body, content_type, error_type_header))
 
     def init_error_posted(self, body: bytes, content_type: Optional[str],
                           error_type_header: Optional[str]) -> tuple[Reply, list[Outcome]]:

@@ -42,23 +42,23 @@ def run_hooks(runtime: Any) -> None:
             function(*args, **kwargs)
         runtime.client.restore_next()
     except Exception as exc:
-        error = error_from_exception(exc)[0]
-        runtime.log_error(error)
-        try:
-            runtime.client.post_init_error(runtime.to_json(error).encode("utf-8"),
-                                           error_types.BEFORE_SNAPSHOT_ERROR)
-        except RuntimeAPIError:
-            pass
-        sys.exit(EXIT_BEFORE_SNAPSHOT_ERROR)
+        _fail(runtime, exc, runtime.client.post_init_error, error_types.BEFORE_SNAPSHOT_ERROR,
+              EXIT_BEFORE_SNAPSHOT_ERROR)
     try:
         for function, args, kwargs in after:
             function(*args, **kwargs)
     except Exception as exc:
-        error = error_from_exception(exc)[0]
-        runtime.log_error(error)
-        try:
-            runtime.client.post_restore_error(runtime.to_json(error).encode("utf-8"),
-                                              error_types.AFTER_RESTORE_ERROR)
-        except RuntimeAPIError:
-            pass
-        sys.exit(EXIT_AFTER_RESTORE_ERROR)
+        _fail(runtime, exc, runtime.client.post_restore_error, error_types.AFTER_RESTORE_ERROR,
+              EXIT_AFTER_RESTORE_ERROR)
+
+
+def _fail(runtime: Any, exc: Exception, post: Callable[[bytes, str], None], error_type: str,
+          exit_code: int) -> None:
+    """Log the hook's error, report it where Lambda expects it, and end the environment."""
+    error = error_from_exception(exc)[0]
+    runtime.log_error(error)
+    try:
+        post(runtime.to_json(error).encode("utf-8"), error_type)
+    except RuntimeAPIError:
+        pass  # the exit status still tells the platform what happened
+    sys.exit(exit_code)

@@ -14,6 +14,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from tests.conftest import ROOT, InvokeResult, free_port, stop_process, wait_for_port
 
@@ -104,6 +105,17 @@ def serve_handler(handler: str, tmp_path: Path,
     """Serve one handler of tests/local/functions with awslambdaric as the runtime."""
     return lamina_serve(["--code", str(FUNCTIONS), "--handler", handler, "--bootstrap", RIC_BOOTSTRAP,
                          *extra], tmp_path)
+
+
+def lambda_client(port: int, read_timeout: int = 30) -> Any:
+    """boto3's Lambda client for a ``lamina serve`` on ``port``: no retries, so each call invokes once."""
+    import boto3
+    import botocore.config
+
+    return boto3.client(
+        "lambda", endpoint_url=f"http://127.0.0.1:{port}", region_name="us-east-1",
+        aws_access_key_id="test", aws_secret_access_key="test",
+        config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=read_timeout))
 
 
 def alive(pid: int) -> bool:

@@ -12,12 +12,9 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
-import botocore.config
-import botocore.exceptions
 import pytest
 
-from .local_helpers import FUNCTIONS, RIC_BOOTSTRAP, LaminaServer, lamina_serve, post
+from .local_helpers import FUNCTIONS, RIC_BOOTSTRAP, LaminaServer, lambda_client, lamina_serve, post
 
 PROJECT = """
 [functions.echo]
@@ -61,10 +58,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
 
 @pytest.fixture(scope="module")
 def client(server: LaminaServer):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "lambda", endpoint_url=f"http://127.0.0.1:{server.port}", region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=30))
+    return lambda_client(server.port)
 
 
 def test_boto3_invoke_returns_payload_and_executed_version(client) -> None:  # type: ignore[no-untyped-def]

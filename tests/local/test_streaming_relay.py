@@ -10,23 +10,27 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
-import boto3
-import botocore.config
 import pytest
 
 from lamina.local import event_stream
 
-from .local_helpers import FUNCTIONS, LaminaServer, lamina_serve
+from .local_helpers import FUNCTIONS, LaminaServer, lambda_client, lamina_serve
 
 LIMIT = 2 * 1024 * 1024
-FUNCTION_NAMES = ("until_marker", "fail_midway", "fail_first", "mebibytes", "http", "whole", "bad_chunk")
+RUNTIME_FUNCTIONS = Path(__file__).resolve().parent.parent / "runtime" / "functions"
+# name -> (code directory, handler, timeout)
+FUNCTIONS_SERVED = {
+    **{name: (FUNCTIONS, f"streaming.{name}", 30) for name in ("until_marker", "mebibytes", "whole")},
+    **{name: (RUNTIME_FUNCTIONS, f"streams.{name}", 30) for name in ("fail_midway", "fail_first", "http",
+                                                                       "bad_chunk")},
+    "stall": (FUNCTIONS, "streaming.stall", 1),
+}
 STREAM_PATH = "/2021-11-15/functions/{name}/response-streaming-invocations"
 
 
 def _project(directory: Path) -> Path:
-    tables = "".join(f'[functions.{name}]\ncode = "{FUNCTIONS}"\nhandler = "streaming.{name}"\n'
-                     'timeout = 30\n\n' for name in FUNCTION_NAMES)
-    tables += f'[functions.stall]\ncode = "{FUNCTIONS}"\nhandler = "streaming.stall"\ntimeout = 1\n'
+    tables = "".join(f'[functions.{name}]\ncode = "{code}"\nhandler = "{handler}"\ntimeout = {timeout}\n\n'
+                     for name, (code, handler, timeout) in FUNCTIONS_SERVED.items())
     (directory / "lamina.toml").write_text(tables)
     return directory
 
@@ -40,10 +44,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LaminaServer]:
 
 @pytest.fixture(scope="module")
 def client(server: LaminaServer):  # type: ignore[no-untyped-def]
-    return boto3.client(
-        "lambda", endpoint_url=f"http://127.0.0.1:{server.port}", region_name="us-east-1",
-        aws_access_key_id="test", aws_secret_access_key="test",
-        config=botocore.config.Config(retries={"max_attempts": 1}, read_timeout=60))
+    return lambda_client(server.port, read_timeout=60)
 
 
 def _events(response) -> list[dict]:  # type: ignore[no-untyped-def]

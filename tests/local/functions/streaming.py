@@ -1,4 +1,4 @@
-"""Functions for the streaming relay tests: streamed and buffered responses through lamina serve."""
+"""Functions for the streaming relay tests (with tests/runtime/functions/streams.py, the runtime's own)."""
 
 import os
 import time
@@ -17,28 +17,10 @@ def until_marker(event, context):
 
 
 @lamina.streaming
-def fail_midway(event, context):
-    yield b"partial"
-    raise ValueError("broke mid-stream")
-
-
-@lamina.streaming
-def fail_first(event, context):
-    raise ValueError("broke before streaming")
-    yield b"never"
-
-
-@lamina.streaming
 def mebibytes(event, context):
     chunk = b"z" * (1024 * 1024)
     for _ in range(event.get("mib", 1)):
         yield chunk
-
-
-@lamina.streaming
-def http(event, context):
-    return lamina.StreamingResponse(iter([b"<h1>hi</h1>"]), status_code=201,
-                                    headers={"content-type": "text/html"}, cookies=["a=b"])
 
 
 def whole(event, context):
@@ -51,9 +33,3 @@ def stall(event, context):
     yield b"started"
     time.sleep(60)
     yield b"never"
-
-
-@lamina.streaming
-def bad_chunk(event, context):
-    yield b"ok"
-    yield 42

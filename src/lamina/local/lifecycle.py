@@ -150,8 +150,34 @@ def error_outcome(request_id: str, body: bytes, content_type: Optional[str],
                    error_type=function_errors.error_type_of(error_type_header, body))
 
 
+class InvocationPosts:
+    """``/response`` and ``/error`` for an invocation named by request id, the same in every lifecycle;
+    each lifecycle says which ids it accepts (``_check_request_id``) and how one ends (``_finish``)."""
+
+    def _check_request_id(self, request_id: str, target: str) -> Optional[Reply]:
+        raise NotImplementedError
+
+    def _finish(self, outcome: Outcome) -> Outcome:
+        raise NotImplementedError
+
+    def response_posted(self, request_id: str, body_size: int, body: bytes,
+                        content_type: str = protocol.CONTENT_TYPE_JSON) -> tuple[Reply, Optional[Outcome]]:
+        refused = self._check_request_id(request_id, "InvocationResponse")
+        if refused is not None:
+            return refused, None
+        reply, outcome = response_outcome(request_id, body_size, body, content_type)
+        return reply, self._finish(outcome)
+
+    def error_posted(self, request_id: str, body: bytes, content_type: Optional[str],
+                     error_type_header: Optional[str]) -> tuple[Reply, Optional[Outcome]]:
+        refused = self._check_request_id(request_id, "InvocationErrorResponse")
+        if refused is not None:
+            return refused, None
+        return ACCEPTED, self._finish(error_outcome(request_id, body, content_type, error_type_header))
+
+
 @dataclass
-class Lifecycle:
+class Lifecycle(InvocationPosts):
     """State of one execution environment and its current invocation."""
 
     state: State = State.INIT
@@ -200,21 +226,6 @@ class Lifecycle:
     def poll_abandoned(self) -> None:
         """The runtime closed its ``next`` connection before an invocation came."""
         self.polling = False
-
-    def response_posted(self, request_id: str, body_size: int, body: bytes,
-                        content_type: str = protocol.CONTENT_TYPE_JSON) -> tuple[Reply, Optional[Outcome]]:
-        refused = self._check_request_id(request_id, "InvocationResponse")
-        if refused is not None:
-            return refused, None
-        reply, outcome = response_outcome(request_id, body_size, body, content_type)
-        return reply, self._finish(outcome)
-
-    def error_posted(self, request_id: str, body: bytes, content_type: Optional[str],
-                     error_type_header: Optional[str]) -> tuple[Reply, Optional[Outcome]]:
-        refused = self._check_request_id(request_id, "InvocationErrorResponse")
-        if refused is not None:
-            return refused, None
-        return ACCEPTED, self._finish(error_outcome(request_id, body, content_type, error_type_header))
 
     def init_error_posted(self, body: bytes, content_type: Optional[str],
                           error_type_header: Optional[str]) -> tuple[Reply, Optional[Outcome]]:

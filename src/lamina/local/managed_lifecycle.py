@@ -15,26 +15,25 @@ import collections
 from dataclasses import dataclass, field
 from typing import Optional
 
-from lamina.runtime import error_types, protocol
+from lamina.runtime import error_types
 
 from . import function_errors
 from .lifecycle import (
     ACCEPTED,
     Invocation,
+    InvocationPosts,
     Kind,
     Outcome,
     Reply,
     State,
     _transition_refused,
-    error_outcome,
-    response_outcome,
 )
 
 _REMEMBERED = 1024  # finished request ids kept to answer a late post with 403 rather than 400
 
 
 @dataclass
-class ManagedLifecycle:
+class ManagedLifecycle(InvocationPosts):
     capacity: int
     state: State = State.INIT
     init_done: bool = False
@@ -79,21 +78,6 @@ class ManagedLifecycle:
             self.init_done = True
             self.state = State.READY
         return None
-
-    def response_posted(self, request_id: str, body_size: int, body: bytes,
-                        content_type: str = protocol.CONTENT_TYPE_JSON) -> tuple[Reply, Optional[Outcome]]:
-        refused = self._check_request_id(request_id, "InvocationResponse")
-        if refused is not None:
-            return refused, None
-        reply, outcome = response_outcome(request_id, body_size, body, content_type)
-        return reply, self._finish(outcome)
-
-    def error_posted(self, request_id: str, body: bytes, content_type: Optional[str],
-                     error_type_header: Optional[str]) -> tuple[Reply, Optional[Outcome]]:
-        refused = self._check_request_id(request_id, "InvocationErrorResponse")
-        if refused is not None:
-            return refused, None
-        return ACCEPTED, self._finish(error_outcome(request_id, body, content_type, error_type_header))
 
     def init_error_posted(self, body: bytes, content_type: Optional[str],
                           error_type_header: Optional[str]) -> tuple[Reply, list[Outcome]]:

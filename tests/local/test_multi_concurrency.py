@@ -18,7 +18,7 @@ import pytest
 
 from tests.conftest import ROOT, InvokeResult, free_port, rie_binary, stop_process, wait_for_port
 
-from .local_helpers import RIC_BOOTSTRAP, LaminaServer, lamina_serve, post, wait_gone
+from .local_helpers import FUNCTIONS, RIC_BOOTSTRAP, LaminaServer, lamina_serve, post, wait_gone
 
 RUNTIME_FUNCTIONS = Path(__file__).resolve().parent.parent / "runtime" / "functions"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -153,3 +153,28 @@ def test_a_new_configuration_retires_an_idle_managed_instance(tmp_path: Path) ->
     pid, alive = asyncio.run(scenario())
     assert not alive
     assert wait_gone(pid)
+
+
+def test_a_timeout_fails_only_its_own_invocation_and_the_managed_instance_keeps_serving(
+        tmp_path: Path) -> None:
+    args = ["--code", str(FUNCTIONS), "--handler", "handlers.sleep", "--max-concurrency", "4",
+            "--timeout", "1"]
+    with lamina_serve(args, tmp_path) as server:
+        payloads = [b'{"seconds": 5}'] + [b'{"seconds": 0.05}'] * 3
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            slow, *quick = pool.map(lambda payload: post(server.url(), payload), payloads)
+        after = post(server.url(), b'{"seconds": 0.05}')
+        logs = server.logs()
+    assert slow.headers["X-Amz-Function-Error"] == "Unhandled"
+    assert json.loads(slow.body)["errorType"] == "Sandbox.Timedout"
+    assert all(json.loads(result.body)["slept"] == 0.05 for result in [*quick, after])
+    assert logs.count("INIT_START") == 1
+
+
+def test_an_init_error_fails_the_invocations_waiting_on_a_managed_instance(tmp_path: Path) -> None:
+    args = ["--code", str(RUNTIME_FUNCTIONS), "--handler", "import_bad.handler", "--max-concurrency", "4"]
+    with lamina_serve(args, tmp_path) as server, ThreadPoolExecutor(max_workers=3) as pool:
+        results = list(pool.map(lambda _: server.invoke(), range(3)))
+    for result in results:
+        assert result.headers["X-Amz-Function-Error"] == "Unhandled"
+        assert json.loads(result.body)["errorType"] == "Runtime.ImportModuleError"

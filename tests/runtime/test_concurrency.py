@@ -55,3 +55,18 @@ def test_sync_handler_runs_in_forked_workers_each_with_its_own_context(api, runt
     handler_logs = [r for r in _log_records(runtime.stop()) if r.get("logger") == "multi"]
     assert len(handler_logs) == 100
     assert all(record["message"] == f"sync {record['requestId']}" for record in handler_logs)
+
+
+def test_async_streaming_handler_streams_concurrent_invocations_without_cross_talk(api, runtimes) -> None:
+    ids = _enqueue_many(api, 40)
+    runtime = start(runtimes, api, "multi.async_stream", env=LMI_ENV)
+    posts = api.wait_posts(40, timeout=30)
+    for post in posts:
+        request_id = post.path.split("/")[-2]
+        assert post.headers["lambda-runtime-function-response-mode"] == "streaming"
+        assert post.body == f"{request_id}:0;{request_id}:1;{request_id}:2;".encode()
+    assert sorted(p.path.split("/")[-2] for p in posts) == ids
+    handler_logs = [r for r in _log_records(runtime.stop()) if r.get("logger") == "multi"]
+    assert len(handler_logs) == 120
+    for record in handler_logs:
+        assert json.loads(record["message"])["context_request_id"] == record["requestId"]

@@ -136,8 +136,9 @@ def run_async_pollers(runtime: TolerantRuntime, api_address: str, workers: int) 
     _make_trace_id_per_task()
 
     def poller() -> None:
-        worker = TolerantRuntime(RuntimeAPIClient(api_address), runtime.marshaller)
+        worker = PollerRuntime(RuntimeAPIClient(api_address), runtime.marshaller)
         worker.sink, worker.handler, worker.json_format = runtime.sink, runtime.handler, runtime.json_format
+        worker.streaming, worker._takes_stream = runtime.streaming, runtime._takes_stream
         worker._event_loop = loop
         worker.trace_id_per_task = True
         while True:
@@ -145,12 +146,35 @@ def run_async_pollers(runtime: TolerantRuntime, api_address: str, workers: int) 
                 invocation = worker.next_invocation()
             except RuntimeAPIError as exc:
                 fatal(f"LAMBDA_RUNTIME Failed to get next invocation: {exc}", from_thread=True)
+            if worker.streaming is not None:  # chunks go out from this thread as the loop makes them
+                worker.current = invocation
+                worker.handle_streaming(invocation)
+                continue
             outcome = asyncio.run_coroutine_threadsafe(worker.outcome_async(invocation), loop).result()
             worker.deliver(invocation, outcome)
 
     for index in range(workers):
         threading.Thread(target=poller, name=f"lamina-poller-{index}", daemon=True).start()
     loop.run_forever()
+
+
+class PollerRuntime(TolerantRuntime):
+    """A poller thread's runtime: coroutines run on the shared loop (in another thread), each as a
+    task that carries this invocation's request id, tenant and trace id."""
+
+    current: Optional[InvocationRequest] = None
+
+    def run_coroutine(self, coroutine: Any) -> Any:
+        import asyncio
+
+        invocation = self.current
+
+        async def in_invocation() -> Any:
+            if invocation is not None:
+                self.enter(invocation)
+            return await coroutine
+
+        return asyncio.run_coroutine_threadsafe(in_invocation(), self._event_loop).result()
 
 
 def _make_trace_id_per_task() -> None:

@@ -28,3 +28,14 @@ async def async_handler(event, context):
                 "trace": os.environ.get("_X_AMZN_TRACE_ID")}
     finally:
         _in_flight["now"] -= 1
+
+
+import lamina  # noqa: E402
+
+
+@lamina.streaming
+async def async_stream(event, context):
+    for n in range(3):
+        await asyncio.sleep(0.01)
+        logger.warning(json.dumps({"context_request_id": context.aws_request_id, "chunk": n}))
+        yield f"{context.aws_request_id}:{n};"

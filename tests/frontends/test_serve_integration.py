@@ -353,3 +353,12 @@ def test_http_format_url_sends_function_url_events(tmp_path: Path) -> None:
     assert status == 200 and event["version"] == "2.0" and event["routeKey"] == "$default"
     assert event["rawPath"] == "/a/b" and event["queryStringParameters"] == {"x": "1"}
     assert "pathParameters" not in event and event["requestContext"]["accountId"] == "anonymous"
+
+
+def test_streaming_function_through_lamina_serve_http_answers_as_a_function_url(tmp_path: Path) -> None:
+    code = ROOT / "tests" / "runtime" / "functions"
+    with serving(["--code", str(code), "--handler", "streams.http", "--no-watch"], tmp_path) as served:
+        status, headers, body = served.http("/page")
+    assert status == 201, served.log.read_text()
+    assert headers["content-type"] == "text/html" and headers["set-cookie"] == "a=b"
+    assert body == b"<h1>hi</h1>"

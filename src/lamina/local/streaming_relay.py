@@ -9,9 +9,10 @@ waits, aiohttp stops reading the runtime's socket, and TCP slows the runtime dow
 flat however large the response. The streamed-response limit is enforced here: past it the caller's
 stream is cut and the invocation ends with ``Function.ResponseSizeTooLarge``.
 
-Callers that cannot stream (the emulator path, HTTP front ends, ``lamina invoke``, Event invocations)
-pass no relay; their streamed responses are buffered under the synchronous limit, as AWS's emulator
-buffers them. Either way an error reported in the trailers ends the invocation as a function error.
+Callers that cannot stream (the emulator path, ``lamina invoke``, Event invocations) pass no relay
+(the HTTP front passes one: it answers as a function URL in ``RESPONSE_STREAM`` mode); their streamed
+responses are buffered under the synchronous limit, as AWS's emulator buffers them. Either way an
+error reported in the trailers ends the invocation as a function error.
 """
 
 from __future__ import annotations

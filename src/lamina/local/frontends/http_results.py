@@ -17,17 +17,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Tuple
 
+from lamina.runtime import protocol
+
 __all__ = [
     "HttpResponse",
     "MalformedResultError",
+    "PreludeReader",
     "bad_gateway",
     "gateway_error",
     "response_from_result",
     "response_from_v1_result",
     "response_from_v2_result",
+    "stream_head",
 ]
 
 JSON = "application/json"
+OCTET_STREAM = "application/octet-stream"  # a streamed body whose prelude names no content type
+MAX_PRELUDE_BYTES = 16 * 1024  # the HTTP integration prelude must end this early (API Gateway's rule)
 
 
 @dataclass(frozen=True)
@@ -115,12 +121,17 @@ def response_from_v2_result(payload: bytes) -> HttpResponse:
         return HttpResponse(200, [("content-type", JSON)], result.encode("utf-8"))
     if not isinstance(result, dict) or "statusCode" not in result:
         return HttpResponse(200, [("content-type", JSON)], payload.strip())
+    return HttpResponse(_status(result), _v2_headers(result), _body(result))
+
+
+def _v2_headers(result: Mapping[str, Any]) -> list[tuple[str, str]]:
+    """``headers`` and ``cookies`` (one ``set-cookie`` each) of a 2.0 result or a stream's prelude."""
     headers = [(str(k).lower(), _header_value(str(k), v)) for k, v in _mapping(result, "headers").items()]
     cookies = result.get("cookies") or []
     if not isinstance(cookies, list) or not all(isinstance(c, str) for c in cookies):
         raise MalformedResultError("cookies must be a list of strings")
     headers.extend(("set-cookie", cookie) for cookie in cookies)
-    return HttpResponse(_status(result), headers, _body(result))
+    return headers
 
 
 def response_from_v1_result(payload: bytes) -> HttpResponse:
@@ -151,3 +162,54 @@ def response_from_result(function_error: Optional[str], payload: bytes, payload_
         return response_from_v2_result(payload)
     except MalformedResultError:
         return bad_gateway(payload_format)
+
+
+# --- streamed responses (a function URL in RESPONSE_STREAM mode) -----------------------------------
+
+
+class PreludeReader:
+    """Finds the end of an HTTP integration prelude (JSON, then 8 NUL bytes) in a stream's first chunks.
+
+    The prelude may arrive split over several chunks, and the body's first bytes may share a chunk
+    with it; :meth:`feed` keeps what it was given until the delimiter shows up.
+    """
+
+    def __init__(self, limit: int = MAX_PRELUDE_BYTES) -> None:
+        self.limit = limit
+        self._seen = bytearray()
+
+    def feed(self, chunk: bytes) -> Optional[tuple[bytes, bytes]]:
+        """``(prelude, start of the body)`` once the delimiter arrived, else None (send more).
+
+        Raises MalformedResultError past ``limit`` bytes without a delimiter.
+        """
+        self._seen += chunk
+        end = self._seen.find(protocol.HTTP_INTEGRATION_DELIMITER)
+        if end < 0:
+            if len(self._seen) > self.limit:
+                raise MalformedResultError(f"no HTTP integration prelude in the first {self.limit} bytes")
+            return None
+        if end > self.limit:
+            raise MalformedResultError(f"the HTTP integration prelude is over {self.limit} bytes")
+        rest = bytes(self._seen[end + len(protocol.HTTP_INTEGRATION_DELIMITER):])
+        return bytes(self._seen[:end]), rest
+
+
+def stream_head(content_type: str, prelude: Optional[bytes] = None) -> HttpResponse:
+    """Status and headers of a streamed response, as a function URL in RESPONSE_STREAM mode sends them.
+
+    With an HTTP integration prelude they are the prelude's ``statusCode`` (200 if absent), ``headers``
+    and ``cookies``, with ``application/octet-stream`` when it names no content type. Without one
+    (any other content type) the answer is ``200`` and the stream's own content type: the body is the
+    function's bytes as they are. Raises MalformedResultError for a prelude that is not such an object.
+    """
+    if prelude is None:
+        return HttpResponse(200, [("content-type", content_type)])
+    parsed = _parse(prelude)
+    if not isinstance(parsed, dict):
+        raise MalformedResultError("the HTTP integration prelude must be a JSON object")
+    status = _status(parsed) if "statusCode" in parsed else 200
+    headers = _v2_headers(parsed)
+    if not any(name == "content-type" for name, _ in headers):
+        headers.insert(0, ("content-type", OCTET_STREAM))
+    return HttpResponse(status, headers)

@@ -3,6 +3,11 @@
 It only moves bytes: it reads the request (refusing bodies over API Gateway's 10 MB), picks the route
 (:mod:`routes`), builds the event (:mod:`http_events`), calls the injected :data:`Invoker`, and sends
 what :mod:`http_results` makes of the result. Binding is 127.0.0.1 unless told otherwise.
+
+A streamed response (a :class:`StreamedResponse`) is answered as a function URL in ``RESPONSE_STREAM``
+mode answers it: status, headers and cookies from its HTTP integration prelude (or ``200`` and its own
+content type), then the body in chunks as the function produces them. An error before the status is
+sent is the usual ``502``; after it, the response is cut short (no last chunk), the only signal left.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 import time
 from typing import Optional
 
-from aiohttp import web
+from aiohttp import ClientConnectionResetError, web
 from multidict import CIMultiDict
 
 from lamina.local.frontends.http_events import (
@@ -22,8 +27,16 @@ from lamina.local.frontends.http_events import (
     build_event,
     build_function_url_event,
 )
-from lamina.local.frontends.http_results import HttpResponse, gateway_error, response_from_result
-from lamina.local.frontends.invoker import Invoker, InvokeServiceError
+from lamina.local.frontends.http_results import (
+    HttpResponse,
+    MalformedResultError,
+    PreludeReader,
+    bad_gateway,
+    gateway_error,
+    response_from_result,
+    stream_head,
+)
+from lamina.local.frontends.invoker import Invoker, InvokeServiceError, StreamedResponse
 from lamina.local.frontends.routes import RouteTable
 from lamina.runtime import protocol
 
@@ -84,11 +97,63 @@ def _service_error_response(error: InvokeServiceError) -> HttpResponse:
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive", "upgrade"})
 
 
-def _to_aiohttp(response: HttpResponse, request_id: str) -> web.Response:
+def _headers(response: HttpResponse, request_id: str) -> CIMultiDict[str]:
     headers: CIMultiDict[str] = CIMultiDict(
         (name, value) for name, value in response.headers if name.lower() not in _HOP_BY_HOP)
     headers.setdefault("apigw-requestid", request_id)
-    return web.Response(status=response.status, body=response.body, headers=headers)
+    return headers
+
+
+def _to_aiohttp(response: HttpResponse, request_id: str) -> web.Response:
+    return web.Response(status=response.status, body=response.body, headers=_headers(response, request_id))
+
+
+async def _stream_head(streamed: StreamedResponse) -> tuple[HttpResponse, bytes]:
+    """The status and headers to send, and the body bytes that came with the prelude.
+
+    Raises MalformedResultError when the prelude is unreadable or the stream ends inside it.
+    """
+    if streamed.content_type != protocol.CONTENT_TYPE_HTTP_INTEGRATION:
+        return stream_head(streamed.content_type), b""
+    reader = PreludeReader()
+    async for chunk in streamed.chunks:
+        split = reader.feed(chunk)
+        if split is not None:
+            prelude, body = split
+            return stream_head(streamed.content_type, prelude), body
+    raise MalformedResultError("the stream ended inside its HTTP integration prelude")
+
+
+async def _relay(request: web.Request, streamed: StreamedResponse, request_id: str,
+                 payload_format: str) -> web.StreamResponse:
+    """Send a streamed response while the function produces it (chunked transfer encoding)."""
+    try:
+        head, body = await _stream_head(streamed)
+    except MalformedResultError as exc:
+        streamed.abandon()
+        error = await streamed.outcome()
+        log.warning("%s %s: %s", request.method, request.rel_url.raw_path, error or exc)
+        return _to_aiohttp(bad_gateway(payload_format), request_id)
+    response = web.StreamResponse(status=head.status, headers=_headers(head, request_id))
+    try:
+        await response.prepare(request)
+        if body:
+            await response.write(body)
+        async for chunk in streamed.chunks:
+            await response.write(chunk)
+    except (ConnectionError, ClientConnectionResetError):  # the client left; the invocation goes on
+        streamed.abandon()
+        await streamed.outcome()
+        return response
+    error = await streamed.outcome()
+    if error is not None:
+        log.warning("%s %s: function error %s mid-stream", request.method, request.rel_url.raw_path, error)
+        # The status is out: closing without the last chunk tells the client the body is incomplete
+        # (aiohttp's own write_eof then finds the transport closing and leaves it).
+        response.force_close()
+        if request.transport is not None:
+            request.transport.close()
+    return response
 
 
 def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina",
@@ -128,13 +193,16 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
         if len(payload) > protocol.MAX_SYNC_REQUEST:  # Lambda refuses it; API Gateway answers 413
             return _to_aiohttp(gateway_error(413, "Request Entity Too Large"), context.request_id)
         try:
-            function_error, result = await invoke(function_name, payload)
+            answer = await invoke(function_name, payload)
         except InvokeServiceError as exc:
             log.warning("%s %s -> %s: %s", request.method, request.rel_url.raw_path, function_name, exc)
             return _to_aiohttp(_service_error_response(exc), context.request_id)
         except Exception:  # the local Lambda failed: answer as API Gateway does, keep serving
             log.exception("%s %s -> %s failed", request.method, request.rel_url.raw_path, function_name)
             return _to_aiohttp(gateway_error(500, "Internal Server Error"), context.request_id)
+        if isinstance(answer, StreamedResponse):
+            return await _relay(request, answer, context.request_id, match.route.payload_format)
+        function_error, result = answer
         response = response_from_result(function_error, result, match.route.payload_format)
         if response.status == 502:
             log.warning("%s %s -> %s: function error %s or malformed result: %.200r", request.method,

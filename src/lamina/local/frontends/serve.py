@@ -22,6 +22,7 @@ import click
 from aiohttp import web
 from watchfiles import awatch
 
+from .. import streaming_relay
 from ..logsink import LogSink
 from ..service import LocalLambda
 from ..service_errors import ServiceError
@@ -29,7 +30,7 @@ from .async_policy import AWS_RETRY_DELAYS
 from .async_queue import default_queue_path
 from .async_worker import AsyncInvoker
 from .http_server import create_http_app, start_http_server
-from .invoker import EventInvoker, Invoker, InvokeResult, InvokeServiceError
+from .invoker import EventInvoker, Invoker, InvokeResult, InvokeServiceError, StreamedResponse
 from .reload import watch_code
 from .routes import PAYLOAD_FORMATS, InvalidRouteError, RouteTable, parse_route, routes_from_functions
 from .sam import TemplateError
@@ -62,10 +63,27 @@ async def _invoke(local: LocalLambda, function_name: str, payload: bytes, reques
 
 
 def local_invoker(local: LocalLambda) -> Invoker:
-    """The local Lambda as the HTTP front's Invoker (a synchronous invocation, throttled when busy)."""
+    """The local Lambda as the HTTP front's Invoker (a synchronous invocation, throttled when busy).
 
-    async def invoke(function_name: str, payload: bytes) -> InvokeResult:
-        return await _invoke(local, function_name, payload, None, asynchronous=False)
+    It passes a relay (the invoke core's :mod:`~lamina.local.streaming_relay`), so a function that
+    streams answers a :class:`StreamedResponse` at its first byte, as ``InvokeWithResponseStream``
+    serves a function URL in ``RESPONSE_STREAM`` mode; any other function answers its whole result.
+    """
+
+    async def invoke(function_name: str, payload: bytes) -> InvokeResult | StreamedResponse:
+        try:
+            relay, task = await streaming_relay.start(local, function_name, payload)
+            if not relay.started:
+                result = await task
+                return result.function_error, result.payload
+        except ServiceError as exc:
+            raise InvokeServiceError(exc.status, exc.error_type, exc.message) from None
+
+        async def outcome() -> Optional[str]:
+            failure = streaming_relay.failure_of(await task, relay)
+            return None if failure is None else failure[0]
+
+        return StreamedResponse(relay.content_type, relay.chunks(), outcome, relay.abandon)
 
     return invoke
 

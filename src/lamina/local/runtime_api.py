@@ -20,7 +20,7 @@ from lamina.runtime import error_types, protocol
 from . import snapstart, streaming_relay
 from .config import FunctionConfig
 from .lifecycle import Invocation, Reply
-from .trailers import TrailerAwareServer
+from .trailers import TrailerAwareServer, local_port_of
 
 _PREFIX = f"/{protocol.API_VERSION}"
 
@@ -117,9 +117,8 @@ class RuntimeApiServer:
             self._started = False
 
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
-        transport = request.transport
-        sockname = transport.get_extra_info("sockname") if transport is not None else None
-        environment = self._environments.get(int(sockname[1])) if sockname else None
+        port = local_port_of(request)
+        environment = self._environments.get(port) if port is not None else None
         if environment is None:
             return web.Response(status=500, text="execution environment is gone")
         path, method = request.path, request.method

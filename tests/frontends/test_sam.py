@@ -9,6 +9,7 @@ import pytest
 
 from lamina.local.frontends.async_policy import EventInvokeConfig
 from lamina.local.frontends.sam import TemplateError, load_template, parse_template
+from lamina.local.frontends.serve_options import FrontendOptions, frontend_options, functions_from_template
 
 ROOT = Path(__file__).resolve().parents[2]
 EXAMPLE = ROOT / "examples" / "sam-app"
@@ -120,3 +121,20 @@ def test_unsupported_functions_are_warned_about_and_the_rest_served(tmp_path: Pa
 def test_unreadable_templates_raise_a_template_format_error(text: str, tmp_path: Path) -> None:
     with pytest.raises(TemplateError, match="Template format error"):
         parse_template(text, tmp_path)
+
+
+def test_serve_flags_stay_with_the_template_for_its_reloads(tmp_path: Path) -> None:
+    path = tmp_path / "template.yaml"
+    path.write_text(template("""
+        Resources:
+          Fn:
+            Type: AWS::Serverless::Function
+            Properties: {CodeUri: ., Handler: app.handler, Runtime: python3.12}
+    """))
+    options = FrontendOptions()
+    flags = {"max_concurrency": 4, "concurrency": 2, "snap_start": True, "memory": 512, "timeout": 9.0}
+    served = frontend_options(options, template=path, overrides=flags)
+    reloaded = functions_from_template(path, options.overrides).functions  # what a template edit reads
+    for config in (*served, *reloaded):
+        assert (config.environment_concurrency, config.max_concurrency, config.snap_start) == (4, 2, True)
+        assert (config.memory_mb, config.timeout) == (512, 9.0)

@@ -362,3 +362,50 @@ def test_streaming_function_through_lamina_serve_http_answers_as_a_function_url(
     assert status == 201, served.log.read_text()
     assert headers["content-type"] == "text/html" and headers["set-cookie"] == "a=b"
     assert body == b"<h1>hi</h1>"
+
+
+FLAGS_TEMPLATE = textwrap.dedent("""
+    Transform: AWS::Serverless-2016-10-31
+    Resources:
+      Probe:
+        Type: AWS::Serverless::Function
+        Properties:
+          CodeUri: .
+          Handler: probe.handler
+          Runtime: python3.12
+          Environment:
+            Variables:
+              STAGE: {stage}
+          Events:
+            Get:
+              Type: HttpApi
+              Properties:
+                Path: /probe
+                Method: get
+""")
+
+
+def test_template_reload_keeps_the_serve_flags(tmp_path: Path) -> None:
+    app = tmp_path / "app"
+    app.mkdir()
+    (app / "probe.py").write_text(textwrap.dedent("""
+        import os
+
+        def handler(event, context):
+            return {"STAGE": os.environ["STAGE"], "type": os.environ["AWS_LAMBDA_INITIALIZATION_TYPE"],
+                    "over_3_s": context.get_remaining_time_in_millis() > 3000}
+    """))
+    template = app / "template.yaml"
+    template.write_text(FLAGS_TEMPLATE.format(stage="one"))
+    with serving(["--template", str(template), "--snapstart", "--timeout", "7"], tmp_path) as served:
+        expected = {"type": "snap-start", "over_3_s": True}  # --snapstart and --timeout 7
+        assert json.loads(served.http("/probe")[2]) == {"STAGE": "one", **expected}, served.log.read_text()
+        template.write_text(FLAGS_TEMPLATE.format(stage="two"))
+        deadline = time.monotonic() + 20
+        answer: dict[str, object] = {}
+        while time.monotonic() < deadline:
+            answer = json.loads(served.http("/probe")[2])
+            if answer["STAGE"] == "two":
+                break
+            time.sleep(0.1)
+        assert answer == {"STAGE": "two", **expected}, served.log.read_text()

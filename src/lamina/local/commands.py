@@ -16,6 +16,7 @@ from typing import Any, Callable, Optional
 
 import click
 
+from . import event_loop
 from .config import MANAGED_INSTANCES_MIN_MEMORY_MB, FunctionConfig, parse_bootstrap, parse_env
 from .logsink import ConsoleSink
 from .project import ProjectError, find_project_file, load_functions
@@ -73,14 +74,6 @@ def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Option
     return config
 
 
-def _advanced(config: FunctionConfig, max_concurrency: Optional[int], snap_start: bool) -> FunctionConfig:
-    """Managed-instances concurrency and SnapStart from the flags, over what a template says."""
-    if max_concurrency is None and not snap_start:
-        return config
-    return config.with_changes(environment_concurrency=max_concurrency or config.environment_concurrency,
-                               snap_start=snap_start or config.snap_start)
-
-
 def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
                bootstrap: Optional[str], max_concurrency: Optional[int] = None,
                snap_start: bool = False) -> dict[str, Any]:
@@ -126,10 +119,9 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
     frontends = FrontendOptions(host=host, http_port=http_port, payload_format=http_format, watch=watch,
                                 data_dir=data_dir)
     if template is not None:
-        functions = frontend_options(frontends, template=template,
-                                     overrides=_overrides(timeout, memory, concurrency, bootstrap))
-        # (template functions reloaded on a template change keep Lambda's defaults for these two)
-        functions = [_advanced(config, max_concurrency, snap_start) for config in functions]
+        # The overrides are kept with the template: a reloaded template gets them again.
+        functions = frontend_options(frontends, template=template, overrides=_overrides(
+            timeout, memory, concurrency, bootstrap, max_concurrency, snap_start))
     elif handler or code or bootstrap or name:
         functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name,
                                   max_concurrency, snap_start)]
@@ -144,7 +136,7 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
         except ProjectError as exc:
             raise click.UsageError(str(exc)) from None
     try:
-        asyncio.run(_serve(host, port, functions, data_dir, frontends))
+        event_loop.run(_serve(host, port, functions, data_dir, frontends))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
@@ -226,7 +218,7 @@ def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[st
         sys.exit(remote_invoke.main(remote, _read_event(event, event_file), endpoint_url, region, profile))
     config = _flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)
     payload = _read_event(event, event_file)
-    body, failed = asyncio.run(_invoke_once(config, payload))
+    body, failed = event_loop.run(_invoke_once(config, payload))
     sys.stdout.buffer.write(body + b"\n")
     sys.stdout.flush()
     if failed:

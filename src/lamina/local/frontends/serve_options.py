@@ -93,7 +93,9 @@ def frontend_options(options: FrontendOptions, *, template: Optional[Path] = Non
                           for name, table in tables.items() if isinstance(table, dict)}
     if template is None:
         return []
-    renamed = {"memory": "memory_mb", "concurrency": "max_concurrency"}
+    # The flags' names (as in a project file) → FunctionConfig's fields.
+    renamed = {"memory": "memory_mb", "concurrency": "max_concurrency",
+               "max_concurrency": "environment_concurrency"}
     changes = {renamed.get(k, k): v for k, v in (overrides or {}).items()}
     if "bootstrap" in changes:
         changes["bootstrap"] = parse_bootstrap(changes["bootstrap"])

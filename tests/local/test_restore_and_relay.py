@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 
+from lamina.local import log_lines
 from lamina.local.snapstart import RestorePhase
 from lamina.local.streaming_relay import StreamRelay
 
@@ -14,7 +15,16 @@ def test_restore_phase_reports_once_with_the_restore_duration() -> None:
     assert phase.begin(1.0) == "RESTORE_START"
     assert phase.begin(2.0) is None
     assert phase.finish(1.25) == "RESTORE_REPORT Restore Duration: 250.00 ms"
+    assert phase.duration_ms == 250.0
     assert phase.finish(3.0) is None
+
+
+def test_report_of_a_restored_environment_shows_restore_not_init_duration_and_bills_it() -> None:
+    line = log_lines.report(log_lines.Report("r", 306.34, 3009, 155, restore_duration_ms=302.25))
+    # as Lambda logs it: Billed Duration covers the invocation and the billed restore
+    assert line == ("REPORT RequestId: r\tDuration: 306.34 ms\tBilled Duration: 610 ms\t"
+                    "Memory Size: 3009 MB\tMax Memory Used: 155 MB\t"
+                    "Restore Duration: 302.25 ms\tBilled Restore Duration: 303 ms\t")
 
 
 def test_restore_phase_names_a_failed_restore() -> None:

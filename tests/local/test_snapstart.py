@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -32,6 +33,11 @@ def test_hooks_run_before_snapshot_last_first_then_after_restore_in_order_then_t
     restore_start = logs.index("RESTORE_START Runtime Version: python")
     restore_report = logs.index("RESTORE_REPORT Restore Duration: ")
     assert restore_start < restore_report < logs.index("START RequestId: ")
+    cold, warm = [line for line in logs.splitlines() if "REPORT RequestId: " in line]
+    # the restored environment's first REPORT shows its restore, as Lambda's does; no init duration
+    assert re.search(r"\tRestore Duration: [0-9.]+ ms\tBilled Restore Duration: \d+ ms\t$", cold), cold
+    assert "Init Duration" not in cold
+    assert "Restore Duration" not in warm and "Init Duration" not in warm
 
 
 def test_failing_before_snapshot_hook_is_an_init_error(tmp_path: Path) -> None:

@@ -21,7 +21,7 @@ from typing import Callable, Optional, Union
 
 from lamina.runtime import error_types
 
-from . import function_errors, log_lines, memory, sandbox_env
+from . import function_errors, log_lines, memory, sandbox_env, snapstart
 from .config import FunctionConfig
 from .lifecycle import Deliver, Invocation, Kind, Lifecycle, Outcome, Reply, State, Wait
 from .logsink import LogSink
@@ -336,9 +336,12 @@ class ExecutionEnvironment:
         elif outcome.kind in (Kind.EXIT, Kind.OUT_OF_MEMORY, Kind.INIT_ERROR, Kind.RESPONSE_TOO_LARGE):
             status = "error"
         self._emit(log_lines.end(invocation.request_id))
+        # A restored SnapStart environment reports its restore where others report their init.
+        restore_ms = snapstart.restore_duration_ms(self) if init_ms is not None else None
         self._emit(log_lines.report(log_lines.Report(
-            invocation.request_id, duration_ms, self.config.memory_mb, used_mb, init_ms, status,
-            outcome.error_type if status == "error" else None)))
+            invocation.request_id, duration_ms, self.config.memory_mb, used_mb,
+            init_ms if restore_ms is None else None, status,
+            outcome.error_type if status == "error" else None, restore_ms)))
         log = bytes(self._log or b"")
         self._log = None
         self.last_used = time.monotonic()

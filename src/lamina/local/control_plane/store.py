@@ -22,16 +22,16 @@ import json
 import os
 import shutil
 import sqlite3
-import threading
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from lamina.runtime import protocol
 
+from ..database import Database
 from . import errors, unzip
 
 SCHEMA = """
@@ -94,29 +94,16 @@ class FunctionStore:
         self.tmp_root = self.data_dir / "tmp"
         self.opt_root = self.data_dir / "opt"  # merged layers, see lamina.local.control_plane.task
         self.storage_limit = storage_limit
-        self.lock = threading.RLock()
         self.code_root.mkdir(parents=True, exist_ok=True)
         self.tmp_root.mkdir(parents=True, exist_ok=True)
         _remove_stale(self.tmp_root)
-        self._db = sqlite3.connect(self.data_dir / "lamina.sqlite3", check_same_thread=False,
-                                   isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._database = Database(self.data_dir / "lamina.sqlite3", SCHEMA)
+        self._db = self._database.connection
+        self.lock = self._database.lock  # also held by the service around code and rows together
+        self.transaction = self._database.transaction
 
     def close(self) -> None:
-        with self.lock:
-            self._db.close()
-
-    @contextlib.contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self.lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        self._database.close()
 
     # --- code -------------------------------------------------------------------------------
 

@@ -10,14 +10,13 @@ tested without sleeping.
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
-import sqlite3
-import threading
-from collections.abc import Collection, Iterator
+from collections.abc import Collection
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Optional
+
+from ..database import Database
 
 __all__ = ["EventQueue", "QueuedEvent", "default_queue_path"]
 
@@ -61,31 +60,18 @@ class EventQueue:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(str(self.path), check_same_thread=False, isolation_level=None)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=FULL")
-        self._db.execute("PRAGMA busy_timeout=5000")
-        self._db.executescript(_SCHEMA)
-        self._mutex = threading.Lock()
+        # synchronous=FULL: each commit is synced to disk (in WAL mode NORMAL would not), before the 202.
+        self._database = Database(self.path, _SCHEMA, ("synchronous=FULL", "busy_timeout=5000"))
+        self._db = self._database.connection
+        self._mutex = self._database.lock
+        self._transaction = self._database.transaction
         self._lock_file: Optional[IO[bytes]] = None
 
     def close(self) -> None:
-        with self._mutex:
-            self._db.close()
+        self._database.close()
         if self._lock_file is not None:
             self._lock_file.close()  # releases the flock
             self._lock_file = None
-
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._mutex:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
 
     def recover(self) -> bool:
         """Take the queue's lock; if no other process holds it, release every stale lease now."""

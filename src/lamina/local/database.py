@@ -1,0 +1,45 @@
+"""One SQLite database shared by the threads of ``lamina serve``: the control plane's store and the
+durable queue of Event invocations both keep theirs this way.
+
+One connection in autocommit mode (so ``BEGIN IMMEDIATE`` is ours to issue), in WAL mode (readers
+never wait for the writer), behind one reentrant lock: SQLite connections must not be used by two
+threads at once, and a caller may hold the lock around several statements and a transaction.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+__all__ = ["Database"]
+
+
+class Database:
+    """A SQLite file opened with ``schema`` applied; statements run under :attr:`lock`."""
+
+    def __init__(self, path: Path, schema: str, pragmas: Sequence[str] = ()) -> None:
+        """``pragmas`` (e.g. ``"synchronous=FULL"``) are set after WAL mode, before the schema."""
+        self.lock = threading.RLock()
+        self.connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
+        for pragma in ("journal_mode=WAL", *pragmas):
+            self.connection.execute(f"PRAGMA {pragma}")
+        self.connection.executescript(schema)
+
+    def close(self) -> None:
+        with self.lock:
+            self.connection.close()
+
+    @contextlib.contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction taken at once (``BEGIN IMMEDIATE``): committed, or rolled back on error."""
+        with self.lock:
+            self.connection.execute("BEGIN IMMEDIATE")
+            try:
+                yield self.connection
+            except BaseException:
+                self.connection.execute("ROLLBACK")
+                raise
+            self.connection.execute("COMMIT")

@@ -76,3 +76,19 @@ def test_console_sink_writes_after_the_current_loop_step_and_at_once_without_a_l
     during, after = asyncio.run(scenario())
     assert during == "f | outside a loop\n"
     assert after.endswith("f | END RequestId: r\nf | REPORT RequestId: r\n")
+
+
+def test_console_sink_renders_terminal_lines_after_the_current_loop_step_not_on_the_way_to_an_answer() -> None:
+    stream = io.StringIO()
+    sink = ConsoleSink(stream, colour=True)
+
+    async def scenario() -> tuple[str, str]:
+        sink.write("f", "START RequestId: r Version: $LATEST")
+        sink.write("f", "hello from the handler")
+        during = stream.getvalue()
+        await asyncio.sleep(0)
+        return during, stream.getvalue()
+
+    during, after = asyncio.run(scenario())
+    assert during == ""
+    assert after == "f | START RequestId: r Version: $LATEST\nf | hello from the handler\n"

@@ -251,10 +251,9 @@ class ExecutionEnvironment:
     def _hand_over(self, invocation: Invocation) -> tuple[Invocation, int]:
         """The invocation starts: START line, timeout clock, deadline header (once per invocation;
         a runtime asking ``next`` again gets the same deadline)."""
-        if self._began_at is None:
+        starting = self._began_at is None
+        if starting:
             self._began_at = time.perf_counter()
-            self._emit(log_lines.start(invocation.request_id, self.config.version))
-            self._started_line = True
             remaining = invocation.timeout
             if self._invoke_deadline is not None:  # the init that overran already spent some of it
                 remaining = max(0.0, self._invoke_deadline - time.perf_counter())
@@ -264,6 +263,11 @@ class ExecutionEnvironment:
             self._deadline_ms = int(time.time() * 1000 + remaining * 1000)
         if self._poll is not None and not self._poll.done():
             self._poll.set_result((invocation, self._deadline_ms))
+        if starting:
+            # After waking the poll: the sink writes in the order it was called to, and the runtime
+            # waiting for this invocation should not wait for the START line to reach the terminal.
+            self._emit(log_lines.start(invocation.request_id, self.config.version))
+            self._started_line = True
         return invocation, self._deadline_ms
 
     def _init_timed_out(self) -> None:

@@ -9,7 +9,7 @@ import threading
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import boto3
 import pytest
@@ -84,14 +84,29 @@ class ControlPlaneServer:
                             config=Config(retries={"max_attempts": 1}, parameter_validation=validate))
 
 
-@pytest.fixture
-def control_plane(tmp_path: Path) -> Iterator[ControlPlaneServer]:
-    server = ControlPlaneServer(tmp_path / "data")
+class Server(Protocol):
+    def start(self) -> None: ...
+
+    def stop(self) -> None: ...
+
+
+S = TypeVar("S", bound=Server)
+
+
+@contextlib.contextmanager
+def running(server: S) -> Iterator[S]:
+    """``server`` started, and stopped however the test using it ends."""
     server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+def control_plane(tmp_path: Path) -> Iterator[ControlPlaneServer]:
+    with running(ControlPlaneServer(tmp_path / "data")) as server:
+        yield server
 
 
 @pytest.fixture

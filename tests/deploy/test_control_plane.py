@@ -15,7 +15,7 @@ from botocore.exceptions import ClientError
 
 from lamina.runtime import protocol
 
-from .conftest import ROLE, ControlPlaneServer
+from .conftest import ROLE, ControlPlaneServer, running
 from .zips import make_zip, zip_bomb
 
 LAYER_ARN = "arn:aws:lambda:us-east-1:123456789012:layer"
@@ -245,16 +245,12 @@ def test_zip_over_the_direct_upload_limit_is_request_entity_too_large(
 
 
 def test_code_storage_quota_is_code_storage_exceeded(tmp_path: Path) -> None:
-    server = ControlPlaneServer(tmp_path / "data", storage_limit=len(APP) + 10)
-    server.start()
-    try:
+    with running(ControlPlaneServer(tmp_path / "data", storage_limit=len(APP) + 10)) as server:
         client = server.client()
         create(client, "one")
         with pytest.raises(ClientError) as caught:
             create(client, "two", code=make_zip({"app.py": "# other code\n"}))
-        assert error_of(caught) == ("CodeStorageExceededException", "Code storage limit exceeded.", 400)
-    finally:
-        server.stop()
+    assert error_of(caught) == ("CodeStorageExceededException", "Code storage limit exceeded.", 400)
 
 
 def test_functions_and_layers_survive_a_restart(control_plane: ControlPlaneServer) -> None:

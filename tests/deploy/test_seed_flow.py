@@ -16,7 +16,7 @@ import pytest
 from lamina.local.control_plane.task import bwrap_works
 from tests.conftest import free_port, stop_process, wait_for_port
 
-from .conftest import cli_env
+from .conftest import cli_env, running
 
 BIN = Path(sys.executable).parent
 HANDLER = """\
@@ -58,33 +58,38 @@ class LaminaServe:
 
 @pytest.fixture
 def lamina_serve(tmp_path: Path) -> Iterator[LaminaServe]:
-    server = LaminaServe(tmp_path, tmp_path / "data")
-    server.start()
-    try:
+    with running(LaminaServe(tmp_path, tmp_path / "data")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture
 def lamina_serve_bwrap(tmp_path: Path) -> Iterator[LaminaServe]:
     if not bwrap_works():
         pytest.skip("bubblewrap is not installed or cannot mount on this machine")
-    server = LaminaServe(tmp_path, tmp_path / "data", sandbox="bwrap")
-    server.start()
-    try:
+    with running(LaminaServe(tmp_path, tmp_path / "data", sandbox="bwrap")) as server:
         yield server
-    finally:
-        server.stop()
 
 
 def run(*argv: str, cwd: Path) -> subprocess.CompletedProcess[str]:
     return subprocess.run(list(argv), cwd=cwd, env=cli_env(), capture_output=True, text=True, timeout=120)
 
 
-def deploy(server: LaminaServe, cwd: Path) -> subprocess.CompletedProcess[str]:
+def write_function(cwd: Path, source: str) -> None:
+    """The function ``hello``: ``hello/app.py`` under ``cwd``."""
+    (cwd / "hello").mkdir(exist_ok=True)
+    (cwd / "hello" / "app.py").write_text(source)
+
+
+def write_layer(cwd: Path, shared: str) -> None:
+    """A layer directory ``common`` whose ``python/shared.py`` holds ``shared``."""
+    (cwd / "common" / "python").mkdir(parents=True)
+    (cwd / "common" / "python" / "shared.py").write_text(shared)
+
+
+def deploy(server: LaminaServe, cwd: Path, *flags: str) -> subprocess.CompletedProcess[str]:
+    """``lamina deploy hello`` (with ``flags``, e.g. ``--layer common``) against ``server``; must succeed."""
     result = run(str(BIN / "lamina"), "deploy", "hello", "--code", "hello", "--handler", "app.handler",
-                 "--endpoint-url", server.url, cwd=cwd)
+                 *flags, "--endpoint-url", server.url, cwd=cwd)
     assert result.returncode == 0, result.stderr + server.log.read_text()
     return result
 
@@ -100,8 +105,7 @@ def aws_invoke(server: LaminaServe, cwd: Path) -> dict[str, str]:
 
 def test_deploy_invoke_change_deploy_invoke_restart_delete_against_lamina_serve(
         lamina_serve: LaminaServe, tmp_path: Path) -> None:
-    (tmp_path / "hello").mkdir()
-    (tmp_path / "hello" / "app.py").write_text(HANDLER % "hello")
+    write_function(tmp_path, HANDLER % "hello")
 
     first = deploy(lamina_serve, tmp_path)
     assert first.stdout.strip() == "arn:aws:lambda:us-east-1:123456789012:function:hello"
@@ -112,7 +116,7 @@ def test_deploy_invoke_change_deploy_invoke_restart_delete_against_lamina_serve(
     runtime_file = Path(answer["runtime"]).resolve()
     assert (lamina_serve.data_dir / "opt").resolve() in runtime_file.parents, runtime_file
 
-    (tmp_path / "hello" / "app.py").write_text(HANDLER % "bonjour")
+    write_function(tmp_path, HANDLER % "bonjour")
     second = deploy(lamina_serve, tmp_path)
     assert "layer lamina-runtime unchanged" in second.stderr and "uploading code" in second.stderr
     assert aws_invoke(lamina_serve, tmp_path)["greeting"] == "bonjour"
@@ -138,8 +142,7 @@ def test_deploy_invoke_change_deploy_invoke_restart_delete_against_lamina_serve(
 
 
 def test_remote_invoke_exits_1_on_a_function_error(lamina_serve: LaminaServe, tmp_path: Path) -> None:
-    (tmp_path / "hello").mkdir()
-    (tmp_path / "hello" / "app.py").write_text("def handler(event, context):\n    raise ValueError('no')\n")
+    write_function(tmp_path, "def handler(event, context):\n    raise ValueError('no')\n")
     deploy(lamina_serve, tmp_path)
     result = run(str(BIN / "lamina"), "invoke", "--remote", "hello", "--event", "{}", "--endpoint-url",
                  lamina_serve.url, cwd=tmp_path)
@@ -150,20 +153,15 @@ def test_remote_invoke_exits_1_on_a_function_error(lamina_serve: LaminaServe, tm
 
 def test_python_function_imports_from_its_layer_and_sees_bin_and_lib_paths(lamina_serve: LaminaServe,
                                                                            tmp_path: Path) -> None:
-    (tmp_path / "hello").mkdir()
-    (tmp_path / "hello" / "app.py").write_text(
+    write_function(
+        tmp_path,
         "import os, shared\n"
         "def handler(event, context):\n"
         "    return {'shared': shared.VALUE, 'path': os.environ['PATH'],\n"
         "            'ld': os.environ.get('LD_LIBRARY_PATH', ''), 'root': os.environ['LAMBDA_TASK_ROOT'],\n"
         "            'cwd': os.getcwd()}\n")
-    layer = tmp_path / "common"
-    (layer / "python").mkdir(parents=True)
-    (layer / "python" / "shared.py").write_text("VALUE = 'from the layer'\n")
-    result = run(str(BIN / "lamina"), "deploy", "hello", "--code", "hello", "--handler", "app.handler",
-                 "--runtime", "python3.12", "--layer", "common", "--endpoint-url", lamina_serve.url,
-                 cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    write_layer(tmp_path, "VALUE = 'from the layer'\n")
+    deploy(lamina_serve, tmp_path, "--runtime", "python3.12", "--layer", "common")
     answer = aws_invoke(lamina_serve, tmp_path)
     opt = Path(answer["path"].split(":")[0])
     assert answer["shared"] == "from the layer"
@@ -175,8 +173,8 @@ def test_python_function_imports_from_its_layer_and_sees_bin_and_lib_paths(lamin
 
 def test_under_bubblewrap_code_is_read_only_var_task_and_layers_are_opt(lamina_serve_bwrap: LaminaServe,
                                                                         tmp_path: Path) -> None:
-    (tmp_path / "hello").mkdir()
-    (tmp_path / "hello" / "app.py").write_text(
+    write_function(
+        tmp_path,
         "import os, shared, lamina.runtime\n"
         "def handler(event, context):\n"
         "    try:\n"
@@ -186,12 +184,8 @@ def test_under_bubblewrap_code_is_read_only_var_task_and_layers_are_opt(lamina_s
         "        writable = False\n"
         "    return {'shared': shared.__file__, 'root': os.environ['LAMBDA_TASK_ROOT'], 'cwd': os.getcwd(),\n"
         "            'writable': writable, 'runtime': lamina.runtime.__file__}\n")
-    layer = tmp_path / "common"
-    (layer / "python").mkdir(parents=True)
-    (layer / "python" / "shared.py").write_text("VALUE = 1\n")
-    result = run(str(BIN / "lamina"), "deploy", "hello", "--code", "hello", "--handler", "app.handler",
-                 "--layer", "common", "--endpoint-url", lamina_serve_bwrap.url, cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    write_layer(tmp_path, "VALUE = 1\n")
+    deploy(lamina_serve_bwrap, tmp_path, "--layer", "common")
     answer = aws_invoke(lamina_serve_bwrap, tmp_path)
     assert "root" in answer, f"{answer}\n{lamina_serve_bwrap.log.read_text()}"
     assert (answer["root"], answer["cwd"], answer["writable"]) == ("/var/task", "/var/task", False)

@@ -44,6 +44,25 @@ class Recorder:
         return None, b'"ok"'
 
 
+def run_one_event(tmp_path: Path, recorder: Recorder, until_state: str, payload: bytes = b"{}",
+                  qualifier: Optional[str] = None, linger: float = 0.0, **options: Any) -> str:
+    """Accept one event for function ``f``, poll until it is ``until_state``, stop; its request id.
+
+    ``linger`` keeps the pollers running a little longer, for tests that check nothing runs twice.
+    """
+
+    async def scenario() -> str:
+        invoker = AsyncInvoker(tmp_path / "q.sqlite3", recorder, retry_delays=FAST, **options)
+        await invoker.start()
+        request_id = invoker.enqueue("f", payload, qualifier)
+        await until(lambda: invoker.queue.counts()[until_state] == 1)
+        await asyncio.sleep(linger)
+        await invoker.close()
+        return request_id
+
+    return str(run(scenario()))
+
+
 def test_claimed_event_is_not_claimed_again_until_its_lease_ends(tmp_path: Path) -> None:
     queue = EventQueue(tmp_path / "q.sqlite3")
     queue.enqueue("r1", "f", b"{}", now=100.0)
@@ -73,34 +92,15 @@ def test_recover_releases_leases_of_a_dead_owner(tmp_path: Path) -> None:
 
 def test_event_runs_once_and_the_request_id_is_returned_at_once(tmp_path: Path) -> None:
     recorder = Recorder()
-
-    async def scenario() -> str:
-        invoker = AsyncInvoker(tmp_path / "q.sqlite3", recorder, retry_delays=FAST)
-        await invoker.start()
-        request_id = invoker.enqueue("f", b'{"n": 1}')
-        await until(lambda: invoker.queue.counts()["done"] == 1)
-        await asyncio.sleep(0.05)
-        await invoker.close()
-        return request_id
-
-    request_id = run(scenario())
+    request_id = run_one_event(tmp_path, recorder, "done", b'{"n": 1}', linger=0.05)
     assert request_id and recorder.calls == [("f", {"n": 1})]
 
 
 def test_failing_event_is_retried_twice_then_recorded_on_failure(tmp_path: Path) -> None:
     recorder = Recorder(failures=10)
     failures = tmp_path / "failures.jsonl"
-
-    async def scenario() -> str:
-        configs = {"f": EventInvokeConfig(on_failure=str(failures))}
-        invoker = AsyncInvoker(tmp_path / "q.sqlite3", recorder, configs=configs, retry_delays=FAST)
-        await invoker.start()
-        request_id = invoker.enqueue("f", b'{"n": 2}', qualifier="$LATEST")
-        await until(lambda: invoker.queue.counts()["failed"] == 1)
-        await invoker.close()
-        return request_id
-
-    request_id = run(scenario())
+    configs = {"f": EventInvokeConfig(on_failure=str(failures))}
+    request_id = run_one_event(tmp_path, recorder, "failed", b'{"n": 2}', "$LATEST", configs=configs)
     assert len(recorder.calls) == 3
     assert recorder.request_ids == [request_id] * 3  # every retry keeps the accepted id
     (record,) = [json.loads(line) for line in failures.read_text().splitlines()]
@@ -117,16 +117,8 @@ def test_failing_event_is_retried_twice_then_recorded_on_failure(tmp_path: Path)
 def test_event_that_succeeds_on_a_retry_is_not_recorded_as_failed(tmp_path: Path) -> None:
     recorder = Recorder(failures=1)
     successes = tmp_path / "ok"
-
-    async def scenario() -> None:
-        configs = {"f": EventInvokeConfig(on_failure=str(tmp_path / "bad.jsonl"), on_success=str(successes))}
-        invoker = AsyncInvoker(tmp_path / "q.sqlite3", recorder, configs=configs, retry_delays=FAST)
-        await invoker.start()
-        invoker.enqueue("f", b"{}")
-        await until(lambda: invoker.queue.counts()["done"] == 1)
-        await invoker.close()
-
-    run(scenario())
+    configs = {"f": EventInvokeConfig(on_failure=str(tmp_path / "bad.jsonl"), on_success=str(successes))}
+    run_one_event(tmp_path, recorder, "done", configs=configs)
     assert len(recorder.calls) == 2 and not (tmp_path / "bad.jsonl").exists()
     (record_file,) = successes.iterdir()
     record = json.loads(record_file.read_text())
@@ -136,16 +128,7 @@ def test_event_that_succeeds_on_a_retry_is_not_recorded_as_failed(tmp_path: Path
 
 def test_maximum_retry_attempts_zero_runs_once(tmp_path: Path) -> None:
     recorder = Recorder(failures=10)
-
-    async def scenario() -> None:
-        configs = {"f": EventInvokeConfig(maximum_retry_attempts=0)}
-        invoker = AsyncInvoker(tmp_path / "q.sqlite3", recorder, configs=configs, retry_delays=FAST)
-        await invoker.start()
-        invoker.enqueue("f", b"{}")
-        await until(lambda: invoker.queue.counts()["failed"] == 1)
-        await invoker.close()
-
-    run(scenario())
+    run_one_event(tmp_path, recorder, "failed", configs={"f": EventInvokeConfig(maximum_retry_attempts=0)})
     assert len(recorder.calls) == 1
 
 

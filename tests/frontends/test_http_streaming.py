@@ -7,12 +7,15 @@ execution environments by an in-process local Lambda behind the HTTP front on a 
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
+from typing import Any, TypeVar
 
 import aiohttp
 import pytest
+from multidict import CIMultiDictProxy
 
 from lamina.local.config import FunctionConfig
 from lamina.local.frontends.http_results import MalformedResultError, PreludeReader, stream_head
@@ -25,8 +28,7 @@ from tests.conftest import free_port
 
 TESTS = Path(__file__).resolve().parent.parent
 STREAMS = TESTS / "runtime" / "functions"
-WHOLE = TESTS / "local" / "functions"
-HERE = Path(__file__).resolve().parent
+LOCAL = TESTS / "local" / "functions"
 
 
 # --- the prelude, without sockets ------------------------------------------------------------------
@@ -67,9 +69,9 @@ def test_stream_head_without_a_prelude_is_200_with_the_streams_content_type() ->
 
 FUNCTIONS = {
     "http": (STREAMS, "streams.http"), "chunks": (STREAMS, "streams.chunks"),
-    "writer": (STREAMS, "streams.writer"), "until_marker": (HERE, "stream_app.until_marker"),
+    "writer": (STREAMS, "streams.writer"), "until_marker": (LOCAL, "streaming.until_marker"),
     "fail_midway": (STREAMS, "streams.fail_midway"), "fail_first": (STREAMS, "streams.fail_first"),
-    "whole": (WHOLE, "streaming.whole"),
+    "whole": (LOCAL, "streaming.whole"),
 }
 
 
@@ -89,87 +91,80 @@ async def http_front() -> AsyncIterator[str]:
             await runner.cleanup()
 
 
-def run(scenario: Callable[[str], Awaitable[None]]) -> None:
-    async def main() -> None:
-        async with http_front() as url:
-            await scenario(url)
+T = TypeVar("T")
 
-    asyncio.run(asyncio.wait_for(main(), 60))
+
+def get(path: str, use: Callable[[aiohttp.ClientResponse], Awaitable[T]], **options: Any) -> T:
+    """GET ``path`` from a fresh front and hand the response, headers read, body unread, to ``use``."""
+
+    async def main() -> T:
+        async with http_front() as url, aiohttp.ClientSession() as client, \
+                client.get(url + path, **options) as response:
+            return await use(response)
+
+    return asyncio.run(asyncio.wait_for(main(), 60))
+
+
+def fetch(path: str) -> tuple[int, CIMultiDictProxy[str], bytes]:
+    """GET ``path``: status, headers and the whole body."""
+
+    async def read(response: aiohttp.ClientResponse) -> tuple[int, CIMultiDictProxy[str], bytes]:
+        return response.status, response.headers, await response.read()
+
+    return get(path, read)
 
 
 def test_http_integration_prelude_becomes_status_headers_and_cookies_not_body() -> None:
-    async def scenario(url: str) -> None:
-        async with aiohttp.ClientSession() as client, client.get(f"{url}/http") as response:
-            assert response.status == 201
-            assert response.headers["Content-Type"] == "text/html"
-            assert response.headers.getall("Set-Cookie") == ["a=b"]
-            assert response.headers.get("Transfer-Encoding") == "chunked"
-            assert await response.read() == b"<h1>hi</h1>"
-
-    run(scenario)
+    status, headers, body = fetch("/http")
+    assert status == 201
+    assert headers["Content-Type"] == "text/html"
+    assert headers.getall("Set-Cookie") == ["a=b"]
+    assert headers.get("Transfer-Encoding") == "chunked"
+    assert body == b"<h1>hi</h1>"
 
 
 def test_stream_written_to_a_stream_object_keeps_its_prelude_headers() -> None:
-    async def scenario(url: str) -> None:
-        async with aiohttp.ClientSession() as client, client.get(f"{url}/writer") as response:
-            assert response.status == 200 and response.headers["x-test"] == "1"
-            assert await response.read() == b"line 0\nline 1\nline 2\n"
-
-    run(scenario)
+    status, headers, body = fetch("/writer")
+    assert status == 200 and headers["x-test"] == "1"
+    assert body == b"line 0\nline 1\nline 2\n"
 
 
 def test_plain_stream_is_200_with_its_content_type_and_bytes_as_they_are() -> None:
-    async def scenario(url: str) -> None:
-        async with aiohttp.ClientSession() as client, client.get(f"{url}/chunks") as response:
-            assert response.status == 200
-            assert response.headers["Content-Type"] == "application/octet-stream"
-            assert await response.read() == b"first,second,third"
-
-    run(scenario)
+    status, headers, body = fetch("/chunks")
+    assert status == 200 and headers["Content-Type"] == "application/octet-stream"
+    assert body == b"first,second,third"
 
 
 def test_client_receives_the_first_chunk_before_the_handler_finishes(tmp_path: Path) -> None:
     marker = tmp_path / "first-chunk-seen"
 
-    async def scenario(url: str) -> None:
-        async with aiohttp.ClientSession() as client, \
-                client.get(f"{url}/until_marker", params={"marker": str(marker)}) as response:
-            assert response.status == 200 and response.headers["Content-Type"] == "text/plain"
-            # the handler waits for the marker, so this chunk can only come from a relayed stream
-            first = await response.content.readexactly(len(b"before-marker;"))
-            assert first == b"before-marker;"
-            marker.touch()
-            assert await response.content.read() == b"after-marker"
+    async def read_in_two_steps(response: aiohttp.ClientResponse) -> None:
+        assert response.status == 200 and response.headers["Content-Type"] == "text/plain"
+        # the handler waits for the marker, so this chunk can only come from a relayed stream
+        assert await response.content.readexactly(len(b"first;")) == b"first;"
+        marker.touch()
+        assert await response.content.read() == b"marker-seen"
 
-    run(scenario)
+    get("/until_marker", read_in_two_steps, params={"marker": str(marker)})
 
 
 def test_error_before_the_first_byte_is_a_502() -> None:
-    async def scenario(url: str) -> None:
-        async with aiohttp.ClientSession() as client, client.get(f"{url}/fail_first") as response:
-            assert response.status == 502
-            assert await response.json() == {"message": "Internal Server Error"}
-
-    run(scenario)
+    status, _, body = fetch("/fail_first")
+    assert status == 502 and json.loads(body) == {"message": "Internal Server Error"}
 
 
 def test_error_mid_stream_cuts_the_response_short_after_the_chunks_sent() -> None:
-    async def scenario(url: str) -> None:
-        async with aiohttp.ClientSession() as client, client.get(f"{url}/fail_midway") as response:
-            assert response.status == 200
-            assert await response.content.readexactly(len(b"partial")) == b"partial"
-            with pytest.raises(aiohttp.ClientPayloadError):
-                await response.read()  # no last chunk: the body is known to be incomplete
+    async def read_to_the_cut(response: aiohttp.ClientResponse) -> None:
+        assert response.status == 200
+        assert await response.content.readexactly(len(b"partial")) == b"partial"
+        with pytest.raises(aiohttp.ClientPayloadError):
+            await response.read()  # no last chunk: the body is known to be incomplete
 
-    run(scenario)
+    get("/fail_midway", read_to_the_cut)
 
 
 def test_non_streaming_function_keeps_its_buffered_answer() -> None:
-    async def scenario(url: str) -> None:
-        async with aiohttp.ClientSession() as client, client.get(f"{url}/whole") as response:
-            assert response.status == 200
-            assert response.headers["Content-Type"] == "application/json"
-            assert "Transfer-Encoding" not in response.headers
-            assert await response.json() == {"whole": True}
-
-    run(scenario)
+    status, headers, body = fetch("/whole")
+    assert status == 200 and headers["Content-Type"] == "application/json"
+    assert "Transfer-Encoding" not in headers
+    assert json.loads(body) == {"whole": True}

@@ -15,11 +15,11 @@ import textwrap
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Optional
+from typing import Any, Optional
 
 import boto3
 from botocore.config import Config
@@ -46,12 +46,35 @@ class Served:
         except urllib.error.HTTPError as err:
             return err.code, dict(err.headers), err.read()
 
+    def json_until(self, path: str, done: Callable[[Any], bool], timeout: float = 20.0) -> Any:
+        """GET ``path`` until a 200's JSON body satisfies ``done`` (a reload took effect) or time is up.
+
+        Returns the last 200's body (None if there was none), for the caller's assertion.
+        """
+        deadline = time.monotonic() + timeout
+        answer = None
+        while time.monotonic() < deadline:
+            status, _, body = self.http(path)
+            if status == 200:
+                answer = json.loads(body)
+                if done(answer):
+                    break
+            time.sleep(0.1)
+        return answer
+
     def event(self, function: str, payload: bytes) -> int:
         url = f"http://127.0.0.1:{self.port}/2015-03-31/functions/{function}/invocations"
         request = urllib.request.Request(url, data=payload, method="POST",
                                          headers={"X-Amz-Invocation-Type": "Event"})
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status)
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Poll ``condition`` until it holds or ``timeout`` passes; the caller asserts what it needs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and not condition():
+        time.sleep(0.05)
 
 
 def start_serve(args: Sequence[str], tmp_path: Path, env: Optional[dict[str, str]] = None) -> Served:
@@ -130,13 +153,7 @@ def test_editing_a_handler_file_changes_the_next_response_without_restart(tmp_pa
     with serving(["--code", str(code), "--handler", "app.handler"], tmp_path) as served:
         assert json.loads(served.http("/")[2]) == {"version": 1}
         handler.write_text("def handler(event, context):\n    return {'version': 2}\n")
-        deadline = time.monotonic() + 20
-        answer = None
-        while time.monotonic() < deadline:
-            answer = json.loads(served.http("/")[2])
-            if answer == {"version": 2}:
-                break
-            time.sleep(0.1)
+        answer = served.json_until("/", lambda answer: answer == {"version": 2})
         assert answer == {"version": 2}, served.log.read_text()
         assert served.proc.poll() is None  # the same server, not a restart
 
@@ -204,9 +221,7 @@ def test_kill_9_of_lamina_serve_with_100_queued_events_loses_none(tmp_path: Path
     wait_for_exit([int(pid) for pid in pids.read_text().split()])  # the killed serve's environments
     block.unlink()
     with serving(args, tmp_path) as restarted:
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline and (not out.exists() or len(out.read_text().split()) < 100):
-            time.sleep(0.05)
+        wait_until(lambda: out.exists() and len(out.read_text().split()) >= 100, timeout=60)
         time.sleep(0.3)  # a duplicate would show up now
         log = restarted.log.read_text()
     counts = collections.Counter(int(line) for line in out.read_text().split())
@@ -229,9 +244,7 @@ def test_failing_event_through_lamina_serve_writes_an_on_failure_record(tmp_path
     env = {"LAMINA_ASYNC_RETRY_DELAYS": "0.05,0.05"}
     with serving(["--no-watch"], tmp_path, env=env) as served:
         assert served.event("failing", b'{"order": 7}') == 202
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not failures.exists():
-            time.sleep(0.05)
+        wait_until(failures.exists)
     record = json.loads(failures.read_text())
     assert record["requestContext"]["condition"] == "RetriesExhausted"
     assert record["requestContext"]["approximateInvokeCount"] == 2
@@ -271,9 +284,7 @@ def test_boto3_event_invocation_runs_from_the_durable_queue_with_its_request_id(
         response = client.invoke(FunctionName="writer", InvocationType="Event", Payload=b'{"id": "e1"}')
         assert response["StatusCode"] == 202
         request_id = response["ResponseMetadata"]["RequestId"]
-        deadline = time.monotonic() + 30
-        while time.monotonic() < deadline and not out.exists():
-            time.sleep(0.05)
+        wait_until(out.exists)
     assert out.read_text() == f"e1 {request_id}\n"  # the id the 202 announced
 
     with contextlib.closing(sqlite3.connect(tmp_path / "data" / "async" / "events.sqlite3")) as db:
@@ -290,14 +301,8 @@ def test_editing_the_sam_template_reloads_functions_and_routes(tmp_path: Path) -
         text = template.read_text().replace("Default: local", "Default: edited")
         template.write_text(text.replace("Path: /items/{id}\n            Method: get",
                                          "Path: /things/{id}\n            Method: get"))
-        deadline = time.monotonic() + 20
-        status, body = 0, b""
-        while time.monotonic() < deadline:
-            status, _, body = served.http("/things/1")
-            if status == 200 and json.loads(body)["stage"] == "edited":
-                break
-            time.sleep(0.1)
-        assert status == 200 and json.loads(body)["stage"] == "edited", served.log.read_text()
+        answer = served.json_until("/things/1", lambda answer: answer["stage"] == "edited")
+        assert answer is not None and answer["stage"] == "edited", served.log.read_text()
         assert served.http("/items/1")[0] == 404  # GET /items/{id} is gone; PUT stays
         assert served.http("/items/1", "PUT", b"{}")[0] == 201
 
@@ -325,17 +330,9 @@ def test_invocation_in_flight_during_a_reload_finishes_on_the_old_code(tmp_path:
             "--timeout", "60", "--env", f"STARTED={started}", "--env", f"RELEASE={release}"]
     with serving(args, tmp_path) as served, ThreadPoolExecutor(1) as pool:
         held = pool.submit(served.http, "/?hold=1")
-        deadline = time.monotonic() + 20
-        while not started.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        wait_until(started.exists, timeout=20)
         handler.write_text(HOLDING_HANDLER.replace("VERSION = 1", "VERSION = 2"))
-        answer = None
-        while time.monotonic() < deadline:
-            answer = json.loads(served.http("/")[2])
-            if answer == {"version": 2}:
-                break
-            time.sleep(0.1)
-        assert answer == {"version": 2}
+        assert served.json_until("/", lambda answer: answer == {"version": 2}) == {"version": 2}
         assert not held.done()  # the reload did not cut it short
         release.touch()
         status, _, body = held.result(timeout=30)
@@ -401,11 +398,5 @@ def test_template_reload_keeps_the_serve_flags(tmp_path: Path) -> None:
         expected = {"type": "snap-start", "over_3_s": True}  # --snapstart and --timeout 7
         assert json.loads(served.http("/probe")[2]) == {"STAGE": "one", **expected}, served.log.read_text()
         template.write_text(FLAGS_TEMPLATE.format(stage="two"))
-        deadline = time.monotonic() + 20
-        answer: dict[str, object] = {}
-        while time.monotonic() < deadline:
-            answer = json.loads(served.http("/probe")[2])
-            if answer["STAGE"] == "two":
-                break
-            time.sleep(0.1)
+        answer = served.json_until("/probe", lambda answer: answer["STAGE"] == "two")
         assert answer == {"STAGE": "two", **expected}, served.log.read_text()

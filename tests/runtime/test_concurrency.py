@@ -19,6 +19,16 @@ def _responses_by_request(posts) -> dict:  # type: ignore[no-untyped-def]
     return {post.path.split("/")[-2]: json.loads(post.body) for post in posts}
 
 
+def _each_with_its_own_ids(api, ids: list) -> dict:  # type: ignore[no-untyped-def]
+    """Every invocation's response, each checked to carry its own request id and trace id."""
+    responses = _responses_by_request(api.wait_posts(len(ids), timeout=30))
+    assert sorted(responses) == ids
+    for request_id, body in responses.items():
+        assert body["request_id"] == request_id
+        assert body["trace"] == f"Root=trace-{int(request_id[4:])}"
+    return responses
+
+
 def _log_records(stdout: str) -> list:
     return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
 
@@ -26,11 +36,7 @@ def _log_records(stdout: str) -> list:
 def test_async_handler_runs_100_invocations_concurrently_each_with_its_own_context(api, runtimes) -> None:
     ids = _enqueue_many(api, 100)
     runtime = start(runtimes, api, "multi.async_handler", env=LMI_ENV)
-    responses = _responses_by_request(api.wait_posts(100, timeout=30))
-    assert sorted(responses) == ids
-    for request_id, body in responses.items():
-        assert body["request_id"] == request_id
-        assert body["trace"] == f"Root=trace-{int(request_id[4:])}"
+    responses = _each_with_its_own_ids(api, ids)
     assert max(body["max_in_flight"] for body in responses.values()) > 1
     assert len({body["pid"] for body in responses.values()}) == 1  # one process, one event loop
     records = _log_records(runtime.stop())
@@ -46,11 +52,7 @@ def test_async_handler_runs_100_invocations_concurrently_each_with_its_own_conte
 def test_sync_handler_runs_in_forked_workers_each_with_its_own_context(api, runtimes) -> None:
     ids = _enqueue_many(api, 100)
     runtime = start(runtimes, api, "multi.sync_handler", env=LMI_ENV)
-    responses = _responses_by_request(api.wait_posts(100, timeout=30))
-    assert sorted(responses) == ids
-    for request_id, body in responses.items():
-        assert body["request_id"] == request_id
-        assert body["trace"] == f"Root=trace-{int(request_id[4:])}"
+    responses = _each_with_its_own_ids(api, ids)
     assert len({body["pid"] for body in responses.values()}) > 1
     handler_logs = [r for r in _log_records(runtime.stop()) if r.get("logger") == "multi"]
     assert len(handler_logs) == 100

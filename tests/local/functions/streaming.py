@@ -8,12 +8,16 @@ import lamina
 
 @lamina.streaming(content_type="text/plain")
 def until_marker(event, context):
-    """Streams a chunk, then waits for the caller to have seen it (the marker file) before finishing."""
+    """Streams a chunk, then waits for the caller to have seen it (the marker file) before finishing.
+
+    The marker's path is the event's ``marker``, or the ``marker`` query parameter behind the HTTP front.
+    """
+    marker = event["marker"] if "marker" in event else event["queryStringParameters"]["marker"]
     yield b"first;"
     deadline = time.monotonic() + 20
-    while not os.path.exists(event["marker"]) and time.monotonic() < deadline:
+    while not os.path.exists(marker) and time.monotonic() < deadline:
         time.sleep(0.01)
-    yield b"marker-seen" if os.path.exists(event["marker"]) else b"marker-missing"
+    yield b"marker-seen" if os.path.exists(marker) else b"marker-missing"
 
 
 @lamina.streaming

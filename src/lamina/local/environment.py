@@ -182,8 +182,8 @@ class ExecutionEnvironment:
         pid = self.pid
         if pid is None or not self.alive:
             return
-        rss = memory.tree_rss(pid)
-        self.peak_rss = max(self.peak_rss, rss, memory.tree_peak_rss(pid))
+        rss, peak = memory.tree_usage(pid)
+        self.peak_rss = max(self.peak_rss, rss, peak)
         if rss > self.config.memory_mb * 1024 * 1024:
             self.lifecycle.memory_exceeded()
             self.kill()

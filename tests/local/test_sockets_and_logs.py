@@ -78,7 +78,7 @@ def test_console_sink_writes_after_the_current_loop_step_and_at_once_without_a_l
     assert after.endswith("f | END RequestId: r\nf | REPORT RequestId: r\n")
 
 
-def test_console_sink_renders_terminal_lines_after_the_current_loop_step_not_on_the_way_to_an_answer() -> None:
+def test_console_sink_renders_terminal_lines_after_the_current_loop_step() -> None:
     stream = io.StringIO()
     sink = ConsoleSink(stream, colour=True)
 

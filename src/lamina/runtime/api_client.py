@@ -266,7 +266,7 @@ class RuntimeAPIClient:
         headers: Headers = {}
         for line in rest.split("\r\n"):
             name, _, value = line.partition(":")
-            headers[name.strip().lower()] = value.strip()
+            headers[name.lower()] = value.strip()  # field names carry no whitespace (RFC 9112 5.1)
         if parts[0] == "HTTP/1.0":
             headers.setdefault("connection", "close")
         if headers.get("transfer-encoding", "").lower() == "chunked":

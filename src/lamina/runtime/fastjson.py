@@ -51,14 +51,28 @@ def make_decoder(parse_constant: Callable[[str], Any]) -> Callable[[str], Any]:
 
 
 def make_encoder(ensure_ascii: bool, default: Callable[[Any], Any]) -> Callable[[Any], str]:
-    """A ``dumps``: separators ``", "``/``": "``, NaN and Infinity allowed, circular references refused."""
+    """A ``dumps``: separators ``", "``/``": "``, NaN and Infinity allowed, circular references refused.
+
+    One C encoder serves every call; its circular-reference markers are empty after a successful
+    call, and a failed call (which may leave some behind) gets a fresh encoder next time.
+    """
     encode_string = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
 
+    def fresh() -> Any:
+        return _json.make_encoder({}, default, encode_string, None, ": ", ", ", False, False, True)
+
+    encoders = [fresh()]
+
     def encode(obj: Any) -> str:
+        if obj is None:
+            return "null"
         if isinstance(obj, str):
             return encode_string(obj)
-        encoder = _json.make_encoder({}, default, encode_string, None, ": ", ", ", False, False, True)
-        return "".join(encoder(obj, 0))
+        try:
+            return "".join(encoders[0](obj, 0))
+        except BaseException:
+            encoders[0] = fresh()
+            raise
 
     return encode
 

@@ -130,18 +130,22 @@ def _holds_tuple_subclasses(obj: Any) -> bool:
     """Whether ``obj`` holds a namedtuple or other tuple subclass, which the C encoder would write as
     a list where simplejson writes an object.
 
-    Breadth-first over the containers with ``gc.get_referents`` and C-level filters, so even a
-    multi-megabyte result is scanned without a Python loop per element.
+    Breadth-first with ``gc.get_referents`` and C-level filters, so even a multi-megabyte result is
+    scanned without a Python loop per element. Only objects the garbage collector tracks are
+    followed: strings and numbers never hold anything, and CPython only ever stops tracking exact
+    tuples and dicts whose contents are all untracked, so a tuple subclass (always tracked) and
+    everything on the way to it are never skipped.
     """
     import gc
     from itertools import compress
 
     if type(obj) not in _CONTAINER_TYPES:
         return isinstance(obj, tuple)
-    level = [obj]
+    is_tracked = gc.is_tracked
     is_container = _CONTAINER_TYPES.__contains__
+    level = [obj]
     while level:
-        referents = gc.get_referents(*level)
+        referents = list(filter(is_tracked, gc.get_referents(*level)))
         kinds = list(map(type, referents))
         odd = set(kinds) - _PLAIN_TYPES
         if odd and any(issubclass(kind, (tuple, list, dict)) for kind in odd):

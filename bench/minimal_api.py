@@ -26,6 +26,7 @@ class MinimalRuntimeAPI:
         self.last_body = b""
         self.first_answer_at: Optional[float] = None
         self.last_answer_at = 0.0
+        self.answer_times: List[float] = []
         self.done = threading.Event()
         self._first = threading.Event()
         self._served = 0
@@ -110,6 +111,7 @@ class MinimalRuntimeAPI:
             return
 
     def _answered(self, body: bytes) -> None:
+        self.answer_times.append(time.perf_counter())
         self.answered += 1
         self.last_body = body
         if self.first_answer_at is None:

@@ -19,9 +19,8 @@ from lamina.build.dependencies import (
 )
 from lamina.build.elf_check import require_loadable
 from lamina.build.errors import BuildError
-from lamina.build.limits import UNZIPPED_LIMIT, ZIPPED_LIMIT, check_unzipped_size, check_zipped_size
+from lamina.build.limits import UNZIPPED_LIMIT, ZIPPED_LIMIT, write_checked_zip
 from lamina.build.targets import ARCHITECTURES, PYTHON_VERSIONS, default_os
-from lamina.build.zipper import atomic_output, write_reproducible_zip
 
 # Never part of a function: version control, virtual environments, caches of tools.
 EXCLUDED_NAMES = frozenset({".git", ".hg", ".svn", ".venv", "venv", "__pycache__", ".mypy_cache",
@@ -105,10 +104,5 @@ def build_function_zip(code: Path = Path("."), out: Path = Path("dist/function.z
         if report:
             report("checking native files")
         require_loadable(staging, arch, os_name, what=f"the bundle for {out.name}")
-        check_unzipped_size(staging, out.name, unzipped_limit)
-        with atomic_output(out) as partial:
-            if report:
-                report(f"writing {out}")
-            write_reproducible_zip(staging, partial)
-            check_zipped_size(staging, partial, out.name, zipped_limit)
+        write_checked_zip(staging, out, unzipped_limit, zipped_limit, report)
     return out

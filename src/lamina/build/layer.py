@@ -30,9 +30,8 @@ from lamina.build.dependencies import Report
 from lamina.build.elf_check import require_loadable
 from lamina.build.errors import BuildError
 from lamina.build.layer_scripts import BOOTSTRAP_SYSTEM_PYTHON, EXEC_WRAPPER, bootstrap_cpython
-from lamina.build.limits import UNZIPPED_LIMIT, ZIPPED_LIMIT, check_unzipped_size, check_zipped_size
+from lamina.build.limits import UNZIPPED_LIMIT, ZIPPED_LIMIT, write_checked_zip
 from lamina.build.targets import ARCHITECTURES, PYTHON_VERSIONS
-from lamina.build.zipper import atomic_output, write_reproducible_zip
 
 CPYTHON_DIR = "cpython"
 MANAGED_RUNTIMES = [f"python{version}" for version in PYTHON_VERSIONS]
@@ -191,10 +190,5 @@ def build_layer_zip(out: Path = Path("dist/lamina-layer.zip"), *, arch: str = "x
                 report("checking native files")
             require_loadable(staging, arch, os_name, what="the layer")
         # A layer counts towards the function's 250 MB unzipped too, and is published by direct upload.
-        check_unzipped_size(staging, out.name, UNZIPPED_LIMIT)
-        with atomic_output(out) as partial:
-            if report:
-                report(f"writing {out}")
-            write_reproducible_zip(staging, partial)
-            check_zipped_size(staging, partial, out.name, ZIPPED_LIMIT)
+        write_checked_zip(staging, out, UNZIPPED_LIMIT, ZIPPED_LIMIT, report)
     return out

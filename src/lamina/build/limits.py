@@ -9,9 +9,10 @@ from __future__ import annotations
 
 from collections import defaultdict
 from pathlib import Path
+from typing import Callable
 
 from lamina.build.errors import BuildError
-from lamina.build.zipper import tree_files
+from lamina.build.zipper import atomic_output, tree_files, write_reproducible_zip
 from lamina.runtime.protocol import MAX_UNZIPPED_CODE, MAX_ZIPPED_DIRECT_UPLOAD
 
 MB = 1024 * 1024
@@ -57,3 +58,14 @@ def check_zipped_size(root: Path, zip_path: Path, what: str = "the bundle",
 
 def contributors_text(root: Path) -> str:
     return ", ".join(f"{name} {megabytes(size)}" for name, size in largest_contributors(root))
+
+
+def write_checked_zip(staging: Path, out: Path, unzipped_limit: int, zipped_limit: int,
+                      report: Callable[[str], None] | None = None) -> None:
+    """Zip ``staging`` reproducibly to ``out`` within Lambda's quotas, or leave ``out`` untouched."""
+    check_unzipped_size(staging, out.name, unzipped_limit)
+    with atomic_output(out) as partial:
+        if report:
+            report(f"writing {out}")
+        write_reproducible_zip(staging, partial)
+        check_zipped_size(staging, partial, out.name, zipped_limit)

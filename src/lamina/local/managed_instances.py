@@ -114,16 +114,7 @@ class ManagedEnvironment(ExecutionEnvironment):
             if poll in self._polls:
                 self._polls.remove(poll)
 
-    def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply:
-        reply, outcome = self._managed.response_posted(request_id, size, body, content_type)
-        self._complete(outcome)
-        return reply
-
-    def on_error(self, request_id: str, body: bytes, content_type: Optional[str],
-                 error_type: Optional[str]) -> Reply:
-        reply, outcome = self._managed.error_posted(request_id, body, content_type, error_type)
-        self._complete(outcome)
-        return reply
+    # /response and /error: ExecutionEnvironment's, on the managed lifecycle (self.lifecycle).
 
     # --- internals -------------------------------------------------------------------------------
 

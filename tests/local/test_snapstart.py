@@ -67,7 +67,8 @@ def test_failing_after_restore_hook_is_a_snapstart_exception_and_the_environment
         assert "Runtime.AfterRestoreError" in message and "hook a1 failed" in message
     # the second invocation restored a fresh environment: every hook ran again
     assert order.read_text().split() == ["b2", "b1", "a1", "b2", "b1", "a1"]
-    assert logs.count("Status: error\tError Type: Runtime.AfterRestoreError") >= 2
+    failed_restores = logs.count("Status: error\tError Type: Runtime.AfterRestoreError")
+    assert failed_restores >= 2
 
 
 def test_restore_endpoints_exist_only_in_snapstart_environments_and_only_during_init(tmp_path: Path) -> None:

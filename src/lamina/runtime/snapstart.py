@@ -24,14 +24,15 @@ if TYPE_CHECKING:
 
 
 def _registered() -> Tuple[List[Hook], List[Hook]]:
-    try:
-        from snapshot_restore_py import (  # type: ignore[import-untyped]
-            get_after_restore,
-            get_before_snapshot,
-        )
-    except ImportError:  # the function registered no hooks (it would have imported the package)
+    """The hooks the function registered with ``snapshot-restore-py``.
+
+    A function that registered hooks has imported that package, so it is read from ``sys.modules``:
+    the runtime itself never imports anything beyond the standard library.
+    """
+    package = sys.modules.get("snapshot_restore_py")
+    if package is None:
         return [], []
-    return get_before_snapshot(), get_after_restore()
+    return package.get_before_snapshot(), package.get_after_restore()
 
 
 def run_hooks(runtime: Any) -> None:

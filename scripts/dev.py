@@ -73,9 +73,28 @@ def ensure_rie() -> Path:
     return target
 
 
+def ensure_bubblewrap() -> None:
+    """On CI, install bubblewrap (best effort) so the sandbox and AWS's emulator's LMI mode get tested.
+
+    lamina works without it (the tests that need it skip); on a developer's machine it is their call.
+    """
+    if os.environ.get("CI") != "true" or shutil.which("bwrap") or not shutil.which("apt-get"):
+        return
+    if hasattr(os, "geteuid") and os.geteuid() != 0:
+        return
+    for step in (["apt-get", "update", "-qq"], ["apt-get", "install", "-y", "-qq", "bubblewrap"]):
+        try:
+            subprocess.run(step, check=True, timeout=300, stdout=subprocess.DEVNULL,
+                           env=dict(os.environ, DEBIAN_FRONTEND="noninteractive"))
+        except (OSError, subprocess.SubprocessError) as exc:
+            print(f"bubblewrap not installed ({exc}); its tests will be skipped", flush=True)
+            return
+
+
 def setup() -> None:
     ensure_venv()
     ensure_rie()
+    ensure_bubblewrap()
 
 
 def demo() -> int:

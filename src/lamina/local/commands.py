@@ -76,9 +76,14 @@ def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Option
 
 def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
                bootstrap: Optional[str], max_concurrency: Optional[int] = None,
-               snap_start: bool = False) -> dict[str, Any]:
+               snap_start: bool = False, env: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The flags given, as project-file keys; ``env`` is added to each function's own variables."""
+    try:
+        variables = parse_env(env)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--env") from None
     given = {"timeout": timeout, "memory": memory, "concurrency": concurrency, "bootstrap": bootstrap,
-             "max_concurrency": max_concurrency, "snap_start": snap_start or None}
+             "max_concurrency": max_concurrency, "snap_start": snap_start or None, "env": variables or None}
     return {key: value for key, value in given.items() if value is not None}
 
 
@@ -118,10 +123,10 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
 
     frontends = FrontendOptions(host=host, http_port=http_port, payload_format=http_format, watch=watch,
                                 data_dir=data_dir)
+    overrides = _overrides(timeout, memory, concurrency, bootstrap, max_concurrency, snap_start, env)
     if template is not None:
         # The overrides are kept with the template: a reloaded template gets them again.
-        functions = frontend_options(frontends, template=template, overrides=_overrides(
-            timeout, memory, concurrency, bootstrap, max_concurrency, snap_start))
+        functions = frontend_options(frontends, template=template, overrides=overrides)
     elif handler or code or bootstrap or name:
         functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name,
                                   max_concurrency, snap_start)]
@@ -129,8 +134,7 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
         project = find_project_file(Path.cwd())
         try:
             # no project: serve only what is deployed to the control plane
-            functions = [] if project is None else load_functions(
-                project, _overrides(timeout, memory, concurrency, bootstrap, max_concurrency, snap_start))
+            functions = [] if project is None else load_functions(project, overrides)
             if project is not None:
                 frontend_options(frontends, project=project)
         except ProjectError as exc:

@@ -64,7 +64,10 @@ def load_functions(path: Path, overrides: Mapping[str, Any] | None = None) -> li
     for name, table in _function_tables(_load(path)).items():
         if not isinstance(table, dict):
             raise ProjectError(f"{path}: functions.{name} must be a table")
-        configs.append(function_from_table(name, {**table, **(overrides or {})}, base))
+        merged = {**table, **(overrides or {})}
+        if overrides and "env" in overrides:  # --env adds to the function's variables, not replaces them
+            merged["env"] = {**dict(table.get("env", {})), **overrides["env"]}
+        configs.append(function_from_table(name, merged, base))
     return configs
 
 

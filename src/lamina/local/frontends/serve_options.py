@@ -57,13 +57,14 @@ class TemplateFunctions:
 def functions_from_template(path: Path, overrides: Optional[Mapping[str, Any]] = None) -> TemplateFunctions:
     """Function configs, routes and async settings from a SAM template; raises TemplateError."""
     app = load_template(path)
-    overrides = overrides or {}
+    changes = dict(overrides or {})
+    extra_environment = changes.pop("environment", {})  # --env adds to the template's variables
     functions = []
     for sam in app.functions:
         config = FunctionConfig(name=sam.name, code_dir=sam.code_dir, handler=sam.handler,
                                 runtime=sam.runtime, memory_mb=sam.memory_size, timeout=sam.timeout,
-                                environment=sam.environment, layers=sam.layers)
-        functions.append(config.with_changes(**overrides) if overrides else config)
+                                environment={**sam.environment, **extra_environment}, layers=sam.layers)
+        functions.append(config.with_changes(**changes) if changes else config)
     event_configs = {f.name: f.event_invoke_config for f in app.functions if f.event_invoke_config}
     return TemplateFunctions(functions, app.routes, event_configs, app.warnings)
 
@@ -95,7 +96,7 @@ def frontend_options(options: FrontendOptions, *, template: Optional[Path] = Non
         return []
     # The flags' names (as in a project file) → FunctionConfig's fields.
     renamed = {"memory": "memory_mb", "concurrency": "max_concurrency",
-               "max_concurrency": "environment_concurrency"}
+               "max_concurrency": "environment_concurrency", "env": "environment"}
     changes = {renamed.get(k, k): v for k, v in (overrides or {}).items()}
     if "bootstrap" in changes:
         changes["bootstrap"] = parse_bootstrap(changes["bootstrap"])

@@ -160,6 +160,17 @@ class InvocationPosts:
     def _finish(self, outcome: Outcome) -> Outcome:
         raise NotImplementedError
 
+    def _next_refused(self) -> Optional[Reply]:
+        """Why ``next`` cannot be answered now (after an init error, or during shutdown), if it can't.
+
+        Lifecycles that use it have a ``state`` attribute."""
+        state = self.state  # type: ignore[attr-defined]
+        if state is State.INIT_ERROR:
+            return _transition_refused(State.INIT_ERROR.value, State.READY.value)
+        if state is State.DEAD:
+            return Reply.error(500, "Runtime.Unavailable", "Execution environment is shutting down")
+        return None
+
     def response_posted(self, request_id: str, body_size: int, body: bytes,
                         content_type: str = protocol.CONTENT_TYPE_JSON) -> tuple[Reply, Optional[Outcome]]:
         refused = self._check_request_id(request_id, "InvocationResponse")
@@ -210,10 +221,9 @@ class Lifecycle(InvocationPosts):
     # --- Runtime API calls -----------------------------------------------------------------------
 
     def next_requested(self) -> NextAction:
-        if self.state is State.INIT_ERROR:
-            return _transition_refused(State.INIT_ERROR.value, State.READY.value)
-        if self.state is State.DEAD:
-            return Reply.error(500, "Runtime.Unavailable", "Execution environment is shutting down")
+        refused = self._next_refused()
+        if refused is not None:
+            return refused
         if self.state is State.INIT:
             self.init_done = True
         if self.current is not None:

@@ -70,14 +70,11 @@ class ManagedLifecycle(InvocationPosts):
 
     def next_requested(self) -> Optional[Reply]:
         """A poller asks for work: None to proceed (take or wait), else the refusal."""
-        if self.state is State.INIT_ERROR:
-            return _transition_refused(State.INIT_ERROR.value, State.READY.value)
-        if self.state is State.DEAD:
-            return Reply.error(500, "Runtime.Unavailable", "Execution environment is shutting down")
-        if self.state is State.INIT:
+        refused = self._next_refused()
+        if refused is None and self.state is State.INIT:
             self.init_done = True
             self.state = State.READY
-        return None
+        return refused
 
     def init_error_posted(self, body: bytes, content_type: Optional[str],
                           error_type_header: Optional[str]) -> tuple[Reply, list[Outcome]]:

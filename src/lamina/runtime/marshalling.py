@@ -36,8 +36,8 @@ class _RawDecimals:
     for the number's text after encoding. The placeholder carries a per-process random token, so no
     string a handler returns can be mistaken for one."""
 
-    def __init__(self) -> None:
-        self.token = "\u0000lamina-decimal-" + os.urandom(8).hex() + ":"
+    def __init__(self, token: str) -> None:
+        self.token = token
         self.values: List[str] = []
 
     def placeholder(self, text: str) -> str:
@@ -72,6 +72,7 @@ class Marshaller:
         self.ensure_ascii = env.get("AWS_EXECUTION_ENV") not in _NON_ASCII_ENVS
         self._encode = fastjson.make_encoder(self.ensure_ascii, _unsupported)
         self._decode = fastjson.make_decoder(_reject_constant)
+        self._decimal_token = "\u0000lamina-decimal-" + os.urandom(8).hex() + ":"  # drawn once
 
     def unmarshal_request(self, body: bytes, content_type: Optional[str]) -> Any:
         if content_type != "application/json":
@@ -99,13 +100,13 @@ class Marshaller:
         """Encode ``obj`` as awslambdaric does; raises what simplejson would raise."""
         if type(obj) in _SCALARS:
             return self._encode(obj)
-        decimals = _RawDecimals()
+        decimals = _RawDecimals(self._decimal_token)
         encoded = None
         if not _holds_tuple_subclasses(obj):
             try:  # the C encoder alone: the common case, no walk over the result in Python
                 encoded = fastjson.encode_with_default(obj, self.ensure_ascii, decimals.default)
-            except TypeError:
-                decimals = _RawDecimals()  # bytes keys, or a real error: the exact path decides
+            except TypeError:  # bytes keys, or a real error: the exact path decides
+                decimals = _RawDecimals(self._decimal_token)
         if encoded is None:
             encoded = self._encode(_prepare(obj, decimals))
         if decimals.values:

@@ -17,7 +17,7 @@ import os
 import sys
 import time
 
-from lamina.runtime import logs
+from lamina.runtime import log_context
 from lamina.runtime.api_client import InvocationRequest, RuntimeAPIClient, RuntimeAPIError
 from lamina.runtime.loop import TRACE_ID_ENV, Runtime, fatal
 
@@ -194,7 +194,7 @@ def _make_trace_id_per_task() -> None:
 class _PerInvocationEnviron(os._Environ[str]):
     def __getitem__(self, key: str) -> str:
         if key == TRACE_ID_ENV:
-            value = logs.TRACE_ID.get()
+            value = log_context.TRACE_ID.get()
             if value is None:
                 raise KeyError(key)
             return value

@@ -1,6 +1,6 @@
 """Lambda's root logging handler, filter and formatters (text and JSON), as awslambdaric installs them.
 
-Imported only once the function (or a library) imports ``logging``; see :mod:`lamina.runtime.logs`.
+Imported only once the function (or a library) imports ``logging``; see :func:`lamina.runtime.logs.install`.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import logging
 import time
 import traceback
 
-from lamina.runtime.logs import (
+from lamina.runtime.log_context import (
     DATETIME_FORMAT,
     JSON_FRAME_TYPES,
     REQUEST_ID,
@@ -22,7 +22,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, Dict, Optional
 
-    from lamina.runtime.logs import LogSink
+    from lamina.runtime.log_context import LogSink
 
 TEXT_FORMAT = "[%(levelname)s]\t%(asctime)s.%(msecs)03dZ\t%(aws_request_id)s\t%(message)s\n"
 TEXT_DATE_FORMAT = "%Y-%m-%dT%H:%M:%S"

@@ -12,32 +12,18 @@ from __future__ import annotations
 import os
 import sys
 import time
-from contextvars import ContextVar
+
+from lamina.runtime.log_context import DATETIME_FORMAT, DEFAULT_FRAME_TYPE, JSON_FRAME_TYPES, TEXT_FRAME_TYPES
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import: annotations only, never at run time
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional, TextIO
+    from typing import Any, Callable, Dict, List, Optional, TextIO
 
-    LogSink = Any  # StandardLogSink | FramedTelemetryLogSink (duck-typed, as awslambdaric's sinks are)
+    from lamina.runtime.log_context import LogSink
 
-
-# Per-invocation values the log records carry; context variables so concurrent invocations
-# (async handlers, multi-concurrency) each see their own.
-REQUEST_ID: ContextVar[Optional[str]] = ContextVar("aws_request_id", default=None)
-TENANT_ID: ContextVar[Optional[str]] = ContextVar("tenant_id", default=None)
-TRACE_ID: ContextVar[Optional[str]] = ContextVar("trace_id", default=None)
 
 ERROR_LINE_TERMINATOR = "\r"
 ERROR_INDENT = "\u00a0"  # NO-BREAK SPACE: keeps a stack trace's indentation visible in CloudWatch
-DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
-
-# Telemetry frame types by level (NOTSET, DEBUG, INFO, WARNING, ERROR, CRITICAL).
-_LEVELS = (0, 10, 20, 30, 40, 50)
-JSON_FRAME_TYPES = {lvl: t.to_bytes(4, "big") for lvl, t in zip(_LEVELS, (
-    0xA55A0002, 0xA55A000A, 0xA55A000E, 0xA55A0012, 0xA55A0016, 0xA55A001A))}
-TEXT_FRAME_TYPES = {lvl: t.to_bytes(4, "big") for lvl, t in zip(_LEVELS, (
-    0xA55A0003, 0xA55A000B, 0xA55A000F, 0xA55A0013, 0xA55A0017, 0xA55A001B))}
-DEFAULT_FRAME_TYPE = TEXT_FRAME_TYPES[0]
 
 
 def json_format_requested(environ: Any = None) -> bool:
@@ -177,10 +163,8 @@ def log_error(error: Dict[str, Any], sink: LogSink, json_format: bool, to_json: 
 class _ConfigureOnImport:
     """A one-shot import hook: when ``logging`` is first imported, install Lambda's root handler."""
 
-    def __init__(self, sink: LogSink, json_format: bool, level: str) -> None:
-        self.sink = sink
-        self.json_format = json_format
-        self.level = level
+    def __init__(self, configure: Callable[[], None]) -> None:
+        self.configure = configure
 
     def find_spec(self, name: str, path: Any = None, target: Any = None) -> Any:
         if name != "logging":
@@ -192,25 +176,20 @@ class _ConfigureOnImport:
         if spec is None or spec.loader is None:
             return spec
         exec_module = spec.loader.exec_module
-        hook = self
+        configure = self.configure
 
         def exec_then_configure(module: Any) -> None:
             exec_module(module)
-            hook.configure()
+            configure()
 
         spec.loader.exec_module = exec_then_configure
         return spec
 
-    def configure(self) -> None:
-        from lamina.runtime import logging_setup
 
-        logging_setup.configure(self.sink, self.json_format, self.level)
-
-
-def install(sink: LogSink, json_format: bool, level: str) -> None:
-    """Arrange for ``logging`` to log through ``sink`` in Lambda's format, now or when first imported."""
-    hook = _ConfigureOnImport(sink, json_format, level)
+def install(configure: Callable[[], None]) -> None:
+    """Run ``configure`` (which sets up Lambda's root handler) now if ``logging`` is already imported,
+    else the moment it first is: this module knows when, :mod:`lamina.runtime.logging_setup` knows how."""
     if "logging" in sys.modules:
-        hook.configure()
+        configure()
     else:
-        sys.meta_path.insert(0, hook)
+        sys.meta_path.insert(0, _ConfigureOnImport(configure))

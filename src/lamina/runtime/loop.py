@@ -12,7 +12,7 @@ import os
 import sys
 import time
 
-from lamina.runtime import logs
+from lamina.runtime import log_context, logs
 from lamina.runtime.api_client import InvocationRequest, RuntimeAPIClient, RuntimeAPIError
 from lamina.runtime.context import make_context
 from lamina.runtime.errors import FaultError, error_from_exception, make_error, xray_cause
@@ -76,7 +76,14 @@ class Runtime:
         sys.stdout = logs.Unbuffered(sys.stdout)
         sys.stderr = logs.Unbuffered(sys.stderr)
         self.sink = logs.create_log_sink(self.json_format).__enter__()
-        logs.install(self.sink, self.json_format, logs.level_from_env())
+        sink, json_format, level = self.sink, self.json_format, logs.level_from_env()
+
+        def configure() -> None:
+            from lamina.runtime import logging_setup
+
+            logging_setup.configure(sink, json_format, level)
+
+        logs.install(configure)
 
     def init(self, handler_name: str) -> None:
         """Load the handler; on failure report the init error and exit, as Lambda expects."""
@@ -187,10 +194,10 @@ class Runtime:
 
     def enter(self, invocation: InvocationRequest) -> None:
         """Make the invocation's request id, tenant and trace id the current ones."""
-        logs.REQUEST_ID.set(invocation.request_id)
-        logs.TENANT_ID.set(invocation.tenant_id)
+        log_context.REQUEST_ID.set(invocation.request_id)
+        log_context.TENANT_ID.set(invocation.tenant_id)
         if self.trace_id_per_task:
-            logs.TRACE_ID.set(invocation.trace_id)
+            log_context.TRACE_ID.set(invocation.trace_id)
         elif invocation.trace_id is not None:
             os.environ[TRACE_ID_ENV] = invocation.trace_id
         else:

@@ -123,7 +123,7 @@ def start_lamina(stack: ExitStack, code: Path, handler: str, log_dir: Path) -> i
     port = free_port()
     log = stack.enter_context((log_dir / f"lamina-{handler}.log").open("wb"))
     proc = subprocess.Popen(
-        [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--code", str(code),
+        [sys.executable, "-m", "lamina", "serve", "--port", str(port), "--code", str(code),
          "--handler", handler, "--bootstrap", " ".join(RIC), "--concurrency", "4"],
         stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     stack.callback(stop_process, proc)

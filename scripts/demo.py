@@ -61,7 +61,7 @@ def invoke_with_boto3(port: int) -> None:
 def main() -> int:
     port = free_port()
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    serve = [sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), "--code", str(HELLO),
+    serve = [sys.executable, "-m", "lamina", "serve", "--port", str(port), "--code", str(HELLO),
              "--handler", "app.handler", "--name", "hello"]
     print("+", " ".join(serve), flush=True)
     server = subprocess.Popen(serve, cwd=ROOT, env=env, start_new_session=True)
@@ -77,7 +77,7 @@ def main() -> int:
             server.wait()
     print(f"lamina serve stopped (exit status {server.returncode})", flush=True)
 
-    invoke = [sys.executable, "-m", "lamina.cli", "invoke", "app.handler", "--code", str(HELLO),
+    invoke = [sys.executable, "-m", "lamina", "invoke", "app.handler", "--code", str(HELLO),
               "--name", "hello", "--event", json.dumps({"name": "lamina invoke"})]
     print("+", " ".join(invoke), flush=True)
     status = subprocess.call(invoke, cwd=ROOT)

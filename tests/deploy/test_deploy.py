@@ -9,7 +9,7 @@ import boto3
 import pytest
 from click.testing import CliRunner, Result
 
-from lamina.deploy.commands import deploy
+from lamina.cli.deploy import deploy
 
 from .conftest import ROLE, ControlPlaneServer
 

@@ -85,7 +85,7 @@ def lamina_serve(args: Sequence[str], tmp_path: Path, cwd: Path | None = None,
     full_env.update(env or {})
     full_env["PYTHONPATH"] = str(ROOT / "src")
     with open(log_path, "wb") as log:
-        proc = subprocess.Popen([sys.executable, "-m", "lamina.cli", "serve", "--port", str(port), *args],
+        proc = subprocess.Popen([sys.executable, "-m", "lamina", "serve", "--port", str(port), *args],
                                 cwd=cwd or FUNCTIONS, env=full_env, stdout=log, stderr=subprocess.STDOUT,
                                 start_new_session=True)
     try:

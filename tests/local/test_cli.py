@@ -9,14 +9,13 @@ import sys
 from pathlib import Path
 
 from tests.conftest import ROOT
-
-from .local_helpers import FUNCTIONS, RIC_BOOTSTRAP, lamina_serve
+from tests.local.local_helpers import FUNCTIONS, RIC_BOOTSTRAP, lamina_serve
 
 
 def _lamina(*args: str, stdin: bytes | None = None,
             cwd: Path = FUNCTIONS) -> subprocess.CompletedProcess[bytes]:
     env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
-    return subprocess.run([sys.executable, "-m", "lamina.cli", *args], input=stdin, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "lamina", *args], input=stdin, capture_output=True,
                           cwd=cwd, env=env, timeout=60)
 
 

@@ -11,7 +11,14 @@ from typing import Callable
 
 import pytest
 
-from .local_helpers import FUNCTIONS, RIC, RIC_BOOTSTRAP, RUNTIMES, lamina_serve, without_request_id
+from tests.local.local_helpers import (
+    FUNCTIONS,
+    RIC,
+    RIC_BOOTSTRAP,
+    RUNTIMES,
+    lamina_serve,
+    without_request_id,
+)
 
 # (handler, timeout in seconds, [(payload, headers)]) — invoked in order on one server of each kind.
 CASES: dict[str, tuple[str, int, list[tuple[bytes, dict[str, str]]]]] = {

@@ -12,12 +12,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-from lamina.local.config import FunctionConfig
-from lamina.local.lifecycle import Kind
-from lamina.local.service import LocalLambda
-from lamina.local.service_errors import ServiceError
-
-from .local_helpers import FUNCTIONS, RUNTIMES, alive, lamina_serve, post, serve_handler, wait_gone
+from lamina.local.invoke.service import LocalLambda
+from lamina.local.lifecycle.single import Kind
+from lamina.local.model.function_config import FunctionConfig
+from lamina.local.model.service_errors import ServiceError
+from tests.local.local_helpers import FUNCTIONS, RUNTIMES, alive, lamina_serve, post, serve_handler, wait_gone
 
 
 def _wait_for(predicate, timeout: float = 10.0) -> bool:  # type: ignore[no-untyped-def]

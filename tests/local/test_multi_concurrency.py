@@ -17,8 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import ROOT, InvokeResult, free_port, rie_binary, stop_process, wait_for_port
-
-from .local_helpers import FUNCTIONS, RIC_BOOTSTRAP, LaminaServer, lamina_serve, post, wait_gone
+from tests.local.local_helpers import FUNCTIONS, RIC_BOOTSTRAP, LaminaServer, lamina_serve, post, wait_gone
 
 RUNTIME_FUNCTIONS = Path(__file__).resolve().parent.parent / "runtime" / "functions"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -129,8 +128,8 @@ def test_lamina_runtime_runs_concurrent_invocations_under_aws_emulator_in_lmi_mo
 
 
 def test_a_new_configuration_retires_an_idle_managed_instance(tmp_path: Path) -> None:
-    from lamina.local.config import FunctionConfig
-    from lamina.local.service import LocalLambda
+    from lamina.local.invoke.service import LocalLambda
+    from lamina.local.model.function_config import FunctionConfig
 
     async def scenario() -> tuple[int, bool]:
         config = FunctionConfig(name="fn", code_dir=RUNTIME_FUNCTIONS, handler="multi.async_handler",

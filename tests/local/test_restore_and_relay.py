@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import asyncio
 
-from lamina.local import log_lines
-from lamina.local.snapstart import RestorePhase
-from lamina.local.streaming_relay import StreamRelay
+from lamina.local.invoke.streaming import StreamRelay
+from lamina.local.lifecycle.snapstart import RestorePhase
+from lamina.local.model import log_lines
 
 
 def test_restore_phase_reports_once_with_the_restore_duration() -> None:

@@ -8,10 +8,10 @@ import socket
 
 from aiohttp import web
 
-from lamina.local.app import create_app, run_app
-from lamina.local.logsink import ConsoleSink
-from lamina.local.runtime_api import RuntimeApiServer
-from lamina.local.service import LocalLambda
+from lamina.local.api.app import create_app, run_app
+from lamina.local.environments.logsink import ConsoleSink
+from lamina.local.invoke.service import LocalLambda
+from lamina.local.runtime_api.server import RuntimeApiServer
 from tests.conftest import free_port
 
 

@@ -12,9 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from lamina.local import event_stream
-
-from .local_helpers import FUNCTIONS, LaminaServer, lambda_client, lamina_serve
+from lamina.local.api import event_stream
+from tests.local.local_helpers import FUNCTIONS, LaminaServer, lambda_client, lamina_serve
 
 LIMIT = 2 * 1024 * 1024
 RUNTIME_FUNCTIONS = Path(__file__).resolve().parent.parent / "runtime" / "functions"

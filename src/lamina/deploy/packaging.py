@@ -11,10 +11,10 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from lamina.build.bundle import build_function_zip
-from lamina.build.layer import MANAGED_RUNTIMES, OS_ONLY_RUNTIMES, build_layer_zip, compatible_runtimes
-from lamina.build.targets import PYTHON_VERSIONS
-from lamina.build.zipper import write_reproducible_zip
+from lamina.artifacts.bundle import build_function_zip
+from lamina.artifacts.layer import MANAGED_RUNTIMES, OS_ONLY_RUNTIMES, build_layer_zip, compatible_runtimes
+from lamina.artifacts.targets import PYTHON_VERSIONS
+from lamina.artifacts.zipper import write_reproducible_zip
 
 RUNTIME_LAYER_NAME = "lamina-runtime"
 EXEC_WRAPPER = "/opt/lamina"  # AWS_LAMBDA_EXEC_WRAPPER for python3.x functions using the layer

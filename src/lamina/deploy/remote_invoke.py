@@ -14,7 +14,7 @@ from typing import IO, Any
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
-from .deployer import aws_error
+from lamina.deploy.deployer import aws_error
 
 
 class RemoteInvokeError(Exception):
@@ -46,7 +46,7 @@ def main(name: str, payload: bytes, endpoint_url: str | None, region: str | None
     """``lamina invoke --remote``: the exit status, or click's one-line ``Error:`` when nothing ran."""
     import click
 
-    from .session import lambda_session
+    from lamina.deploy.session import lambda_session
 
     session = lambda_session(profile, region, endpoint_url)
     try:

@@ -36,8 +36,8 @@ from lamina.local.frontends.http_results import (
     response_from_result,
     stream_head,
 )
-from lamina.local.frontends.invoker import Invoker, InvokeServiceError, StreamedResponse
 from lamina.local.frontends.routes import RouteTable
+from lamina.local.invoke.invoker import Invoker, InvokeServiceError, StreamedResponse
 from lamina.runtime import protocol
 
 __all__ = ["MAX_REQUEST_BYTES", "create_http_app", "start_http_server"]

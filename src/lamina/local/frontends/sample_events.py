@@ -17,8 +17,14 @@ from decimal import Decimal
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote_plus
 
-from .http_events import ACCOUNT_ID, EventContext, HttpRequest, build_event, build_function_url_event
-from .routes import DEFAULT_ROUTE_KEY, RouteTable, parse_route
+from lamina.local.frontends.http_events import (
+    ACCOUNT_ID,
+    EventContext,
+    HttpRequest,
+    build_event,
+    build_function_url_event,
+)
+from lamina.local.frontends.routes import DEFAULT_ROUTE_KEY, RouteTable, parse_route
 
 __all__ = ["EVENT_SOURCES", "api_gateway_event", "dynamodb_event", "eventbridge_event", "function_url_event",
            "s3_event", "sns_event", "sqs_event", "to_attribute_value"]

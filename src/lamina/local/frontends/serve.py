@@ -22,25 +22,37 @@ import click
 from aiohttp import web
 from watchfiles import awatch
 
-from .. import streaming_relay
-from ..logsink import LogSink
-from ..service import LocalLambda
-from ..service_errors import ServiceError
-from .async_policy import AWS_RETRY_DELAYS
-from .async_queue import default_queue_path
-from .async_worker import AsyncInvoker
-from .http_server import create_http_app, start_http_server
-from .invoker import EventInvoker, Invoker, InvokeResult, InvokeServiceError, StreamedResponse
-from .reload import watch_code
-from .routes import PAYLOAD_FORMATS, InvalidRouteError, RouteTable, parse_route, routes_from_functions
-from .sam import TemplateError
-from .serve_options import (
+from lamina.local.environments.logsink import LogSink
+from lamina.local.frontends.http_server import create_http_app, start_http_server
+from lamina.local.frontends.options import (
     FRONTEND_KEYS,
     FrontendOptions,
     event_configs,
     frontend_options,
     functions_from_template,
 )
+from lamina.local.frontends.reload import watch_code
+from lamina.local.frontends.routes import (
+    PAYLOAD_FORMATS,
+    InvalidRouteError,
+    RouteTable,
+    parse_route,
+    routes_from_functions,
+)
+from lamina.local.invoke import streaming as streaming_relay
+from lamina.local.invoke.event_policy import AWS_RETRY_DELAYS
+from lamina.local.invoke.event_queue import default_queue_path
+from lamina.local.invoke.event_worker import AsyncInvoker
+from lamina.local.invoke.invoker import (
+    EventInvoker,
+    Invoker,
+    InvokeResult,
+    InvokeServiceError,
+    StreamedResponse,
+)
+from lamina.local.invoke.service import LocalLambda
+from lamina.local.model.service_errors import ServiceError
+from lamina.project.sam import TemplateError
 
 # FrontendOptions and frontend_options are re-exported: lamina serve imports them from here.
 __all__ = ["FRONTEND_KEYS", "FrontendOptions", "Frontends", "frontend_options", "install_frontends",
@@ -65,7 +77,7 @@ async def _invoke(local: LocalLambda, function_name: str, payload: bytes, reques
 def local_invoker(local: LocalLambda) -> Invoker:
     """The local Lambda as the HTTP front's Invoker (a synchronous invocation, throttled when busy).
 
-    It passes a relay (the invoke core's :mod:`~lamina.local.streaming_relay`), so a function that
+    It passes a relay (the invoke core's :mod:`~lamina.local.invoke.streaming`), so a function that
     streams answers a :class:`StreamedResponse` at its first byte, as ``InvokeWithResponseStream``
     serves a function URL in ``RESPONSE_STREAM`` mode; any other function answers its whole result.
     """

@@ -1,0 +1,248 @@
+"""``lamina serve`` and ``lamina invoke``: the local Lambda from the command line.
+
+Both build :class:`FunctionConfig` objects from the same flags (or a project file) and run them
+through the same :class:`LocalLambda`; ``serve`` puts the Invoke API in front of it, ``invoke`` runs
+one invocation and exits with the function's status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import signal
+import sys
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+import click
+
+from lamina.local import event_loop
+from lamina.local.environments.logsink import ConsoleSink
+from lamina.local.invoke.service import LocalLambda
+from lamina.local.model.function_config import (
+    MANAGED_INSTANCES_MIN_MEMORY_MB,
+    FunctionConfig,
+    parse_bootstrap,
+    parse_env,
+)
+from lamina.local.model.service_errors import ServiceError
+from lamina.project.functions import ProjectError, find_project_file, load_functions
+
+F = Callable[..., Any]
+
+
+def function_options(command: F) -> F:
+    """The flags that describe a function, shared by ``serve`` and ``invoke``."""
+    options = [
+        click.option("--code", "code", type=click.Path(file_okay=False, path_type=Path), default=None,
+                     help="Code directory (cwd and LAMBDA_TASK_ROOT of the runtime). Default: '.'"),
+        click.option("--bootstrap", default=None,
+                     help="Command that starts the runtime; the handler is its last argument. "
+                          "Default: ./bootstrap in the code directory if executable, else lamina's runtime."),
+        click.option("--timeout", type=click.FloatRange(min=0, min_open=True), default=None,
+                     help="Invocation timeout in seconds (default 3)."),
+        click.option("--memory", type=click.IntRange(min=1), default=None,
+                     help="Memory size in MB (default 128); above it the environment is killed."),
+        click.option("--concurrency", type=click.IntRange(min=1), default=None,
+                     help="Execution environments at most (default: one per CPU core)."),
+        click.option("--env", "env", multiple=True, metavar="K=V", help="Environment variable (repeatable)."),
+        click.option("--name", default=None, help="Function name (default: 'function')."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Optional[str],
+                 timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
+                 env: tuple[str, ...], name: Optional[str], max_concurrency: Optional[int] = None,
+                 snap_start: bool = False) -> FunctionConfig:
+    try:
+        environment = parse_env(env)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--env") from None
+    code_dir = (code or Path(".")).resolve()
+    if not code_dir.is_dir():
+        raise click.BadParameter(f"{code_dir} is not a directory", param_hint="--code")
+    config = FunctionConfig(name=name or "function", code_dir=code_dir, handler=handler or "",
+                            bootstrap=parse_bootstrap(bootstrap), environment=environment,
+                            max_concurrency=concurrency, environment_concurrency=max_concurrency,
+                            snap_start=snap_start)
+    if timeout is not None:
+        config = config.with_changes(timeout=timeout)
+    if memory is not None:
+        config = config.with_changes(memory_mb=memory)
+    elif max_concurrency is not None:
+        config = config.with_changes(memory_mb=MANAGED_INSTANCES_MIN_MEMORY_MB)
+    if not config.handler and config.code_bootstrap() is None:
+        raise click.UsageError("no handler: give HANDLER (e.g. app.handler) or an executable ./bootstrap")
+    return config
+
+
+def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
+               bootstrap: Optional[str], max_concurrency: Optional[int] = None,
+               snap_start: bool = False, env: tuple[str, ...] = ()) -> dict[str, Any]:
+    """The flags given, as project-file keys; ``env`` is added to each function's own variables."""
+    try:
+        variables = parse_env(env)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--env") from None
+    given = {"timeout": timeout, "memory": memory, "concurrency": concurrency, "bootstrap": bootstrap,
+             "max_concurrency": max_concurrency, "snap_start": snap_start or None, "env": variables or None}
+    return {key: value for key, value in given.items() if value is not None}
+
+
+@click.command()
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
+@click.option("--port", type=click.IntRange(0, 65535), default=9001, show_default=True)
+@click.option("--handler", default=None, help="Handler of the function (e.g. app.handler).")
+@click.option("--data-dir", type=click.Path(file_okay=False, path_type=Path), default=Path(".lamina"),
+              show_default=True, help="Where deployed functions and layers are kept (lamina deploy, "
+                                      "aws lambda create-function).")
+@click.option("--http", "http_port", type=click.IntRange(0, 65535), default=None, metavar="PORT",
+              help="Also answer HTTP on PORT as API Gateway would (routes from the project or template).")
+@click.option("--http-format", type=click.Choice(["2.0", "1.0", "url"]), default=None,
+              help="Event format for every route: HTTP API 2.0 (default), REST API 1.0, or url "
+                   "(a function URL's).")
+@click.option("--template", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="Serve the functions of a SAM template (template.yaml).")
+@click.option("--watch/--no-watch", default=True, show_default=True,
+              help="Recycle a function's environments when its code changes (hot reload).")
+@click.option("--max-concurrency", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Lambda Managed Instances: each environment runs up to N invocations at once "
+                   "(AWS_LAMBDA_MAX_CONCURRENCY).")
+@click.option("--snapstart", "snap_start", is_flag=True, default=False,
+              help="SnapStart: init, run before-snapshot hooks, restore, run after-restore hooks, invoke.")
+@function_options
+def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_port: Optional[int],
+          http_format: Optional[str], template: Optional[Path], watch: bool, max_concurrency: Optional[int],
+          snap_start: bool, code: Optional[Path], bootstrap: Optional[str], timeout: Optional[float],
+          memory: Optional[int], concurrency: Optional[int], env: tuple[str, ...],
+          name: Optional[str]) -> None:
+    """Serve functions locally behind the Lambda Invoke API (boto3, the AWS CLI, AWS's emulator path).
+
+    One function from the flags, or every function of the project file (pyproject.toml's
+    [tool.lamina.functions.NAME] or lamina.toml) when no --handler/--code/--bootstrap is given.
+    """
+    from lamina.local.frontends.serve import FrontendOptions, frontend_options
+
+    frontends = FrontendOptions(host=host, http_port=http_port, payload_format=http_format, watch=watch,
+                                data_dir=data_dir)
+    overrides = _overrides(timeout, memory, concurrency, bootstrap, max_concurrency, snap_start, env)
+    if template is not None:
+        # The overrides are kept with the template: a reloaded template gets them again.
+        functions = frontend_options(frontends, template=template, overrides=overrides)
+    elif handler or code or bootstrap or name:
+        functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name,
+                                  max_concurrency, snap_start)]
+    else:
+        project = find_project_file(Path.cwd())
+        try:
+            # no project: serve only what is deployed to the control plane
+            functions = [] if project is None else load_functions(project, overrides)
+            if project is not None:
+                frontend_options(frontends, project=project)
+        except ProjectError as exc:
+            raise click.UsageError(str(exc)) from None
+    try:
+        event_loop.run(_serve(host, port, functions, data_dir, frontends))
+    except OSError as exc:
+        raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path,
+                 frontends: Any = None) -> None:
+    from aiohttp import web
+
+    from lamina.local.api.app import create_app, run_app
+    from lamina.local.api.control_plane.mount import mount_control_plane
+
+    sink = ConsoleSink()
+    local = LocalLambda(sink=sink)
+    for config in functions:
+        local.registry.put(config)
+    app = create_app(local)
+    mount_control_plane(app, data_dir, notify=lambda line: sink.write("lamina", line))
+    if frontends is not None:  # HTTP front, durable Event queue, hot reload (lamina.local.frontends)
+        from lamina.local.frontends.serve import install_frontends
+
+        install_frontends(app, local, frontends, sink)
+    runner: web.AppRunner = await run_app(app, host, port)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    for config in functions:
+        sink.write("lamina", f"serving {config.name} ({config.handler or 'bootstrap'}) at "
+                             f"http://{host}:{port}/2015-03-31/functions/{config.name}/invocations")
+    sink.write("lamina", f"control plane at http://{host}:{port} (lamina deploy --endpoint-url, "
+                         f"aws lambda --endpoint-url), deployed functions in {data_dir}")
+    try:
+        await stop.wait()
+    finally:
+        await runner.cleanup()
+        sink.flush()
+
+
+def _read_event(event: Optional[str], event_file: Optional[str]) -> bytes:
+    if event is not None:
+        payload = event.encode()
+    elif event_file is not None:
+        payload = sys.stdin.buffer.read() if event_file == "-" else Path(event_file).read_bytes()
+    elif not sys.stdin.isatty():
+        payload = sys.stdin.buffer.read()
+    else:
+        payload = b""
+    payload = payload.strip() or b"{}"
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        raise click.UsageError(f"InvalidRequestContentException: Could not parse request body into json: "
+                               f"{exc}") from None
+    return payload
+
+
+@click.command()
+@click.argument("handler", required=False)
+@click.option("--event", default=None, help="Event as JSON.")
+@click.option("--event-file", default=None, type=click.Path(dir_okay=False, allow_dash=True),
+              help="File holding the event ('-' for stdin). Default: stdin when it is not a terminal.")
+@click.option("--remote", metavar="NAME", default=None,
+              help="Invoke the deployed function NAME (AWS, or --endpoint-url) instead of a local handler.")
+@click.option("--endpoint-url", default=None, help="With --remote: a Lambda-compatible endpoint.")
+@click.option("--region", default=None, help="With --remote: AWS region.")
+@click.option("--profile", default=None, help="With --remote: AWS profile.")
+@function_options
+def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[str], remote: Optional[str],
+           endpoint_url: Optional[str], region: Optional[str], profile: Optional[str], code: Optional[Path],
+           bootstrap: Optional[str], timeout: Optional[float], memory: Optional[int],
+           concurrency: Optional[int], env: tuple[str, ...], name: Optional[str]) -> None:
+    """Invoke HANDLER once, as Lambda would: result on stdout, logs on stderr.
+
+    Exits 1 (with the error document on stdout) when the function fails.
+    """
+    if remote is not None:
+        from lamina.deploy import remote_invoke
+
+        sys.exit(remote_invoke.main(remote, _read_event(event, event_file), endpoint_url, region, profile))
+    config = _flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)
+    payload = _read_event(event, event_file)
+    body, failed = event_loop.run(_invoke_once(config, payload))
+    sys.stdout.buffer.write(body + b"\n")
+    sys.stdout.flush()
+    if failed:
+        sys.exit(1)
+
+
+async def _invoke_once(config: FunctionConfig, payload: bytes) -> tuple[bytes, bool]:
+    sink = ConsoleSink()
+    local = LocalLambda(sink=sink)
+    local.registry.put(config)
+    try:
+        async with local:
+            result = await local.invoke(config.name, payload)
+    except ServiceError as error:
+        return json.dumps({"errorType": error.error_type, "errorMessage": error.message}).encode(), True
+    finally:
+        sink.flush()
+    return result.payload, result.function_error is not None

@@ -1,0 +1,1 @@
+"""Lambda's HTTP APIs."""

@@ -1,0 +1,187 @@
+"""The Invoke API as boto3 and the AWS CLI speak it, and AWS's emulator's fixed path.
+
+``POST /2015-03-31/functions/{name}/invocations`` follows AWS: function failures are ``200`` with
+``X-Amz-Function-Error``, service failures carry ``X-Amzn-ErrorType``. The emulator's fixed path
+(``/2015-03-31/functions/function/invocations``) answers as AWS's emulator does (``502`` on a crash,
+plain-text timeouts, invocation type ignored) so scripts written against it keep working; a signed
+request there (an AWS SDK or the CLI, which send ``Authorization``) gets AWS's answers instead,
+because such a client came for the real Invoke API of a function named ``function``.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from typing import Any, Optional
+
+from aiohttp import web
+
+from lamina.local.invoke import streaming as streaming_relay
+from lamina.local.invoke.service import DRY_RUN, EVENT, REQUEST_RESPONSE, InvocationResult, LocalLambda
+from lamina.local.lifecycle.single import Kind
+from lamina.local.model import service_errors
+from lamina.local.model.function_config import FunctionConfig
+from lamina.local.model.service_errors import ServiceError
+from lamina.local.runtime_api.server import read_body
+from lamina.runtime import error_types, protocol
+
+INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
+EMULATOR_PATH = "/2015-03-31/functions/function/invocations"
+LOCAL_LAMBDA_KEY: web.AppKey[LocalLambda] = web.AppKey("local_lambda", LocalLambda)
+_INVOCATION_TYPES = (REQUEST_RESPONSE, EVENT, DRY_RUN)
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_route("*", EMULATOR_PATH, emulator_invoke)
+    app.router.add_post(INVOKE_PATH, invoke)
+
+
+def _lambda(request: web.Request) -> LocalLambda:
+    return request.app[LOCAL_LAMBDA_KEY]
+
+
+def _client_context(header: Optional[str]) -> Optional[str]:
+    """Decode ``X-Amz-Client-Context`` (base64 JSON) into what the runtime receives."""
+    if header is None:
+        return None
+    if len(header) > protocol.MAX_CLIENT_CONTEXT:
+        raise service_errors.invalid_parameter(
+            f"Client context must be at most {protocol.MAX_CLIENT_CONTEXT} bytes when base64 encoded.")
+    try:
+        decoded = base64.b64decode(header, validate=True).decode()
+        json.loads(decoded)
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        raise ServiceError(error_types.INVALID_REQUEST_CONTENT,
+                           "Client context must be a valid Base64-encoded JSON object.") from None
+    return decoded
+
+
+def _trace_id() -> str:
+    """An X-Ray trace header as Lambda passes one to every invocation when the caller sent none."""
+    return (f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};"
+            "Sampled=0")
+
+
+def _check_json(payload: bytes) -> None:
+    try:
+        json.loads(payload)
+    except ValueError as exc:
+        raise service_errors.invalid_json(str(exc)) from None
+
+
+async def invoke(request: web.Request) -> web.StreamResponse:
+    """AWS's ``Invoke`` operation."""
+    request_id = str(uuid.uuid4())
+    try:
+        return await _invoke(request, request_id)
+    except ServiceError as error:
+        return error.to_response(request_id)
+
+
+@dataclass(frozen=True)
+class InvokeRequest:
+    """An Invoke call, validated: what to run and the options the invocation gets."""
+
+    name: str
+    config: FunctionConfig
+    invocation_type: str
+    payload: bytes
+    options: dict[str, Any]
+
+
+async def parse_invoke(request: web.Request, invocation_types: tuple[str, ...]) -> InvokeRequest:
+    """Validate an Invoke (or InvokeWithResponseStream) call as Lambda does, in Lambda's order."""
+    local = _lambda(request)
+    name = request.match_info["name"]
+    qualifier = request.query.get("Qualifier") or None
+    invocation_type = request.headers.get("X-Amz-Invocation-Type", REQUEST_RESPONSE)
+    if invocation_type not in invocation_types:
+        raise ServiceError(error_types.INVALID_PARAMETER_VALUE,
+                           f"1 validation error detected: Value '{invocation_type}' at 'invocationType' "
+                           "failed to satisfy constraint: Member must satisfy enum value set: "
+                           f"[{', '.join(invocation_types)}]")
+    config = local.registry.resolve(name, qualifier)
+    limit = protocol.MAX_ASYNC_REQUEST if invocation_type == EVENT else protocol.MAX_SYNC_REQUEST
+    payload, size = await read_body(request, limit)
+    if size > limit:
+        raise service_errors.request_too_large(limit, "InvokeFunction")
+    payload = payload or b"{}"  # Lambda hands an empty invocation an empty JSON object
+    _check_json(payload)
+    client_context = _client_context(request.headers.get("X-Amz-Client-Context"))
+    options = {
+        "qualifier": qualifier, "client_context": client_context,
+        "tenant_id": request.headers.get("X-Amz-Tenant-Id"),
+        "trace_id": request.headers.get("X-Amzn-Trace-Id") or _trace_id(),
+    }
+    return InvokeRequest(name, config, invocation_type, payload, options)
+
+
+async def _invoke(request: web.Request, request_id: str) -> web.StreamResponse:
+    local = _lambda(request)
+    call = await parse_invoke(request, _INVOCATION_TYPES)
+    if call.invocation_type == DRY_RUN:
+        return web.Response(status=204, headers={"x-amzn-RequestId": request_id})
+    if call.invocation_type == EVENT:
+        local.invoke_in_background(call.name, call.payload, request_id=request_id, **call.options)
+        return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
+    headers = {"X-Amz-Executed-Version": call.config.version, "x-amzn-RequestId": request_id}
+    # A streamed response is relayed as it is produced; anything else comes back whole.
+    answer = await streaming_relay.invoke_relayed(request, local, call.name, call.payload, headers,
+                                                  request_id=request_id, **call.options)
+    if isinstance(answer, web.StreamResponse):
+        return answer
+    result = answer
+    if result.function_error:
+        headers["X-Amz-Function-Error"] = result.function_error
+    if request.headers.get("X-Amz-Log-Type") == "Tail":
+        headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail()).decode()
+    return web.Response(status=200, body=result.payload, headers=headers,
+                        content_type=protocol.CONTENT_TYPE_JSON)
+
+
+async def emulator_invoke(request: web.Request) -> web.StreamResponse:
+    """AWS's emulator's fixed path, for the default function, with the emulator's answers."""
+    if "Authorization" in request.headers:
+        request.match_info["name"] = "function"
+        return await invoke(request)
+    local = _lambda(request)
+    config = local.registry.default()
+    if config is None:
+        return web.Response(status=404, text="404 page not found")
+    payload, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE, truncate=True)  # as the emulator
+    header = request.headers.get("X-Amz-Client-Context")
+    client_context = None
+    if header is not None:
+        try:
+            client_context = base64.b64decode(header).decode()
+        except (binascii.Error, UnicodeDecodeError):
+            return web.Response(status=500, text="Internal Server Error")
+    try:
+        result = await local.invoke(config.name, payload, client_context=client_context,
+                                    tenant_id=request.headers.get("X-Amz-Tenant-Id"))
+    except ServiceError as error:
+        return error.to_response(str(uuid.uuid4()))
+    return emulator_response(result)
+
+
+def emulator_response(result: InvocationResult) -> web.Response:
+    """Render a result as AWS's emulator does (spec §3.1)."""
+    if result.kind is Kind.TIMEOUT:
+        body = f"Task timed out after {result.function.timeout:.2f} seconds".encode()
+        return web.Response(status=200, body=body, content_type="text/plain", charset="utf-8")
+    status = 502 if result.kind in (Kind.EXIT, Kind.INIT_ERROR, Kind.OUT_OF_MEMORY) else 200
+    return web.Response(status=status, body=result.payload, headers={"Content-Type": _sniff(result.payload)})
+
+
+def _sniff(body: bytes) -> str:
+    """Go's content sniffing, as far as Lambda payloads go: text or binary."""
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        return "application/octet-stream"
+    return "text/plain; charset=utf-8"

@@ -1,0 +1,1 @@
+"""Execution environments and their pools."""

@@ -1,0 +1,133 @@
+"""The execution environments of one function: warm reuse, cold starts, a concurrency limit and a queue.
+
+Up to ``concurrency`` environments run at once; an invocation that finds none idle starts a new one
+(a cold start) while the limit allows, else waits in a bounded queue, else is throttled as Lambda
+throttles (``TooManyRequestsException``). Asynchronous (``Event``) invocations wait without bound,
+since Lambda queues them internally instead of refusing them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from typing import Optional
+
+from lamina.local.environments.environment import EnvironmentLost, ExecutionEnvironment, InvocationRecord
+from lamina.local.environments.logsink import LogSink
+from lamina.local.lifecycle.single import Invocation
+from lamina.local.model.function_config import FunctionConfig
+from lamina.local.model.service_errors import too_many_requests
+from lamina.local.runtime_api.server import RuntimeApiServer
+
+
+class FunctionPool:
+    """Environments for one :class:`FunctionConfig`."""
+
+    def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink) -> None:
+        self.config = config
+        self._server = server
+        self._sink = sink
+        self._idle: list[ExecutionEnvironment] = []  # most recently used last: warmest first out
+        self._environments: set[ExecutionEnvironment] = set()
+        self._slots = config.concurrency
+        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._closed = False
+        self._stopping: set[asyncio.Task[None]] = set()
+
+    @property
+    def environments(self) -> frozenset[ExecutionEnvironment]:
+        return frozenset(self._environments)
+
+    async def invoke(self, invocation: Invocation, *, wait_unbounded: bool = False) -> InvocationRecord:
+        """Run ``invocation`` on a warm or new environment; raises 429 when throttled."""
+        await self._acquire_slot(wait_unbounded)
+        try:
+            while True:
+                environment = await self._environment()
+                try:
+                    return await environment.run(invocation)
+                except EnvironmentLost:
+                    continue  # it died idle; a new environment (a cold start) takes the invocation
+                finally:
+                    self._put_back(environment)
+        finally:
+            self._release_slot()
+
+    async def close(self) -> None:
+        """Stop every environment; busy ones are killed (used on config change and shutdown)."""
+        self._closed = True
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.cancel()
+        await asyncio.gather(*(env.stop() for env in list(self._environments)))
+        self._idle.clear()
+
+    async def retire(self) -> None:
+        """Stop idle environments now and busy ones when they finish (a new config takes over)."""
+        self._closed = True
+        idle, self._idle = self._idle, []
+        await asyncio.gather(*(env.stop() for env in idle))
+
+    async def reap_idle(self, now: Optional[float] = None) -> None:
+        """Stop environments idle for longer than the function's idle timeout."""
+        now = time.monotonic() if now is None else now
+        expired = [env for env in self._idle if now - env.last_used > self.config.idle_timeout]
+        for env in expired:
+            self._idle.remove(env)
+        await asyncio.gather(*(env.stop() for env in expired))
+
+    def check_memory(self) -> None:
+        for env in list(self._environments):
+            env.check_memory()
+
+    # --- internals -------------------------------------------------------------------------------
+
+    async def _acquire_slot(self, wait_unbounded: bool) -> None:
+        if self._slots > 0 and not self._waiters:
+            self._slots -= 1
+            return
+        if not wait_unbounded and len(self._waiters) >= self.config.queue_size:
+            raise too_many_requests(reserved=self.config.max_concurrency is not None)
+        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiters.append(waiter)
+        try:
+            await waiter
+        except asyncio.CancelledError:
+            if waiter.done() and not waiter.cancelled():
+                self._release_slot()  # the slot was handed over just as the caller left
+            else:
+                self._waiters.remove(waiter)
+            raise
+
+    def _release_slot(self) -> None:
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)  # the slot passes straight to the next waiter
+                return
+        self._slots += 1
+
+    async def _environment(self) -> ExecutionEnvironment:
+        while self._idle:
+            env = self._idle.pop()
+            if env.available:
+                return env
+        env = ExecutionEnvironment(self.config, self._server, self._sink, on_exit=self._forget)
+        self._environments.add(env)
+        await env.start()
+        return env
+
+    def _put_back(self, env: ExecutionEnvironment) -> None:
+        if self._closed or not env.available:
+            if env.alive:
+                task = asyncio.get_running_loop().create_task(env.stop())
+                self._stopping.add(task)
+                task.add_done_callback(self._stopping.discard)
+            return
+        self._idle.append(env)
+
+    def _forget(self, env: ExecutionEnvironment) -> None:
+        self._environments.discard(env)
+        if env in self._idle:
+            self._idle.remove(env)

@@ -1,0 +1,123 @@
+"""What ``lamina serve``'s flags, project file and SAM template ask of the front ends.
+
+:class:`FrontendOptions` gathers it; :func:`frontend_options` fills it for the command line (a SAM
+template also yields the functions to serve, via :func:`functions_from_template`). Reading only: the
+running parts are in :mod:`lamina.local.frontends.serve`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Dict, List, Optional
+
+import click
+
+from lamina.local.frontends.routes import InvalidRouteError, Route
+from lamina.local.invoke.event_policy import EventInvokeConfig
+from lamina.local.model.function_config import FunctionConfig, parse_bootstrap
+from lamina.project.sam import TemplateError, load_template
+
+__all__ = ["FRONTEND_KEYS", "FrontendOptions", "TemplateFunctions", "event_configs", "frontend_options",
+           "functions_from_template"]
+
+# Project-file keys the front ends read from [tool.lamina.functions.NAME].
+FRONTEND_KEYS = frozenset({"routes", "payload_format", "maximum_retry_attempts", "maximum_event_age",
+                           "on_failure", "on_success"})
+_ASYNC_KEYS = frozenset({"maximum_retry_attempts", "maximum_event_age", "on_failure", "on_success"})
+
+
+@dataclass
+class FrontendOptions:
+    """What ``lamina serve``'s flags and the project file ask of the front ends."""
+
+    host: str = "127.0.0.1"
+    http_port: Optional[int] = None
+    payload_format: Optional[str] = None  # None: per route (2.0 unless the route says otherwise)
+    watch: bool = True
+    data_dir: Path = Path(".lamina")
+    tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # project function tables
+    routes: List[Route] = field(default_factory=list)  # from a template
+    event_configs: Dict[str, EventInvokeConfig] = field(default_factory=dict)
+    template: Optional[Path] = None  # watched with the code: edits reload the functions and routes
+    overrides: Dict[str, Any] = field(default_factory=dict)  # FunctionConfig changes from the flags
+
+
+@dataclass
+class TemplateFunctions:
+    """A SAM template as the local Lambda serves it."""
+
+    functions: List[FunctionConfig]
+    routes: List[Route]
+    event_configs: Dict[str, EventInvokeConfig]
+    warnings: List[str]
+
+
+def functions_from_template(path: Path, overrides: Optional[Mapping[str, Any]] = None) -> TemplateFunctions:
+    """Function configs, routes and async settings from a SAM template; raises TemplateError."""
+    app = load_template(path)
+    changes = dict(overrides or {})
+    extra_environment = changes.pop("environment", {})  # --env adds to the template's variables
+    functions = []
+    for sam in app.functions:
+        config = FunctionConfig(name=sam.name, code_dir=sam.code_dir, handler=sam.handler,
+                                runtime=sam.runtime, memory_mb=sam.memory_size, timeout=sam.timeout,
+                                environment={**sam.environment, **extra_environment}, layers=sam.layers)
+        functions.append(config.with_changes(**changes) if changes else config)
+    event_configs = {f.name: f.event_invoke_config for f in app.functions if f.event_invoke_config}
+    return TemplateFunctions(functions, app.routes, event_configs, app.warnings)
+
+
+def _destinations_under(table: Mapping[str, Any], base: Path) -> Dict[str, Any]:
+    """Destination paths are relative to the project file, as code directories are."""
+    resolved = dict(table)
+    for key in ("on_failure", "on_success"):
+        value = resolved.get(key)
+        if isinstance(value, str) and not Path(value).is_absolute():
+            resolved[key] = str(base / value) + ("/" if value.endswith("/") else "")
+    return resolved
+
+
+def frontend_options(options: FrontendOptions, *, template: Optional[Path] = None,
+                     project: Optional[Path] = None,
+                     overrides: Optional[Mapping[str, Any]] = None) -> List[FunctionConfig]:
+    """Fill ``options`` from a SAM template (returning its functions) or a project file's tables.
+
+    For the command line: template problems become usage errors, warnings go to stderr.
+    """
+    if project is not None:
+        from lamina.project.functions import _function_tables, _load
+
+        tables = _function_tables(_load(project))
+        options.tables = {name: _destinations_under(table, project.parent)
+                          for name, table in tables.items() if isinstance(table, dict)}
+    if template is None:
+        return []
+    # The flags' names (as in a project file) → FunctionConfig's fields.
+    renamed = {"memory": "memory_mb", "concurrency": "max_concurrency",
+               "max_concurrency": "environment_concurrency", "env": "environment"}
+    changes = {renamed.get(k, k): v for k, v in (overrides or {}).items()}
+    if "bootstrap" in changes:
+        changes["bootstrap"] = parse_bootstrap(changes["bootstrap"])
+    try:
+        served = functions_from_template(template, changes)
+    except (TemplateError, InvalidRouteError) as exc:
+        raise click.UsageError(f"{template}: {exc}") from None
+    options.template, options.overrides = template, changes
+    for warning in served.warnings:
+        click.echo(f"lamina: {template.name}: {warning}", err=True)
+    if not served.functions:
+        raise click.UsageError(f"{template}: no AWS::Serverless::Function that lamina can serve")
+    options.routes = served.routes
+    options.event_configs.update(served.event_configs)
+    return served.functions
+
+
+def event_configs(options: FrontendOptions) -> Dict[str, EventInvokeConfig]:
+    """Async settings per function: the template's, overridden by the project file's."""
+    configs = dict(options.event_configs)
+    for name, table in options.tables.items():
+        if _ASYNC_KEYS & set(table):
+            configs[name] = EventInvokeConfig.from_project(dict(table))
+    return configs

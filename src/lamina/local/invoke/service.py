@@ -1,0 +1,179 @@
+"""The local Lambda service: functions, their pools, and the invoke core every front end calls.
+
+:meth:`LocalLambda.invoke` is the one way to run a function. The Invoke API, AWS's emulator path,
+``lamina invoke``, and later the streaming relay and HTTP front ends all call it and only differ in
+how they render its :class:`InvocationResult`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from dataclasses import dataclass
+from typing import Callable, Optional
+
+from lamina.local.environments.environment import InvocationRecord
+from lamina.local.environments.logsink import LogSink, NullSink
+from lamina.local.environments.managed import ManagedInstancePool
+from lamina.local.environments.pool import FunctionPool
+from lamina.local.invoke.registry import FunctionRegistry
+from lamina.local.lifecycle import snapstart
+from lamina.local.lifecycle.single import Invocation, Kind
+from lamina.local.model.function_config import FunctionConfig
+from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.runtime import error_types, protocol
+
+# How often environments' memory is sampled, and idle ones are looked for.
+MEMORY_POLL_INTERVAL = 0.1
+IDLE_POLL_INTERVAL = 1.0
+
+REQUEST_RESPONSE = "RequestResponse"
+EVENT = "Event"
+DRY_RUN = "DryRun"
+
+
+@dataclass(frozen=True)
+class InvocationResult:
+    """What an invocation produced, for any front end to render."""
+
+    request_id: str
+    function: FunctionConfig
+    payload: bytes
+    content_type: str
+    kind: Kind
+    error_type: Optional[str]
+    log: bytes
+    record: Optional[InvocationRecord] = None
+
+    @property
+    def function_error(self) -> Optional[str]:
+        """``X-Amz-Function-Error``: ``Unhandled`` for every failure, as Lambda reports it now."""
+        return None if self.kind is Kind.RESPONSE else "Unhandled"
+
+    @property
+    def executed_version(self) -> str:
+        return self.function.version
+
+    def log_tail(self) -> bytes:
+        return self.log[-protocol.MAX_LOG_TAIL:]
+
+
+class LocalLambda:
+    """Functions (a :class:`FunctionRegistry`) and the environments that run them."""
+
+    def __init__(self, registry: Optional[FunctionRegistry] = None, sink: Optional[LogSink] = None,
+                 runtime_api_host: str = "127.0.0.1") -> None:
+        self.registry = registry or FunctionRegistry()
+        self.sink: LogSink = sink or NullSink()
+        self.runtime_api = RuntimeApiServer(runtime_api_host)
+        self._pools: dict[str, FunctionPool] = {}
+        self._background: set[asyncio.Task[object]] = set()
+        self._monitor: Optional[asyncio.Task[None]] = None
+        # Set by the front ends (lamina.local.frontends.serve): accepts Event invocations into a
+        # durable queue, (name, payload, qualifier, request_id) -> request id.
+        self.event_acceptor: Optional[Callable[[str, bytes, Optional[str], Optional[str]], str]] = None
+        self.registry.subscribe(self._function_changed)
+
+    async def start(self) -> None:
+        await self.runtime_api.start()
+        if self._monitor is None:
+            self._monitor = asyncio.get_running_loop().create_task(self._watch())
+
+    async def close(self, grace: float = 10.0) -> None:
+        """Finish accepted Event invocations (up to ``grace`` seconds), then stop every environment."""
+        if self._background:
+            await asyncio.wait(list(self._background), timeout=grace)
+        if self._monitor is not None:
+            self._monitor.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._monitor
+            self._monitor = None
+        await asyncio.gather(*(pool.close() for pool in self._pools.values()))
+        self._pools.clear()
+        await self.runtime_api.close()
+
+    async def __aenter__(self) -> LocalLambda:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.close()
+
+    def pool(self, name: str) -> Optional[FunctionPool]:
+        return self._pools.get(name)
+
+    async def invoke(self, function_name: str, payload: bytes, *, qualifier: Optional[str] = None,
+                     request_id: Optional[str] = None, content_type: str = protocol.CONTENT_TYPE_JSON,
+                     client_context: Optional[str] = None, cognito_identity: Optional[str] = None,
+                     tenant_id: Optional[str] = None, trace_id: Optional[str] = None,
+                     function_arn: Optional[str] = None, asynchronous: bool = False,
+                     relay: Optional[object] = None) -> InvocationResult:
+        """Run one invocation to its end. Raises :class:`ServiceError` (not found, throttled).
+
+        ``relay`` (a :class:`~lamina.local.invoke.streaming.StreamRelay`) receives a streamed response
+        while it is produced; the result then carries no payload.
+        """
+        config = self.registry.resolve(function_name, qualifier)
+        invocation = Invocation(
+            request_id=request_id or str(uuid.uuid4()), payload=payload,
+            function_arn=function_arn or (config.arn + (f":{qualifier}" if qualifier else "")),
+            timeout=config.timeout, content_type=content_type, client_context=client_context,
+            cognito_identity=cognito_identity, tenant_id=tenant_id, trace_id=trace_id, relay=relay)
+        record = await self._pool_for(config).invoke(invocation, wait_unbounded=asynchronous)
+        outcome = record.outcome
+        if outcome.kind is Kind.INIT_ERROR and outcome.error_type == error_types.AFTER_RESTORE_ERROR:
+            raise snapstart.restore_failed(outcome.body)
+        return InvocationResult(invocation.request_id, config, outcome.body, outcome.content_type,
+                                outcome.kind, outcome.error_type, record.log, record)
+
+    def invoke_in_background(self, function_name: str, payload: bytes, **kwargs: object) -> str:
+        """Accept an ``Event`` invocation: it runs after this returns; returns its request id."""
+        config = self.registry.resolve(function_name, kwargs.get("qualifier"))  # type: ignore[arg-type]
+        request_id = str(kwargs.pop("request_id", None) or uuid.uuid4())
+        if self.event_acceptor is not None:
+            return self.event_acceptor(config.name, payload, kwargs.get("qualifier"), request_id)  # type: ignore[arg-type]
+        coro = self.invoke(config.name, payload, request_id=request_id, asynchronous=True,
+                           **kwargs)  # type: ignore[arg-type]
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(coro)
+        self._background.add(task)
+        task.add_done_callback(self._background_done)
+        return request_id
+
+    # --- internals -------------------------------------------------------------------------------
+
+    def _pool_for(self, config: FunctionConfig) -> FunctionPool:
+        pool = self._pools.get(config.name)
+        if pool is None or pool.config is not config:
+            kind = ManagedInstancePool if config.environment_concurrency else FunctionPool
+            pool = kind(config, self.runtime_api, self.sink)
+            self._pools[config.name] = pool
+        return pool
+
+    def _function_changed(self, name: str, config: Optional[FunctionConfig]) -> None:
+        old = self._pools.pop(name, None)
+        if old is not None:
+            self._spawn(old.retire())
+
+    def _spawn(self, coro: object) -> None:
+        task: asyncio.Task[object] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    def _background_done(self, task: asyncio.Task[object]) -> None:
+        self._background.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self.sink.write("lamina", f"Event invocation failed: {task.exception()!r}")
+
+    async def _watch(self) -> None:
+        """Sample memory of live environments and stop idle ones."""
+        idle_due = 0.0
+        loop = asyncio.get_running_loop()
+        while True:
+            await asyncio.sleep(MEMORY_POLL_INTERVAL)
+            for pool in list(self._pools.values()):
+                pool.check_memory()
+            if loop.time() >= idle_due:
+                idle_due = loop.time() + IDLE_POLL_INTERVAL
+                for pool in list(self._pools.values()):
+                    await pool.reap_idle()

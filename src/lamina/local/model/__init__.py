@@ -1,0 +1,1 @@
+"""Lambda's nouns and words, free of I/O."""

@@ -1,0 +1,122 @@
+"""What a local function is: its code, handler, runtime command and limits (Lambda's configuration).
+
+A :class:`FunctionConfig` is immutable; changing a function means registering a new config, which
+recycles the function's execution environments (see :mod:`lamina.local.invoke.registry`).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shlex
+import sys
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Mapping, Optional, Sequence
+
+from lamina.runtime import protocol
+
+DEFAULT_REGION = "us-east-1"
+DEFAULT_ACCOUNT = "123456789012"
+LATEST = "$LATEST"
+# Lambda Managed Instances' smallest function size (their environments run several invocations).
+MANAGED_INSTANCES_MIN_MEMORY_MB = 2048
+# Function names as Lambda accepts them (the name part of an ARN).
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
+
+
+def default_bootstrap() -> tuple[str, ...]:
+    """lamina's runtime on the interpreter running lamina."""
+    return (sys.executable, "-m", "lamina.runtime")
+
+
+@dataclass(frozen=True)
+class FunctionConfig:
+    """One function of the local Lambda."""
+
+    name: str
+    code_dir: Path
+    handler: str = ""
+    # The command that starts the runtime. None: ``bootstrap`` in the code directory if executable,
+    # else lamina's runtime. The handler is appended as the last argument (not to a code-dir bootstrap,
+    # which Lambda runs without arguments).
+    bootstrap: Optional[tuple[str, ...]] = None
+    runtime: Optional[str] = None
+    memory_mb: int = 128
+    timeout: float = 3.0
+    environment: Mapping[str, str] = field(default_factory=dict)
+    layers: tuple[Path, ...] = ()
+    max_concurrency: Optional[int] = None  # None: one environment per CPU core
+    # Lambda Managed Instances: invocations one environment runs at once (AWS_LAMBDA_MAX_CONCURRENCY);
+    # None: one at a time, as on-demand Lambda.
+    environment_concurrency: Optional[int] = None
+    snap_start: bool = False  # init, snapshot, restore (lamina.local.lifecycle.snapstart)
+    queue_size: int = 100  # invocations waiting for an environment before 429
+    idle_timeout: float = 300.0  # seconds a warm environment is kept
+    init_timeout: float = protocol.INIT_TIMEOUT_SECONDS
+    version: str = LATEST
+    region: str = DEFAULT_REGION
+    account: str = DEFAULT_ACCOUNT
+
+    @property
+    def arn(self) -> str:
+        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
+
+    @property
+    def concurrency(self) -> int:
+        if self.environment_concurrency:  # one managed instance unless told otherwise
+            return self.max_concurrency or 1
+        return self.max_concurrency or os.cpu_count() or 1
+
+    @property
+    def initialization_type(self) -> str:
+        """``AWS_LAMBDA_INITIALIZATION_TYPE`` of this function's environments."""
+        if self.environment_concurrency:
+            return "lambda-managed-instances"
+        return "snap-start" if self.snap_start else "on-demand"
+
+    def code_bootstrap(self) -> Optional[Path]:
+        candidate = self.code_dir / "bootstrap"
+        if self.bootstrap is None and candidate.is_file() and os.access(candidate, os.X_OK):
+            return candidate
+        return None
+
+    def command(self) -> list[str]:
+        """argv of the runtime process."""
+        own = self.code_bootstrap()
+        if own is not None:
+            return [str(own)]
+        base = list(self.bootstrap) if self.bootstrap is not None else list(default_bootstrap())
+        return [*base, self.handler] if self.handler else base
+
+    @property
+    def runtime_name(self) -> str:
+        """Lambda's runtime identifier: ``python3.11`` or ``provided.al2023`` for a custom bootstrap."""
+        if self.runtime:
+            return self.runtime
+        if self.code_bootstrap() is not None:
+            return "provided.al2023"
+        return f"python{sys.version_info.major}.{sys.version_info.minor}"
+
+    def with_changes(self, **changes: object) -> FunctionConfig:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+
+def parse_bootstrap(value: Optional[str | Sequence[str]]) -> Optional[tuple[str, ...]]:
+    """``--bootstrap "python -m awslambdaric"`` or a list from a project file, as argv."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return tuple(shlex.split(value))
+    return tuple(str(part) for part in value)
+
+
+def parse_env(pairs: Sequence[str]) -> dict[str, str]:
+    """``K=V`` pairs from the command line."""
+    env: dict[str, str] = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            raise ValueError(f"expected KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return env

@@ -1,0 +1,76 @@
+"""Lambda's names and ARNs: building them, and reading the forms the API accepts.
+
+``FunctionName`` may be a name, ``name:qualifier``, a partial ARN (``123456789012:function:name``) or a
+full ARN; layer names may be a name or a layer ARN. Patterns are botocore's, so a value AWS would
+refuse is refused here with the same ValidationException.
+"""
+
+from __future__ import annotations
+
+import re
+
+from lamina.local.api.control_plane import errors
+
+ACCOUNT_ID = "123456789012"
+DEFAULT_REGION = "us-east-1"
+
+FUNCTION_NAME_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?"
+                         r"((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?")
+_FUNCTION_NAME = re.compile(r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:[a-z0-9-]+:)??(?:\d{12}:)?(?:function:)?"
+                            r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?")
+_PLAIN_NAME = re.compile(r"[a-zA-Z0-9-_]{1,64}")
+LAYER_NAME_PATTERN = (r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
+_LAYER_NAME = re.compile(r"(?:arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:)?([a-zA-Z0-9-_]{1,140})")
+LAYER_VERSION_ARN_PATTERN = r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
+_LAYER_VERSION_ARN = re.compile(
+    r"arn:[a-zA-Z0-9-]+:lambda:([a-zA-Z0-9-]+):\d{12}:layer:([a-zA-Z0-9-_]+):([0-9]+)")
+
+
+def function_arn(region: str, name: str) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
+
+
+def layer_arn(region: str, layer_name: str) -> str:
+    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{layer_name}"
+
+
+def layer_version_arn(region: str, layer_name: str, version: int) -> str:
+    return f"{layer_arn(region, layer_name)}:{version}"
+
+
+def parse_function_name(value: str) -> tuple[str, str | None]:
+    """``(name, qualifier)`` from any accepted form of FunctionName."""
+    match = _FUNCTION_NAME.fullmatch(value)
+    if match is None or len(value) > 140:
+        raise errors.validation(value, "functionName",
+                                f"Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}")
+    name, qualifier = match.group("name"), match.group("qualifier")
+    if not _PLAIN_NAME.fullmatch(name):
+        raise errors.validation(value, "functionName", "Member must have length less than or equal to 64")
+    return name, qualifier
+
+
+def parse_layer_name(value: str) -> str:
+    match = _LAYER_NAME.fullmatch(value)
+    if match is None:
+        raise errors.validation(value, "layerName",
+                                f"Member must satisfy regular expression pattern: {LAYER_NAME_PATTERN}")
+    return match.group(1)
+
+
+def parse_layer_version_arn(value: str) -> tuple[str, str, int]:
+    """``(region, layer_name, version)`` from a layer version ARN."""
+    match = _LAYER_VERSION_ARN.fullmatch(value)
+    if match is None:
+        constraint = f"Member must satisfy regular expression pattern: {LAYER_VERSION_ARN_PATTERN}"
+        raise errors.validation(value, "arn", constraint)
+    return match.group(1), match.group(2), int(match.group(3))
+
+
+def region_from_authorization(header: str | None) -> str:
+    """The region a SigV4 request was signed for (``Credential=AKID/date/REGION/lambda/…``)."""
+    if header:
+        match = re.search(r"Credential=[^/,\s]+/\d{8}/([a-z0-9-]+)/", header)
+        if match:
+            return match.group(1)
+    return DEFAULT_REGION

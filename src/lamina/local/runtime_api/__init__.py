@@ -1,0 +1,1 @@
+"""The environment-facing Runtime API server."""

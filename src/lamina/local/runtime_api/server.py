@@ -1,0 +1,194 @@
+"""The Runtime API server: the HTTP side execution environments talk to (``AWS_LAMBDA_RUNTIME_API``).
+
+One aiohttp server serves every environment; each environment gets its own listening socket (its
+own ``127.0.0.1:port``, as each Lambda sandbox has its own ``127.0.0.1:9001``), and a request is
+routed to its environment by the port it arrived on. It is aiohttp's low-level server with a
+dispatch on the few fixed paths, because this server is on every invocation's path twice and the
+application layer (router, middlewares) costs more than the dispatch itself. Handlers only move
+bytes: every decision is taken by the environment's :class:`~lamina.local.lifecycle.single.Lifecycle`.
+"""
+
+from __future__ import annotations
+
+import socket
+from typing import Optional, Protocol, Union
+
+from aiohttp import web
+
+from lamina.local.invoke import streaming as streaming_relay
+from lamina.local.lifecycle import snapstart
+from lamina.local.lifecycle.single import Invocation, Reply
+from lamina.local.model.function_config import FunctionConfig
+from lamina.local.runtime_api.trailers import TrailerAwareServer, local_port_of
+from lamina.runtime import error_types, protocol
+
+_PREFIX = f"/{protocol.API_VERSION}"
+
+
+class RuntimeApiHandler(Protocol):
+    """What an execution environment answers to its runtime (implemented by ExecutionEnvironment)."""
+
+    @property
+    def config(self) -> FunctionConfig: ...
+
+    async def on_next(self) -> Union[Reply, tuple[Invocation, int]]: ...
+
+    def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply: ...
+
+    def on_error(self, request_id: str, body: bytes, content_type: Optional[str],
+                 error_type: Optional[str]) -> Reply: ...
+
+    def on_init_error(self, body: bytes, content_type: Optional[str], error_type: Optional[str]) -> Reply: ...
+
+
+def _reply(reply: Reply) -> web.Response:
+    return web.Response(status=reply.status, body=reply.body, content_type="application/json")
+
+
+def _not_supported(error_type: str, message: str) -> web.Response:
+    return _reply(Reply.error(202, error_type, message))
+
+
+async def read_body(request: web.BaseRequest, limit: int, truncate: bool = False) -> tuple[bytes, int]:
+    """The request body and its full size. Over ``limit``, the body is dropped (empty), or cut to
+    ``limit`` bytes with ``truncate`` (as AWS's emulator does to invocation payloads)."""
+    length = request.content_length
+    if length is not None and length <= limit:
+        return await request.content.readexactly(length) if length else b"", length
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.content.iter_any():
+        kept = max(0, min(len(chunk), limit - size))
+        if kept:
+            chunks.append(chunk[:kept])
+        size += len(chunk)
+    return (b"".join(chunks) if size <= limit or truncate else b""), size
+
+
+_INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
+_RESTORE_PATHS = (protocol.PATH_RESTORE_NEXT, protocol.PATH_RESTORE_ERROR)
+
+
+class RuntimeApiServer:
+    """Serves the Runtime API for every execution environment of this process."""
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self._environments: dict[int, RuntimeApiHandler] = {}
+        self._sites: dict[int, web.SockSite] = {}
+        # The runtime's long-poll must end when the runtime goes away, so the poll is not left dangling.
+        # Its connections also keep chunked requests' trailers (mid-stream errors of streamed responses).
+        server = TrailerAwareServer(self._dispatch, handler_cancellation=True, access_log=None)
+        self._runner = web.ServerRunner(server)
+        self._started = False
+
+    async def start(self) -> None:
+        if not self._started:
+            await self._runner.setup()
+            self._started = True
+
+    async def attach(self, environment: RuntimeApiHandler) -> str:
+        """Open a listening socket for ``environment``; return its ``host:port`` address."""
+        await self.start()
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, 0))
+        sock.listen(16)
+        sock.setblocking(False)
+        port = int(sock.getsockname()[1])
+        site = web.SockSite(self._runner, sock)
+        await site.start()
+        self._environments[port] = environment
+        self._sites[port] = site
+        return f"{self.host}:{port}"
+
+    async def detach(self, address: str) -> None:
+        port = int(address.rsplit(":", 1)[1])
+        self._environments.pop(port, None)
+        site = self._sites.pop(port, None)
+        if site is not None:
+            await site.stop()
+
+    async def close(self) -> None:
+        for address in [f"{self.host}:{port}" for port in list(self._sites)]:
+            await self.detach(address)
+        if self._started:
+            await self._runner.cleanup()
+            self._started = False
+
+    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
+        port = local_port_of(request)
+        environment = self._environments.get(port) if port is not None else None
+        if environment is None:
+            return web.Response(status=500, text="execution environment is gone")
+        path, method = request.path, request.method
+        if method == "GET" and path == protocol.PATH_NEXT:
+            return await self._next(environment)
+        if method == "POST" and path.startswith(_INVOCATION_PREFIX):
+            request_id, _, action = path[len(_INVOCATION_PREFIX):].partition("/")
+            if action == "response" and request_id:
+                return await self._response(environment, request, request_id)
+            if action == "error" and request_id:
+                return await self._error(environment, request, request_id)
+        if method == "POST" and path == protocol.PATH_INIT_ERROR:
+            return await self._init_error(environment, request)
+        if path in _RESTORE_PATHS and environment.config.snap_start:
+            return await self._restore(environment, request)
+        if method == "GET" and path == f"{_PREFIX}/ping":
+            return web.Response(text="pong")
+        if method == "PUT" and path == "/2022-07-01/telemetry":
+            return _not_supported("Telemetry.NotSupported", "Telemetry API is not supported")
+        if method == "PUT" and path == "/2020-08-15/logs":
+            return _not_supported("Logs.NotSupported", "Logs API is not supported")
+        if method == "POST" and path == "/2020-01-01/extension/register":
+            return _reply(Reply.error(403, "Extension.RegistrationClosed", "Extension registration closed"))
+        return web.Response(status=404, text="404 page not found\n")
+
+    async def _next(self, environment: RuntimeApiHandler) -> web.StreamResponse:
+        if environment.config.snap_start:
+            snapstart.next_requested(environment)  # type: ignore[arg-type]
+        answer = await environment.on_next()
+        if isinstance(answer, Reply):
+            return _reply(answer)
+        invocation, deadline_ms = answer
+        return web.Response(body=invocation.payload, headers=invocation.next_headers(deadline_ms),
+                            content_type=invocation.content_type)
+
+    async def _response(self, environment: RuntimeApiHandler, request: web.BaseRequest,
+                        request_id: str) -> web.Response:
+        mode = request.headers.get(protocol.HEADER_RESPONSE_MODE)
+        if mode is not None and mode != protocol.RESPONSE_MODE_STREAMING:
+            await request.read()
+            message = "Invalid function response mode"
+            return _reply(Reply.error(400, error_types.INVALID_RESPONSE_MODE, message))
+        if mode == protocol.RESPONSE_MODE_STREAMING:
+            return _reply(await streaming_relay.receive(environment, request, request_id))
+        body, size = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+        content_type = request.headers.get("Content-Type", protocol.CONTENT_TYPE_JSON)
+        return _reply(environment.on_response(request_id, body, size, content_type))
+
+    async def _error(self, environment: RuntimeApiHandler, request: web.BaseRequest,
+                     request_id: str) -> web.Response:
+        body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+        return _reply(environment.on_error(request_id, body, request.headers.get("Content-Type"),
+                                           request.headers.get(protocol.HEADER_ERROR_TYPE)))
+
+    async def _restore(self, environment: RuntimeApiHandler, request: web.BaseRequest) -> web.Response:
+        """SnapStart's ``restore/next`` and ``restore/error`` (only in SnapStart environments)."""
+        if request.method == "GET" and request.path == protocol.PATH_RESTORE_NEXT:
+            reply = snapstart.restore_next(environment)  # type: ignore[arg-type]
+        elif request.method == "POST" and request.path == protocol.PATH_RESTORE_ERROR:
+            body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+            reply = snapstart.restore_error(environment, body,  # type: ignore[arg-type]
+                                            request.headers.get("Content-Type"),
+                                            request.headers.get(protocol.HEADER_ERROR_TYPE))
+        else:
+            reply = None
+        if reply is None:
+            return web.Response(status=404, text="404 page not found")
+        return _reply(reply) if reply.body else web.Response(status=reply.status)
+
+    async def _init_error(self, environment: RuntimeApiHandler, request: web.BaseRequest) -> web.Response:
+        body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+        return _reply(environment.on_init_error(body, request.headers.get("Content-Type"),
+                                                request.headers.get(protocol.HEADER_ERROR_TYPE)))

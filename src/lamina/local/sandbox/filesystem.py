@@ -1,0 +1,178 @@
+"""A deployed function as the local Lambda runs it: its code as ``/var/task``, its layers as ``/opt``.
+
+Lambda unpacks the function's zip to ``/var/task`` and its layers, in order, into ``/opt`` (a later
+layer's files replace an earlier one's). Two ways to show that without root:
+
+- **bwrap mode** (``bwrap`` on PATH and able to mount here): bubblewrap gives the runtime real
+  read-only ``/var/task`` and ``/opt`` mounts, so code that hard-codes those paths works as on Lambda.
+- **path mode** (otherwise, or ``LAMINA_SANDBOX=path``): the layers are merged into one directory per
+  layer combination under the data directory (hard links, so no bytes are copied), and the paths the
+  runtime and loader use (``PYTHONPATH``, ``PATH``, ``LD_LIBRARY_PATH``, ``LAMBDA_TASK_ROOT``) point
+  at the unpacked code and that directory instead.
+
+A ``provided.*`` runtime starts ``bootstrap`` from the code, else from the layers, as Lambda does;
+a ``python3.x`` runtime starts lamina's runtime with the handler.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+from typing import Optional
+
+from lamina.local.api.control_plane.store import Code, FunctionRecord, FunctionStore, layers_key
+from lamina.local.model.function_config import FunctionConfig, default_bootstrap
+
+TASK_ROOT = "/var/task"
+OPT = "/opt"
+# Runs "$0" with no arguments: the local Lambda appends the handler to a configured bootstrap, but
+# Lambda starts a custom runtime's bootstrap without any.
+_EXEC_WITHOUT_ARGUMENTS = ("/bin/sh", "-c", 'exec "$0"')
+
+
+def sandbox_mode() -> str:
+    """``bwrap`` when bubblewrap works on this machine, else ``path``; ``LAMINA_SANDBOX`` overrides."""
+    chosen = os.environ.get("LAMINA_SANDBOX", "").lower()
+    if chosen in ("path", "bwrap"):
+        return chosen
+    return "bwrap" if bwrap_works() else "path"
+
+
+@functools.lru_cache(maxsize=1)
+def bwrap_works() -> bool:
+    """Whether bubblewrap is installed and may mount here (containers and kernels may forbid it)."""
+    if shutil.which("bwrap") is None:
+        return False
+    with tempfile.TemporaryDirectory(prefix="lamina-bwrap-") as empty:
+        try:
+            probe = subprocess.run([*bwrap_prefix(Path(empty), Path(empty)), "/bin/true"],
+                                   capture_output=True, timeout=10)
+        except (OSError, subprocess.TimeoutExpired):
+            return False
+    return probe.returncode == 0
+
+
+def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional[str] = None,
+                    **overrides: object) -> FunctionConfig:
+    """The local Lambda's configuration for a deployed function (``overrides`` set pool limits etc.)."""
+    mode = mode or sandbox_mode()
+    configuration = record.configuration
+    code_dir = store.code_dir(record.code.sha256_hex)
+    opt = merged_opt(store, record.layers)
+    runtime = str(configuration.get("Runtime") or "")
+    environment = {**_logging_variables(configuration.get("LoggingConfig") or {}),
+                   **((configuration.get("Environment") or {}).get("Variables") or {})}
+    bootstrap = _bootstrap(runtime, code_dir, opt, mode)
+    if mode == "bwrap":
+        paths = _layer_paths(runtime, TASK_ROOT, OPT) if opt is not None else {}
+        environment = {"LAMBDA_TASK_ROOT": TASK_ROOT, **paths, **environment}
+    elif opt is not None:
+        environment = {**_layer_paths(runtime, str(code_dir), str(opt)), **environment}
+    arn_parts = str(configuration["FunctionArn"]).split(":")
+    config = FunctionConfig(
+        name=record.name, code_dir=code_dir, handler=str(configuration.get("Handler") or ""),
+        bootstrap=bootstrap, runtime=runtime or None, memory_mb=int(configuration.get("MemorySize", 128)),
+        timeout=float(configuration.get("Timeout", 3)), environment=environment,
+        layers=() if opt is None or mode == "bwrap" else (opt,), region=arn_parts[3], account=arn_parts[4])
+    return config.with_changes(**overrides) if overrides else config
+
+
+def _logging_variables(logging_config: dict[str, str]) -> dict[str, str]:
+    """``AWS_LAMBDA_LOG_FORMAT``/``AWS_LAMBDA_LOG_LEVEL``, which Lambda derives from LoggingConfig."""
+    if logging_config.get("LogFormat") != "JSON":
+        return {"AWS_LAMBDA_LOG_FORMAT": "Text"}
+    return {"AWS_LAMBDA_LOG_FORMAT": "JSON",
+            "AWS_LAMBDA_LOG_LEVEL": logging_config.get("ApplicationLogLevel", "INFO")}
+
+
+def _bootstrap(runtime: str, code_dir: Path, opt: Optional[Path], mode: str) -> Optional[tuple[str, ...]]:
+    if not runtime.startswith("provided"):
+        command = default_bootstrap()
+    else:
+        found = _find_bootstrap(code_dir, opt)
+        if found is None:
+            # Lambda fails the init the same way: Runtime.InvalidEntrypoint at the first invoke
+            return (*_EXEC_WITHOUT_ARGUMENTS, str(code_dir / "bootstrap"))
+        if mode == "bwrap":
+            found = Path(TASK_ROOT if found.parent == code_dir else OPT) / "bootstrap"
+        command = (*_EXEC_WITHOUT_ARGUMENTS, str(found))
+    if mode == "bwrap":
+        return (*bwrap_prefix(code_dir, opt), *command)
+    return command
+
+
+def _find_bootstrap(code_dir: Path, opt: Optional[Path]) -> Optional[Path]:
+    """``/var/task/bootstrap``, then ``/opt/bootstrap``: Lambda's order for custom runtimes."""
+    for directory in (code_dir, opt):
+        if directory is not None and (directory / "bootstrap").is_file():
+            return directory / "bootstrap"
+    return None
+
+
+def bwrap_prefix(code_dir: Path, opt: Optional[Path]) -> tuple[str, ...]:
+    """bubblewrap arguments that show the code at /var/task and the layers at /opt, read-only.
+
+    Without layers /opt is an empty read-only directory, as on Lambda, not the machine's own /opt.
+    """
+    prefix = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(code_dir), TASK_ROOT]
+    if opt is not None:
+        prefix += ["--ro-bind", str(opt), OPT]
+    else:
+        prefix += ["--tmpfs", OPT, "--remount-ro", OPT]
+    return (*prefix, "--chdir", TASK_ROOT, "--die-with-parent", "--")
+
+
+def _layer_paths(runtime: str, task_root: str, opt: str) -> dict[str, str]:
+    """The variables through which the runtime and the loader find layer content, in Lambda's order."""
+    paths = {"PATH": f"{opt}/bin:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
+             "LD_LIBRARY_PATH": f"{task_root}:{task_root}/lib:{opt}/lib"}
+    if runtime.startswith("python"):
+        paths["PYTHONPATH"] = f"{opt}/python/lib/{runtime}/site-packages:{opt}/python"
+    return paths
+
+
+def merged_opt(store: FunctionStore, layers: list[Code]) -> Optional[Path]:
+    """One directory with the layers' trees merged in order, built once per layer combination."""
+    if not layers:
+        return None
+    target = store.opt_root / layers_key(layers)
+    if target.is_dir():
+        return target
+    staging = store.tmp_root / f"opt-{uuid.uuid4().hex}"
+    try:
+        for layer in layers:
+            shutil.copytree(store.code_dir(layer.sha256_hex), staging, symlinks=True,
+                            copy_function=_link_or_copy, dirs_exist_ok=True)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(staging, target)
+        except OSError:
+            if not target.is_dir():  # another thread built it first: theirs is identical
+                raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    return target
+
+
+def _link_or_copy(src: str, dst: str) -> None:
+    if os.path.lexists(dst):
+        os.unlink(dst)  # a later layer replaces an earlier layer's file, as in /opt
+    try:
+        os.link(src, dst)
+    except OSError:
+        shutil.copy2(src, dst)
+
+
+def describe_mode(mode: str) -> str:
+    """One line for the logs: which way deployed functions see /var/task and /opt."""
+    if mode == "bwrap":
+        return "deployed functions run under bubblewrap with read-only /var/task and /opt mounts"
+    reason = ("LAMINA_SANDBOX=path" if os.environ.get("LAMINA_SANDBOX", "").lower() == "path"
+              else "bubblewrap cannot mount here" if shutil.which("bwrap") else "bubblewrap not found")
+    return (f"{reason}: deployed functions run in path mode (code and merged layers under the data "
+            "directory; LAMBDA_TASK_ROOT, PYTHONPATH, PATH and LD_LIBRARY_PATH point there)")

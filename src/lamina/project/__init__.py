@@ -1,0 +1,1 @@
+"""What a project declares: the project file and SAM templates, read once for serve and deploy."""

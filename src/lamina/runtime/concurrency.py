@@ -8,7 +8,8 @@ log records and ``_X_AMZN_TRACE_ID`` belong to that invocation only:
 - a synchronous handler runs in N forked worker processes (as awslambdaric does), but the handler is
   imported once, before the fork, so workers share its memory and init runs once;
 - an ``async def`` handler runs in this one process: N poller threads feed one event loop, each
-  invocation a task with its own context variables (request id, tenant id).
+  invocation a task with its own context variables (request id, tenant id), which threads started
+  within the invocation inherit.
 """
 
 from __future__ import annotations
@@ -68,26 +69,40 @@ def _redirect_output(socket_path: Optional[str]) -> None:
             os.dup2(sock.fileno(), fd)
 
 
-def main(handler_name: Optional[str], api_address: Optional[str]) -> None:
+def _worker_count() -> int:
+    return max(1, int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") or "1"))
+
+
+def start(api_address: Optional[str]) -> TolerantRuntime:
+    """The runtime, logging set up and the worker pool announced, ready for :func:`serve`."""
     if not api_address:
         fatal("AWS_LAMBDA_RUNTIME_API is not set: run inside Lambda or a Lambda emulator")
-    workers = max(1, int(os.environ.get("AWS_LAMBDA_MAX_CONCURRENCY") or "1"))
     runtime = TolerantRuntime(RuntimeAPIClient(api_address))  # type: ignore[arg-type]
     runtime.start_logging()
     import logging
 
+    workers = _worker_count()
     logging.getLogger().debug({
         "event": WORKER_POOL_EVENT,
         "workerCount": workers,
         "executionEnvironmentMaxConcurrency": workers,
     })
+    return runtime
+
+
+def serve(runtime: TolerantRuntime, handler_name: Optional[str], api_address: str) -> None:
+    """Init once, then serve with N forked workers (or N pollers of one event loop, for async)."""
     if not handler_name:
         fatal("Handler not set: pass it as the first argument or set _HANDLER")
     runtime.init(handler_name)  # type: ignore[arg-type]
     if _is_async(runtime.handler):
-        run_async_pollers(runtime, api_address, workers)  # type: ignore[arg-type]
+        run_async_pollers(runtime, api_address, _worker_count())
     else:
-        run_forked_workers(runtime, api_address, workers)  # type: ignore[arg-type]
+        run_forked_workers(runtime, api_address, _worker_count())
+
+
+def main(handler_name: Optional[str], api_address: Optional[str]) -> None:
+    serve(start(api_address), handler_name, api_address)  # type: ignore[arg-type]
 
 
 def _is_async(handler: Any) -> bool:
@@ -106,7 +121,7 @@ def run_forked_workers(runtime: TolerantRuntime, api_address: str, workers: int)
             try:
                 _redirect_output(socket_path)
                 runtime.client = RuntimeAPIClient(api_address)
-                _worker_loop(runtime)
+                runtime.run()
             finally:
                 os._exit(1)
         children.append(pid)
@@ -114,15 +129,6 @@ def run_forked_workers(runtime: TolerantRuntime, api_address: str, workers: int)
     # Unlike awslambdaric, say so (and fail) when every worker died: the environment cannot serve.
     if statuses and all(status != 0 for status in statuses):
         fatal("every multi-concurrency worker exited")
-
-
-def _worker_loop(runtime: TolerantRuntime) -> None:
-    while True:
-        try:
-            invocation = runtime.next_invocation()
-        except RuntimeAPIError as exc:
-            fatal(f"LAMBDA_RUNTIME Failed to get next invocation: {exc}")
-        runtime.handle(invocation)
 
 
 def run_async_pollers(runtime: TolerantRuntime, api_address: str, workers: int) -> None:
@@ -134,6 +140,7 @@ def run_async_pollers(runtime: TolerantRuntime, api_address: str, workers: int) 
     asyncio.set_event_loop(loop)
     runtime._event_loop = loop
     _make_trace_id_per_task()
+    _threads_inherit_invocation()
 
     def poller() -> None:
         worker = PollerRuntime(RuntimeAPIClient(api_address), runtime.marshaller)
@@ -148,6 +155,7 @@ def run_async_pollers(runtime: TolerantRuntime, api_address: str, workers: int) 
                 fatal(f"LAMBDA_RUNTIME Failed to get next invocation: {exc}", from_thread=True)
             if worker.streaming is not None:  # chunks go out from this thread as the loop makes them
                 worker.current = invocation
+                worker.enter(invocation)
                 worker.handle_streaming(invocation)
                 continue
             outcome = asyncio.run_coroutine_threadsafe(worker.outcome_async(invocation), loop).result()
@@ -191,6 +199,30 @@ def _make_trace_id_per_task() -> None:
         environ.encodevalue, environ.decodevalue)
 
 
+def _threads_inherit_invocation() -> None:
+    """A thread started within an invocation logs that invocation's request id (and sees its trace id).
+
+    Context variables do not follow a new thread on their own (before Python 3.14's
+    ``thread_inherit_context``): each thread started here runs in a copy of its starter's context.
+    A pool thread keeps the context of the invocation that started it.
+    """
+    import contextvars
+    import threading
+
+    start = threading.Thread.start
+    if getattr(start, "__lamina_inherits__", False):
+        return
+
+    def start_in_starters_context(self: threading.Thread) -> None:
+        context = contextvars.copy_context()
+        run = self.run
+        self.run = lambda: context.run(run)  # type: ignore[method-assign]
+        start(self)
+
+    start_in_starters_context.__lamina_inherits__ = True  # type: ignore[attr-defined]
+    threading.Thread.start = start_in_starters_context  # type: ignore[method-assign]
+
+
 class _PerInvocationEnviron(os._Environ[str]):
     def __getitem__(self, key: str) -> str:
         if key == TRACE_ID_ENV:
@@ -201,4 +233,4 @@ class _PerInvocationEnviron(os._Environ[str]):
         return super().__getitem__(key)
 
 
-__all__ = ["main"]
+__all__ = ["main", "serve", "start"]

@@ -16,11 +16,26 @@ if TYPE_CHECKING:
     LogSink = Any  # StandardLogSink | FramedTelemetryLogSink (duck-typed, as awslambdaric's sinks are)
 
 
-# Per-invocation values the log records carry; context variables so concurrent invocations
-# (async handlers, multi-concurrency) each see their own.
+# The invocation in progress when there is one at a time in the process: plain module globals, so
+# every thread sees them (a ThreadPoolExecutor's workers, s3transfer's), as awslambdaric's
+# process-global ``_GLOBAL_AWS_REQUEST_ID`` and ``_GLOBAL_TENANT_ID``.
+request_id: Optional[str] = None
+tenant_id: Optional[str] = None
+
+# Several invocations at once in one process (async multi-concurrency): each its own, in context
+# variables, which take precedence; threads started within an invocation inherit them.
 REQUEST_ID: ContextVar[Optional[str]] = ContextVar("aws_request_id", default=None)
 TENANT_ID: ContextVar[Optional[str]] = ContextVar("tenant_id", default=None)
 TRACE_ID: ContextVar[Optional[str]] = ContextVar("trace_id", default=None)
+
+
+def current_request_id() -> Optional[str]:
+    return REQUEST_ID.get() or request_id
+
+
+def current_tenant_id() -> Optional[str]:
+    tenant = TENANT_ID.get()
+    return tenant if tenant is not None else tenant_id
 
 DATETIME_FORMAT = "%Y-%m-%dT%H:%M:%SZ"
 

@@ -10,13 +10,8 @@ import logging
 import time
 import traceback
 
-from lamina.runtime.log_context import (
-    DATETIME_FORMAT,
-    JSON_FRAME_TYPES,
-    REQUEST_ID,
-    TENANT_ID,
-    TEXT_FRAME_TYPES,
-)
+from lamina.runtime import log_context
+from lamina.runtime.log_context import DATETIME_FORMAT, JSON_FRAME_TYPES, TEXT_FRAME_TYPES
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -59,11 +54,11 @@ class LambdaLoggerHandler(logging.Handler):
 
 
 class LambdaLoggerFilter(logging.Filter):
-    """Stamps every record with the request id (and tenant id) of the invocation that logged it."""
+    """Stamps every record, from any thread, with the request id (and tenant id) of the invocation."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        record.aws_request_id = REQUEST_ID.get() or ""
-        record.tenant_id = TENANT_ID.get()
+        record.aws_request_id = log_context.current_request_id() or ""
+        record.tenant_id = log_context.current_tenant_id()
         return True
 
 

@@ -69,6 +69,10 @@ class Runtime:
         self.streaming: Optional[Dict[str, Any]] = None
         self._takes_stream = False
         self.trace_id_per_task = False  # concurrent invocations in one process: see concurrency.py
+        # awslambdaric's ``bootstrap`` module and runtime client, once an integration asked for them
+        # (see bootstrap_compat.py): from then on invocations and posts go through them.
+        self.bootstrap: Any = None
+        self.bootstrap_client: Any = None
 
     # -- init --------------------------------------------------------------------------------------
 
@@ -88,12 +92,15 @@ class Runtime:
     def init(self, handler_name: str) -> None:
         """Load the handler; on failure report the init error and exit, as Lambda expects."""
         _warn_if_preview_runtime()
+        error = None
         try:
             self.handler = load_handler(handler_name)
         except FaultError as fault:
-            self.fail_init(make_error(fault.message, fault.error_type, fault.trace))
+            error = make_error(fault.message, fault.error_type, fault.trace)
         except Exception as exc:
-            self.fail_init(error_from_exception(exc)[0])
+            error = error_from_exception(exc)[0]
+        if error is not None:  # reported outside the except block, as awslambdaric does (and Sentry expects)
+            self.fail_init(error)
         self.streaming = getattr(self.handler, "__lamina_streaming__", None)
         if self.streaming is not None:
             from lamina.runtime.streaming import takes_stream
@@ -110,7 +117,11 @@ class Runtime:
         logging.warning(UNHANDLED_EXCEPTION_WARNING)
         self.log_error(error)
         try:
-            self.client.post_init_error(self.to_json(error).encode("utf-8"), error_type or error["errorType"])
+            if self.bootstrap is not None:
+                self.bootstrap.LambdaRuntimeClient.post_init_error(self.bootstrap_client, error, error_type)
+            else:
+                self.client.post_init_error(self.to_json(error).encode("utf-8"),
+                                            error_type or error["errorType"])
         except RuntimeAPIError as exc:
             fatal(f"could not report the init error: {exc}")
         sys.exit(exit_code)
@@ -118,26 +129,40 @@ class Runtime:
     # -- invocations -------------------------------------------------------------------------------
 
     def run(self) -> None:
-        """Poll for invocations and answer each, until the process is told to stop."""
+        """Poll for invocations and answer each, until the process is told to stop.
+
+        The handler runs as deep in the stack as under awslambdaric (``run`` -> ``handle`` -> handler,
+        theirs ``run`` -> ``handle_event_request`` -> handler), so recursion limits hit alike.
+        """
         _install_sigterm(self)
-        client = self.client
         while True:
             try:
-                invocation = client.next_invocation()
+                invocation = self.next_invocation()
             except RuntimeAPIError as exc:
                 fatal(f"LAMBDA_RUNTIME Failed to get next invocation: {exc}")
             self._busy = True
-            self.handle(invocation)
+            self.enter(invocation)
+            bootstrap = self.bootstrap
+            if bootstrap is None or self.streaming is not None:
+                self.handle(invocation)
+            else:  # looked up on every invocation, as awslambdaric does: patches take effect at once
+                bootstrap.handle_event_request(
+                    self.bootstrap_client, self.handler, invocation.request_id, invocation.body,
+                    invocation.content_type, invocation.client_context, invocation.cognito_identity,
+                    invocation.function_arn, invocation.deadline_ms, invocation.tenant_id, self.sink,
+                    invocation.invocation_id)
             self._busy = False
             if self._stop_requested:
                 sys.exit(0)
 
+    def next_invocation(self) -> InvocationRequest:
+        return self.client.next_invocation()
+
     def handle(self, invocation: InvocationRequest) -> None:
-        """Run one invocation and post its result or error."""
+        """Run one invocation (its ids already set by :meth:`enter`) and post its result or error."""
         if self.streaming is not None:
             self.handle_streaming(invocation)
             return
-        self.enter(invocation)
         try:
             context, event = self.prepare(invocation)
             result = self.handler(event, context)  # type: ignore[misc]
@@ -152,7 +177,6 @@ class Runtime:
         """Run one invocation of a streaming handler, sending each chunk as the handler produces it."""
         from lamina.runtime import streaming
 
-        self.enter(invocation)
         sender = streaming.StreamSender(self.client, invocation.request_id, invocation.invocation_id,
                                         self.streaming["content_type"])  # type: ignore[index]
         error = None
@@ -193,12 +217,16 @@ class Runtime:
             return self.failure(exc, invocation.request_id)
 
     def enter(self, invocation: InvocationRequest) -> None:
-        """Make the invocation's request id, tenant and trace id the current ones."""
-        log_context.REQUEST_ID.set(invocation.request_id)
-        log_context.TENANT_ID.set(invocation.tenant_id)
+        """Make the invocation's request id, tenant and trace id the current ones: for the whole
+        process (every thread), or only for this task when invocations run side by side."""
         if self.trace_id_per_task:
+            log_context.REQUEST_ID.set(invocation.request_id)
+            log_context.TENANT_ID.set(invocation.tenant_id)
             log_context.TRACE_ID.set(invocation.trace_id)
-        elif invocation.trace_id is not None:
+            return
+        log_context.request_id = invocation.request_id
+        log_context.tenant_id = invocation.tenant_id
+        if invocation.trace_id is not None:
             os.environ[TRACE_ID_ENV] = invocation.trace_id
         else:
             os.environ.pop(TRACE_ID_ENV, None)
@@ -334,7 +362,8 @@ def fatal(message: str, from_thread: bool = False) -> None:
     sys.exit(1)
 
 
-def main(handler_name: Optional[str], api_address: Optional[str]) -> None:
+def start(handler_name: Optional[str], api_address: Optional[str]) -> Runtime:
+    """The runtime, logging set up, ready for :meth:`Runtime.init` (the handler name is checked)."""
     if not api_address:
         fatal("AWS_LAMBDA_RUNTIME_API is not set: run inside Lambda or a Lambda emulator")
     client = RuntimeAPIClient(api_address)  # type: ignore[arg-type]
@@ -343,8 +372,13 @@ def main(handler_name: Optional[str], api_address: Optional[str]) -> None:
     if not handler_name:
         runtime.fail_init(make_error("Handler not set: pass it as the first argument or set _HANDLER",
                                      "Runtime.MalformedHandlerName", None))
+    return runtime
+
+
+def main(handler_name: Optional[str], api_address: Optional[str]) -> None:
+    runtime = start(handler_name, api_address)
     runtime.init(handler_name)  # type: ignore[arg-type]
     runtime.run()
 
 
-__all__ = ["Runtime", "main"]
+__all__ = ["Runtime", "main", "start"]

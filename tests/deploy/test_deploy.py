@@ -168,3 +168,35 @@ def test_provided_function_with_its_own_bootstrap_gets_no_runtime_layer(control_
     assert result.exit_code == 0, result.output
     configuration = control_plane.client().get_function_configuration(FunctionName="hello")
     assert configuration["Runtime"] == "provided.al2023" and "Layers" not in configuration
+
+
+def test_deploy_accepts_every_key_lamina_serve_reads_and_leaves_the_serve_only_ones(
+        control_plane: ControlPlaneServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    write_function(tmp_path / "api")
+    (tmp_path / "lamina.toml").write_text(f"""
+[functions.api]
+code = "api"
+handler = "app.handler"
+runtime = "python3.12"
+memory = 256
+routes = ["GET /items/{{id}}"]   # the HTTP front of lamina serve
+payload_format = "2.0"
+snap_start = true                # SnapStart, served locally
+max_concurrency = 4              # Lambda Managed Instances, served locally
+maximum_retry_attempts = 1       # the local Event path
+endpoint_url = "{control_plane.url}"
+""")
+    result = run_deploy()
+    assert result.exit_code == 0, result.output
+    configuration = control_plane.client().get_function_configuration(FunctionName="api")
+    assert (configuration["Handler"], configuration["MemorySize"]) == ("app.handler", 256)
+
+
+def test_deploy_refuses_a_key_no_command_reads_as_lamina_serve_does(tmp_path: Path,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "lamina.toml").write_text('[functions.api]\nhandler = "app.handler"\nmemroy = 256\n')
+    result = run_deploy()
+    assert result.exit_code == 2
+    assert "function api: unknown keys ['memroy']" in result.output and "Traceback" not in result.output

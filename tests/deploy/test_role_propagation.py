@@ -7,7 +7,8 @@ import pytest
 from botocore.stub import ANY, Stubber
 
 from lamina.deploy import deployer
-from lamina.deploy.deployer import Deployer, DeployFailed, FunctionSpec
+from lamina.deploy.deployer import Deployer, FunctionSpec
+from lamina.deploy.errors import DeployError
 
 from .conftest import ROLE
 
@@ -48,6 +49,6 @@ def test_other_create_errors_are_not_retried(monkeypatch: pytest.MonkeyPatch) ->
         stub.add_client_error("get_function", "ResourceNotFoundException", http_status_code=404)
         stub.add_client_error("create_function", "InvalidParameterValueException", "Unzipped size must be "
                               "smaller than 262144000 bytes", 400)
-        with pytest.raises(DeployFailed, match="Unzipped size must be smaller"):
+        with pytest.raises(DeployError, match="Unzipped size must be smaller"):
             Deployer(client).deploy(spec())
         stub.assert_no_pending_responses()

@@ -1,12 +1,14 @@
 """Artifacts that are right for Lambda: function zips, lamina's runtime layer, and the ELF check.
 
-The public interface (each raises ``lamina.artifacts.errors.BuildError`` with a one-line message):
-
-- ``lamina.artifacts.bundle.build_function_zip(code, out, *, requirements, arch, python_version, os_name,
-  report) -> Path``
-- ``lamina.artifacts.layer.build_layer_zip(out, *, arch, python_dist, os_name, check, report) -> Path`` and
-  ``compatible_runtimes(python_dist)``
-- ``lamina.artifacts.elf_check.check_path(path, arch, os_name) -> list[ElfReport]``
+- :mod:`~lamina.artifacts.bundle`: ``build_function_zip``, the code plus its dependencies;
+  :mod:`~lamina.artifacts.dependencies` installs them as wheels for Lambda's platform and
+  :mod:`~lamina.artifacts.bytecode` keeps their bytecode valid in a 1980-dated zip.
+- :mod:`~lamina.artifacts.layer`: ``build_layer_zip`` and ``compatible_runtimes``, lamina's runtime as a
+  layer; :mod:`~lamina.artifacts.layer_scripts` holds the shell scripts at its root.
+- :mod:`~lamina.artifacts.elf_check`: ``check_path``, whether native files load on Lambda.
+- :mod:`~lamina.artifacts.targets`: Lambda's architectures, operating systems and Pythons;
+  :mod:`~lamina.artifacts.limits`: its size quotas; :mod:`~lamina.artifacts.zipper`: reproducible zips.
+- :mod:`~lamina.artifacts.errors`: ``BuildError``, the one error type, a one-line message to show.
 
 Nothing is imported here, so ``lamina.artifacts.errors`` stays cheap for callers that only catch errors.
 """

@@ -1,5 +1,6 @@
-"""``lamina build``, ``lamina layer build`` and ``lamina check``: parse options, call the build package,
-show progress and tables. Every failure the user can fix is one ``Error:`` line and a non-zero exit.
+"""``lamina build``, ``lamina layer build`` and ``lamina check``: parse options, call the artifacts
+package, show progress and tables. Every failure the user can fix is one ``Error:`` line and a non-zero
+exit (:mod:`lamina.cli.errors`).
 """
 
 from __future__ import annotations
@@ -16,10 +17,10 @@ from rich.table import Table
 from lamina.artifacts.bundle import build_function_zip
 from lamina.artifacts.dependencies import Report
 from lamina.artifacts.elf_check import ElfReport, IncompatibleBinaries, check_path, offenders, version_text
-from lamina.artifacts.errors import BuildError
 from lamina.artifacts.layer import build_layer_zip, compatible_runtimes
 from lamina.artifacts.limits import megabytes
 from lamina.artifacts.targets import ARCHITECTURES, OPERATING_SYSTEMS, PYTHON_VERSIONS
+from lamina.cli.errors import Command, Group
 
 
 def console(stderr: bool = False) -> Console:
@@ -49,14 +50,13 @@ def progress(message: str) -> Iterator[Report]:
 
 @contextlib.contextmanager
 def user_errors() -> Iterator[None]:
-    """Turn a ``BuildError`` into click's one-line ``Error:`` and exit status 1, with a table if useful."""
+    """Show the files that will not load before the error (lamina.cli.errors prints its one line), and
+    make a failing disk one ``Error:`` line too."""
     try:
         yield
     except IncompatibleBinaries as err:
         console(stderr=True).print(offenders_table(err.reports, "files that will not load"))
-        raise click.ClickException(str(err)) from err
-    except BuildError as err:
-        raise click.ClickException(str(err)) from err
+        raise
     except OSError as err:  # a disk that is full or read-only, a path we may not write: still one line
         raise click.ClickException(f"{err}: check the path and free space, then build again") from err
 
@@ -65,7 +65,7 @@ arch_option = click.option("--arch", type=click.Choice(ARCHITECTURES), default="
                            help="Lambda architecture of the function.")
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--code", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Directory with the function's code (the handler's module).")
 @click.option("--requirements", type=click.Path(path_type=Path),
@@ -85,7 +85,7 @@ def build(code: Path, requirements: Path | None, arch: str, python_version: str,
     click.echo(f"built {out} ({megabytes(out.stat().st_size)}, {arch}, Python {python_version})")
 
 
-@click.group()
+@click.group(cls=Group)
 def layer() -> None:
     """Lambda layers that carry lamina's runtime."""
 
@@ -108,7 +108,7 @@ def layer_build(arch: str, python_dist: Path | None, os_name: str, out: Path) ->
                f"--compatible-runtimes {runtimes} --compatible-architectures {arch}")
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("path", type=click.Path(path_type=Path))
 @arch_option
 @click.option("--os", "os_name", type=click.Choice(OPERATING_SYSTEMS), default="al2023", show_default=True,

@@ -11,11 +11,13 @@ from typing import Any, Optional
 
 import click
 
+from lamina.cli.errors import Group
 from lamina.local.frontends import sample_events
+from lamina.local.model.names import DEFAULT_REGION
 
 __all__ = ["event"]
 
-_region = click.option("--region", default=sample_events.DEFAULT_REGION, show_default=True)
+_region = click.option("--region", default=DEFAULT_REGION, show_default=True)
 
 
 def _emit(document: Any) -> None:
@@ -54,7 +56,7 @@ def _http_options(function: Callable[..., None]) -> Callable[..., None]:
     return function
 
 
-@click.group()
+@click.group(cls=Group)
 def event() -> None:
     """Print a realistic sample event (as AWS documents it) for `lamina invoke`."""
 

@@ -16,6 +16,8 @@ from typing import Any, Callable, Optional
 
 import click
 
+from lamina.cli.errors import Command
+from lamina.cli.options import environment_option
 from lamina.local import event_loop
 from lamina.local.environments.logsink import ConsoleSink
 from lamina.local.invoke.service import LocalLambda
@@ -23,10 +25,9 @@ from lamina.local.model.function_config import (
     MANAGED_INSTANCES_MIN_MEMORY_MB,
     FunctionConfig,
     parse_bootstrap,
-    parse_env,
 )
 from lamina.local.model.service_errors import ServiceError
-from lamina.project.functions import ProjectError, find_project_file, load_functions
+from lamina.project.functions import find_project_file, load_functions
 
 F = Callable[..., Any]
 
@@ -57,10 +58,7 @@ def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Option
                  timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
                  env: tuple[str, ...], name: Optional[str], max_concurrency: Optional[int] = None,
                  snap_start: bool = False) -> FunctionConfig:
-    try:
-        environment = parse_env(env)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--env") from None
+    environment = environment_option(env)
     code_dir = (code or Path(".")).resolve()
     if not code_dir.is_dir():
         raise click.BadParameter(f"{code_dir} is not a directory", param_hint="--code")
@@ -83,16 +81,13 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
                bootstrap: Optional[str], max_concurrency: Optional[int] = None,
                snap_start: bool = False, env: tuple[str, ...] = ()) -> dict[str, Any]:
     """The flags given, as project-file keys; ``env`` is added to each function's own variables."""
-    try:
-        variables = parse_env(env)
-    except ValueError as exc:
-        raise click.BadParameter(str(exc), param_hint="--env") from None
+    variables = environment_option(env)
     given = {"timeout": timeout, "memory": memory, "concurrency": concurrency, "bootstrap": bootstrap,
              "max_concurrency": max_concurrency, "snap_start": snap_start or None, "env": variables or None}
     return {key: value for key, value in given.items() if value is not None}
 
 
-@click.command()
+@click.command(cls=Command)
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to listen on.")
 @click.option("--port", type=click.IntRange(0, 65535), default=9001, show_default=True)
 @click.option("--handler", default=None, help="Handler of the function (e.g. app.handler).")
@@ -131,23 +126,24 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
     overrides = _overrides(timeout, memory, concurrency, bootstrap, max_concurrency, snap_start, env)
     if template is not None:
         # The overrides are kept with the template: a reloaded template gets them again.
-        functions = frontend_options(frontends, template=template, overrides=overrides)
+        functions = frontend_options(frontends, template=template, overrides=overrides, warn=_warn)
     elif handler or code or bootstrap or name:
         functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name,
                                   max_concurrency, snap_start)]
     else:
         project = find_project_file(Path.cwd())
-        try:
-            # no project: serve only what is deployed to the control plane
-            functions = [] if project is None else load_functions(project, overrides)
-            if project is not None:
-                frontend_options(frontends, project=project)
-        except ProjectError as exc:
-            raise click.UsageError(str(exc)) from None
+        # no project: serve only what is deployed to the control plane
+        functions = [] if project is None else load_functions(project, overrides)
+        if project is not None:
+            frontend_options(frontends, project=project, warn=_warn)
     try:
         event_loop.run(_serve(host, port, functions, data_dir, frontends))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _warn(line: str) -> None:
+    click.echo(line, err=True)
 
 
 async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path,
@@ -202,7 +198,7 @@ def _read_event(event: Optional[str], event_file: Optional[str]) -> bytes:
     return payload
 
 
-@click.command()
+@click.command(cls=Command)
 @click.argument("handler", required=False)
 @click.option("--event", default=None, help="Event as JSON.")
 @click.option("--event-file", default=None, type=click.Path(dir_okay=False, allow_dash=True),

@@ -1,8 +1,8 @@
 """The ``lamina`` command.
 
-Each subcommand lives in the package it drives (``lamina.cli.local``, ``lamina.cli.build``,
-``lamina.cli.deploy``) and is imported only when it is run, so ``lamina --help`` stays fast and
-one area's dependencies never load for another's command.
+Each command group has its own module (``lamina.cli.local``, ``lamina.cli.event``, ``lamina.cli.build``,
+``lamina.cli.deploy``), imported only when one of its commands runs, so ``lamina --help`` stays fast
+and one area's dependencies never load for another's command.
 """
 
 from __future__ import annotations

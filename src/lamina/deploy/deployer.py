@@ -10,7 +10,7 @@ The order is fixed so that a failure always leaves a function that works:
 
 When both code and configuration change, the previous code is downloaded first (GetFunction's
 ``Code.Location``, checked against its CodeSha256): if step 4 then fails, it is put back, so the
-previous version keeps running. :class:`DeployFailed` always says which version is live.
+previous version keeps running. :class:`DeployError` always says which version is live.
 """
 
 from __future__ import annotations
@@ -26,6 +26,8 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from lamina.deploy.errors import DeployError
+
 DEFAULT_MEMORY = 128  # Lambda's defaults: an option left out means this value, not "keep"
 DEFAULT_TIMEOUT = 3
 WAITER_CONFIG = {"Delay": 1, "MaxAttempts": 300}
@@ -36,10 +38,6 @@ TRUST_POLICY = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
                 '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}')
 
 Notify = Callable[[str], None]
-
-
-class DeployFailed(Exception):
-    """A deploy stopped; the message says what failed and which version of the function is running."""
 
 
 @dataclass(frozen=True)
@@ -104,8 +102,8 @@ def publish_layer_if_new(client: Any, layer_name: str, zip_bytes: bytes, runtime
             LayerName=layer_name, Content={"ZipFile": zip_bytes}, CompatibleRuntimes=runtimes,
             CompatibleArchitectures=[architecture], Description="lamina runtime")
     except (ClientError, BotoCoreError) as exc:
-        raise DeployFailed(f"publishing layer {layer_name} failed ({aws_error(exc)}); "
-                           "nothing was changed: the previous version is still running") from None
+        raise DeployError(f"publishing layer {layer_name} failed ({aws_error(exc)}); "
+                          "nothing was changed: the previous version is still running") from None
     return str(published["LayerVersionArn"])
 
 
@@ -125,13 +123,13 @@ def ensure_role(iam: Any, function_name: str, notify: Notify) -> str:
         notify(f"created role {role_name}")
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") != "EntityAlreadyExists":
-            raise DeployFailed(f"creating role {role_name} failed ({aws_error(exc)})") from None
+            raise DeployError(f"creating role {role_name} failed ({aws_error(exc)})") from None
         role = iam.get_role(RoleName=role_name)["Role"]
     try:
         iam.attach_role_policy(RoleName=role_name, PolicyArn=BASIC_EXECUTION_POLICY)
     except ClientError as exc:
-        raise DeployFailed(f"attaching AWSLambdaBasicExecutionRole to {role_name} failed "
-                           f"({aws_error(exc)})") from None
+        raise DeployError(f"attaching AWSLambdaBasicExecutionRole to {role_name} failed "
+                          f"({aws_error(exc)})") from None
     return str(role["Arn"])
 
 
@@ -154,21 +152,21 @@ class Deployer:
         except ClientError as exc:
             if exc.response.get("Error", {}).get("Code") == "ResourceNotFoundException":
                 return None
-            raise DeployFailed(f"reading function {name} failed ({aws_error(exc)}); nothing was changed") \
+            raise DeployError(f"reading function {name} failed ({aws_error(exc)}); nothing was changed") \
                 from None
         except BotoCoreError as exc:
-            raise DeployFailed(f"cannot reach Lambda ({exc}); nothing was changed") from None
+            raise DeployError(f"cannot reach Lambda ({exc}); nothing was changed") from None
 
     def _create(self, spec: FunctionSpec) -> DeployOutcome:
         if not spec.role:
-            raise DeployFailed(f"function {spec.name} does not exist yet and needs an execution role: "
-                               "pass --role ARN or --create-role")
+            raise DeployError(f"function {spec.name} does not exist yet and needs an execution role: "
+                              "pass --role ARN or --create-role")
         self.notify(f"creating function {spec.name} ({len(spec.zip_bytes) / 1e6:.1f} MB)")
         try:
             created = self._create_once_role_is_visible(spec)
             self._wait("function_active_v2", spec.name)
         except (ClientError, BotoCoreError) as exc:
-            raise DeployFailed(f"creating function {spec.name} failed ({aws_error(exc)})") from None
+            raise DeployError(f"creating function {spec.name} failed ({aws_error(exc)})") from None
         return DeployOutcome(str(created["FunctionArn"]), created=True)
 
     def _create_once_role_is_visible(self, spec: FunctionSpec) -> dict[str, Any]:
@@ -205,8 +203,8 @@ class Deployer:
                                                  Architectures=[spec.architecture])
                 self._wait("function_updated_v2", spec.name)
             except (ClientError, BotoCoreError) as exc:
-                raise DeployFailed(f"updating the code of {spec.name} failed ({aws_error(exc)}); "
-                                   f"{previous}") from None
+                raise DeployError(f"updating the code of {spec.name} failed ({aws_error(exc)}); "
+                                  f"{previous}") from None
             outcome.code_uploaded = True
         if changes:
             self.notify(f"updating configuration of {spec.name}: {', '.join(sorted(changes))}")
@@ -217,8 +215,8 @@ class Deployer:
                 reason = f"updating the configuration of {spec.name} failed ({aws_error(exc)})"
                 if outcome.code_uploaded:
                     rollback = self._roll_back_code(spec.name, current, previous_zip)
-                    raise DeployFailed(f"{reason}; {rollback}") from None
-                raise DeployFailed(f"{reason}; {previous}") from None
+                    raise DeployError(f"{reason}; {rollback}") from None
+                raise DeployError(f"{reason}; {previous}") from None
             outcome.configuration_updated = True
         if not outcome.changed:
             self.notify(f"function {spec.name} unchanged: nothing uploaded")
@@ -256,9 +254,10 @@ class Deployer:
         try:
             self.client.get_waiter(waiter).wait(FunctionName=name, WaiterConfig=WAITER_CONFIG)
         except WaiterError as exc:
-            reason = (exc.last_response or {}).get("Configuration", {}).get("LastUpdateStatusReason") or exc
-            raise DeployFailed(f"function {name} did not become ready ({reason}); Lambda keeps running "
-                               "the previous version until an update succeeds") from None
+            last: dict[str, Any] = dict(exc.last_response or {})
+            reason = last.get("Configuration", {}).get("LastUpdateStatusReason") or exc
+            raise DeployError(f"function {name} did not become ready ({reason}); Lambda keeps running "
+                              "the previous version until an update succeeds") from None
 
     def _roll_back_code(self, name: str, previous: dict[str, Any], old_zip: bytes | None) -> str:
         """Put the previous code back; say which version runs now."""

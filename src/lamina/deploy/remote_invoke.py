@@ -9,19 +9,18 @@ from __future__ import annotations
 
 import base64
 import sys
-from typing import IO, Any
+from typing import IO
 
+import boto3
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
 
 from lamina.deploy.deployer import aws_error
+from lamina.deploy.errors import RemoteInvokeError
+from lamina.deploy.session import lambda_session
 
 
-class RemoteInvokeError(Exception):
-    """The invocation did not run: Lambda refused it (not found, throttled…) or could not be reached."""
-
-
-def invoke_remote(session: Any, name: str, payload: bytes, endpoint_url: str | None = None,
+def invoke_remote(session: boto3.Session, name: str, payload: bytes, endpoint_url: str | None = None,
                   stdout: IO[bytes] | None = None, stderr: IO[str] | None = None) -> int:
     """Invoke ``name`` once; write payload and log tail; return the exit status (1 on function error)."""
     out = stdout or sys.stdout.buffer
@@ -43,13 +42,6 @@ def invoke_remote(session: Any, name: str, payload: bytes, endpoint_url: str | N
 
 
 def main(name: str, payload: bytes, endpoint_url: str | None, region: str | None, profile: str | None) -> int:
-    """``lamina invoke --remote``: the exit status, or click's one-line ``Error:`` when nothing ran."""
-    import click
-
-    from lamina.deploy.session import lambda_session
-
-    session = lambda_session(profile, region, endpoint_url)
-    try:
-        return invoke_remote(session, name, payload, endpoint_url)
-    except RemoteInvokeError as exc:
-        raise click.ClickException(str(exc)) from None
+    """``lamina invoke --remote``: the exit status; raises RemoteInvokeError (or DeployError) when
+    nothing ran."""
+    return invoke_remote(lambda_session(profile, region, endpoint_url), name, payload, endpoint_url)

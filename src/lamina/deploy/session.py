@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import boto3
-import click
 from botocore.exceptions import BotoCoreError
 
-LOCAL_REGION = "us-east-1"
+from lamina.deploy.errors import DeployError
+from lamina.local.model.names import DEFAULT_REGION
 
 
 def lambda_session(profile: str | None, region: str | None, endpoint_url: str | None) -> boto3.Session:
-    """A boto3 session; a custom endpoint (lamina serve, moto) without a configured region gets us-east-1."""
+    """A boto3 session; a custom endpoint (lamina serve, moto) without a configured region gets the
+    local Lambda's region (us-east-1)."""
     try:
         session = boto3.Session(profile_name=profile, region_name=region)
     except BotoCoreError as exc:
-        raise click.ClickException(str(exc)) from None
+        raise DeployError(str(exc)) from None
     if session.region_name is None:
         if endpoint_url is None:
-            raise click.ClickException("no AWS region: pass --region or set AWS_REGION")
-        session = boto3.Session(profile_name=profile, region_name=LOCAL_REGION)
+            raise DeployError("no AWS region: pass --region or set AWS_REGION")
+        session = boto3.Session(profile_name=profile, region_name=DEFAULT_REGION)
     return session

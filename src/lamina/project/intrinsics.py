@@ -13,7 +13,10 @@ import re
 from collections.abc import Mapping
 from typing import Any, Dict, List, Optional
 
-import yaml  # type: ignore[import-untyped]
+import yaml
+
+from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION
+from lamina.project.errors import TemplateError
 
 __all__ = ["NO_VALUE", "Resolver", "TemplateError", "load_yaml"]
 
@@ -21,11 +24,7 @@ NO_VALUE = object()  # AWS::NoValue: the property is removed
 _SUB_RE = re.compile(r"\$\{([^}!][^}]*)\}")
 
 
-class TemplateError(ValueError):
-    """The template cannot be read (bad YAML, not a mapping, a broken intrinsic)."""
-
-
-class _TemplateLoader(yaml.SafeLoader):  # type: ignore[misc]
+class _TemplateLoader(yaml.SafeLoader):
     """A safe loader that knows CloudFormation's tags."""
 
 
@@ -35,8 +34,10 @@ def _intrinsic(loader: yaml.SafeLoader, suffix: str, node: yaml.Node) -> Dict[st
         value = loader.construct_scalar(node)
     elif isinstance(node, yaml.SequenceNode):
         value = loader.construct_sequence(node, deep=True)
-    else:
+    elif isinstance(node, yaml.MappingNode):
         value = loader.construct_mapping(node, deep=True)
+    else:  # PyYAML builds only the three kinds above
+        raise TemplateError(f"Template format error: !{suffix} on an unknown YAML node")
     if suffix == "Ref" or suffix == "Condition":
         return {suffix: value}
     if suffix == "GetAtt" and isinstance(value, str):
@@ -60,7 +61,7 @@ class Resolver:
 
     def __init__(self, *, parameters: Mapping[str, Any], resources: Mapping[str, Any],
                  mappings: Optional[Mapping[str, Any]] = None, conditions: Optional[Mapping[str, Any]] = None,
-                 region: str = "us-east-1", account: str = "123456789012",
+                 region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT,
                  stack_name: str = "lamina") -> None:
         self.parameters = dict(parameters)
         self.resources = resources

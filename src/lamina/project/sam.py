@@ -18,7 +18,9 @@ from typing import Any, Dict, List, Optional, Tuple
 
 from lamina.local.frontends.routes import DEFAULT_ROUTE_KEY, InvalidRouteError, Route, parse_route
 from lamina.local.invoke.event_policy import EventInvokeConfig, InvalidEventInvokeConfigError
-from lamina.project.intrinsics import Resolver, TemplateError, load_yaml
+from lamina.local.model.names import DEFAULT_REGION
+from lamina.project.errors import TemplateError
+from lamina.project.intrinsics import Resolver, load_yaml
 
 __all__ = ["SamApplication", "SamFunction", "TemplateError", "load_template", "parse_template"]
 
@@ -170,7 +172,7 @@ def _function(name: str, props: Dict[str, Any], resources: Mapping[str, Any], ba
 
 
 def parse_template(text: str, base_dir: Path, parameter_overrides: Optional[Mapping[str, str]] = None,
-                   region: str = "us-east-1") -> SamApplication:
+                   region: str = DEFAULT_REGION) -> SamApplication:
     """The servable functions and routes of a template's text; paths resolve against ``base_dir``."""
     template = load_yaml(text)
     if not isinstance(template, dict) or not isinstance(template.get("Resources"), dict):

@@ -7,25 +7,25 @@ running parts are in :mod:`lamina.local.frontends.serve`.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import sys
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import click
-
 from lamina.local.frontends.routes import InvalidRouteError, Route
 from lamina.local.invoke.event_policy import EventInvokeConfig
 from lamina.local.model.function_config import FunctionConfig, parse_bootstrap
-from lamina.project.sam import TemplateError, load_template
+from lamina.project.errors import TemplateError
+from lamina.project.functions import ASYNC, HTTP, function_tables, keys_read_by
+from lamina.project.sam import load_template
 
 __all__ = ["FRONTEND_KEYS", "FrontendOptions", "TemplateFunctions", "event_configs", "frontend_options",
            "functions_from_template"]
 
-# Project-file keys the front ends read from [tool.lamina.functions.NAME].
-FRONTEND_KEYS = frozenset({"routes", "payload_format", "maximum_retry_attempts", "maximum_event_age",
-                           "on_failure", "on_success"})
-_ASYNC_KEYS = frozenset({"maximum_retry_attempts", "maximum_event_age", "on_failure", "on_success"})
+# Project-file keys the front ends read from [tool.lamina.functions.NAME] (lamina.project.functions).
+FRONTEND_KEYS = keys_read_by(HTTP, ASYNC)
+_ASYNC_KEYS = keys_read_by(ASYNC)
 
 
 @dataclass
@@ -79,17 +79,19 @@ def _destinations_under(table: Mapping[str, Any], base: Path) -> Dict[str, Any]:
     return resolved
 
 
+def _to_stderr(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
 def frontend_options(options: FrontendOptions, *, template: Optional[Path] = None,
-                     project: Optional[Path] = None,
-                     overrides: Optional[Mapping[str, Any]] = None) -> List[FunctionConfig]:
+                     project: Optional[Path] = None, overrides: Optional[Mapping[str, Any]] = None,
+                     warn: Callable[[str], None] = _to_stderr) -> List[FunctionConfig]:
     """Fill ``options`` from a SAM template (returning its functions) or a project file's tables.
 
-    For the command line: template problems become usage errors, warnings go to stderr.
+    A template that cannot be served raises :class:`TemplateError` naming it; its warnings go to ``warn``.
     """
     if project is not None:
-        from lamina.project.functions import _function_tables, _load
-
-        tables = _function_tables(_load(project))
+        tables = function_tables(project)
         options.tables = {name: _destinations_under(table, project.parent)
                           for name, table in tables.items() if isinstance(table, dict)}
     if template is None:
@@ -103,12 +105,12 @@ def frontend_options(options: FrontendOptions, *, template: Optional[Path] = Non
     try:
         served = functions_from_template(template, changes)
     except (TemplateError, InvalidRouteError) as exc:
-        raise click.UsageError(f"{template}: {exc}") from None
+        raise TemplateError(f"{template}: {exc}") from None
     options.template, options.overrides = template, changes
     for warning in served.warnings:
-        click.echo(f"lamina: {template.name}: {warning}", err=True)
+        warn(f"lamina: {template.name}: {warning}")
     if not served.functions:
-        raise click.UsageError(f"{template}: no AWS::Serverless::Function that lamina can serve")
+        raise TemplateError(f"{template}: no AWS::Serverless::Function that lamina can serve")
     options.routes = served.routes
     options.event_configs.update(served.event_configs)
     return served.functions

@@ -16,7 +16,8 @@ import pytest
 from aiohttp import web
 from botocore.config import Config
 
-from lamina.local.api.control_plane import FunctionStore, add_control_plane_routes
+from lamina.local.api.control_plane.routes import add_control_plane_routes
+from lamina.local.api.control_plane.store import FunctionStore
 from tests.conftest import free_port, wait_for_port
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from lamina.local.api.control_plane import errors, unzip
+from lamina.local.api.control_plane import unzip
+from lamina.local.model import service_errors as errors
 from lamina.runtime import error_types
 
 from .zips import lying_zip, make_zip, zip_bomb

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from lamina.local.sandbox.filesystem import bwrap_works
+from lamina.local.sandbox.bubblewrap import bwrap_works
 from tests.conftest import free_port, stop_process, wait_for_port
 
 from .conftest import cli_env, running

@@ -6,9 +6,9 @@ import base64
 import os
 from pathlib import Path
 
-from lamina.local.api.control_plane import FunctionStore
 from lamina.local.api.control_plane.service import ControlPlane
-from lamina.local.sandbox.filesystem import function_config
+from lamina.local.api.control_plane.store import FunctionStore
+from lamina.local.api.control_plane.task import function_config
 
 from .conftest import ROLE
 from .zips import make_zip

@@ -13,7 +13,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from lamina.local.invoke.service import LocalLambda
-from lamina.local.lifecycle.single import Kind
+from lamina.local.lifecycle.states import Kind
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import ServiceError
 from tests.local.local_helpers import FUNCTIONS, RUNTIMES, alive, lamina_serve, post, serve_handler, wait_gone
@@ -108,7 +108,7 @@ def test_runtime_that_never_polls_next_times_out_after_init_timeout_and_function
             result = await local.invoke("stuck", b"{}")
             pool = local.pool("stuck")
             assert pool is not None
-            pids = [env.pid for env in pool.environments if env.pid is not None]
+            pids = [env.process.pid for env in pool.environments if env.process.pid is not None]
         return result.kind, result.payload, pids
 
     kind, payload, pids = asyncio.run(asyncio.wait_for(scenario(), 30))

@@ -140,14 +140,14 @@ def test_a_new_configuration_retires_an_idle_managed_instance(tmp_path: Path) ->
             old_pool = local.pool("fn")
             assert old_pool is not None
             (environment,) = old_pool.environments
-            pid = environment.pid
+            pid = environment.process.pid
             assert pid is not None
             local.registry.put(config.with_changes(timeout=5.0))
             for _ in range(200):
-                if not environment.alive:
+                if not environment.process.alive:
                     break
                 await asyncio.sleep(0.02)
-            return pid, environment.alive
+            return pid, environment.process.alive
 
     pid, alive = asyncio.run(scenario())
     assert not alive

@@ -1,22 +1,11 @@
-"""SnapStart's restore bookkeeping and the streaming relay's hand-over, without processes."""
+"""A restored environment's REPORT line and the streaming relay's hand-over, without processes."""
 
 from __future__ import annotations
 
 import asyncio
 
-from lamina.local.invoke.streaming import StreamRelay
-from lamina.local.lifecycle.snapstart import RestorePhase
 from lamina.local.model import log_lines
-
-
-def test_restore_phase_reports_once_with_the_restore_duration() -> None:
-    phase = RestorePhase()
-    assert phase.finish(1.0) is None  # no restore began
-    assert phase.begin(1.0) == "RESTORE_START"
-    assert phase.begin(2.0) is None
-    assert phase.finish(1.25) == "RESTORE_REPORT Restore Duration: 250.00 ms"
-    assert phase.duration_ms == 250.0
-    assert phase.finish(3.0) is None
+from lamina.local.runtime_api.relay import StreamRelay
 
 
 def test_report_of_a_restored_environment_shows_restore_not_init_duration_and_bills_it() -> None:
@@ -25,13 +14,6 @@ def test_report_of_a_restored_environment_shows_restore_not_init_duration_and_bi
     assert line == ("REPORT RequestId: r\tDuration: 306.34 ms\tBilled Duration: 610 ms\t"
                     "Memory Size: 3009 MB\tMax Memory Used: 155 MB\t"
                     "Restore Duration: 302.25 ms\tBilled Restore Duration: 303 ms\t")
-
-
-def test_restore_phase_names_a_failed_restore() -> None:
-    phase = RestorePhase()
-    phase.begin(0.0)
-    assert phase.finish(0.5, "Runtime.AfterRestoreError") == (
-        "RESTORE_REPORT Restore Duration: 500.00 ms\tStatus: error\tError Type: Runtime.AfterRestoreError")
 
 
 def test_relay_holds_a_bounded_window_and_releases_the_producer_as_the_caller_reads() -> None:

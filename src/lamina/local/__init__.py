@@ -1,16 +1,23 @@
 """The local Lambda: the Lambda service on one machine, without containers.
 
-How it fits together (each module one job):
+Layers, each importing only the ones above it in this list:
 
-- :mod:`~lamina.local.model.function_config` / :mod:`~lamina.local.invoke.registry`: what a function is, and the functions
-  the service knows (a control plane puts and removes them; a change recycles the environments).
-- :mod:`~lamina.local.lifecycle.single`: an execution environment's life and the Runtime API's rules, as a
-  pure state machine; :mod:`~lamina.local.model.function_errors` and :mod:`~lamina.local.model.log_lines`:
-  Lambda's own error documents and platform log lines.
-- :mod:`~lamina.local.runtime_api.server`: the HTTP server runtimes talk to; :mod:`~lamina.local.environments.environment`:
-  one runtime process with its limits; :mod:`~lamina.local.environments.pool`: a function's environments,
-  concurrency and throttling.
-- :mod:`~lamina.local.invoke.service`: :class:`LocalLambda`, whose :meth:`~LocalLambda.invoke` is the one
-  invoke core every front end calls; :mod:`~lamina.local.api.invoke` and :mod:`~lamina.local.api.app`:
-  the Invoke API (and AWS's emulator's path) over it; :mod:`~lamina.cli.local`: the CLI.
+- :mod:`~lamina.local.model`: Lambda's nouns and words (function configuration, names and ARNs,
+  service and function errors, platform log lines); no I/O.
+- :mod:`~lamina.local.lifecycle`: sans-I/O state machines of an execution environment (one invocation
+  at a time, managed instances, SnapStart's restore inside the init phase).
+- :mod:`~lamina.local.sandbox`: processes and what they see (spawning and output, Lambda's environment
+  variables, bubblewrap, memory accounting).
+- :mod:`~lamina.local.runtime_api`: the environment-facing HTTP server, trailers, the runtime's side of
+  streamed responses.
+- :mod:`~lamina.local.environments`: an execution environment of either kind, its pool, REPORT lines.
+- :mod:`~lamina.local.invoke`: the invocation service every caller uses, the function registry, the
+  caller's side of streaming, the durable Event path (queue, worker, retry and age policy,
+  destinations).
+- :mod:`~lamina.local.api`: Lambda's HTTP APIs (Invoke, InvokeWithResponseStream and its event-stream
+  framing, the control plane).
+- :mod:`~lamina.local.frontends`: the HTTP front (API Gateway and function URL events), hot reload.
+
+Beside them: :mod:`~lamina.local.database` (the SQLite connection the control plane's store and the
+Event queue share) and :mod:`~lamina.local.event_loop` (uvloop where it is installed).
 """

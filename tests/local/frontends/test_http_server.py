@@ -16,7 +16,8 @@ import pytest
 
 from lamina.local.frontends.http_server import create_http_app, start_http_server
 from lamina.local.frontends.routes import RouteTable, parse_route, routes_from_functions
-from lamina.local.invoke.invoker import InvokeResult, InvokeServiceError
+from lamina.local.invoke.invoker import InvokeResult
+from lamina.local.model.service_errors import ServiceError
 from tests.conftest import free_port
 
 from .asgi_app import handler as asgi_handler
@@ -185,7 +186,7 @@ def test_request_over_ten_megabytes_is_413() -> None:
 
 def test_service_errors_from_lambda_map_to_gateway_answers() -> None:
     async def throttled(function_name: str, payload: bytes) -> InvokeResult:
-        raise InvokeServiceError(429, "TooManyRequestsException", "Rate Exceeded.")
+        raise ServiceError("TooManyRequestsException", "Rate Exceeded.", status=429)
 
     async def scenario() -> None:
         async with serving(routes_from_functions({"fn": {}}), throttled) as url:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 
-from lamina.local.lifecycle.single import Deliver, Invocation, Kind, Lifecycle, Reply, State, Wait
+from lamina.local.lifecycle.single import Lifecycle
+from lamina.local.lifecycle.states import Deliver, Invocation, Kind, Reply, State, Wait
 from lamina.local.model import function_errors, log_lines
 from lamina.runtime import protocol
 

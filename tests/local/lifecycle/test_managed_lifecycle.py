@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from lamina.local.lifecycle.managed import ManagedLifecycle
-from lamina.local.lifecycle.single import Invocation, Kind, State
+from lamina.local.lifecycle.states import Invocation, Kind, State
 
 
 def _invocation(n: int) -> Invocation:

@@ -1,1 +1,9 @@
-"""Lambda's HTTP APIs."""
+"""Lambda's HTTP APIs, as boto3 and the AWS CLI speak them.
+
+- :mod:`~lamina.local.api.app`: the ``lamina serve`` application around a :class:`LocalLambda`.
+- :mod:`~lamina.local.api.invoke`: Invoke, and AWS's emulator's fixed path.
+- :mod:`~lamina.local.api.invoke_stream`: InvokeWithResponseStream;
+  :mod:`~lamina.local.api.event_stream`: its binary event-stream framing.
+- :mod:`~lamina.local.api.responses`: service exceptions on the wire.
+- :mod:`~lamina.local.api.control_plane`: functions and layers (CreateFunction, GetFunction, …).
+"""

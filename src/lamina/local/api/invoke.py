@@ -21,13 +21,14 @@ from typing import Any, Optional
 
 from aiohttp import web
 
+from lamina.local.api.responses import service_error_response
 from lamina.local.invoke import streaming as streaming_relay
 from lamina.local.invoke.service import DRY_RUN, EVENT, REQUEST_RESPONSE, InvocationResult, LocalLambda
-from lamina.local.lifecycle.single import Kind
+from lamina.local.lifecycle.states import Kind
 from lamina.local.model import service_errors
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import ServiceError
-from lamina.local.runtime_api.server import read_body
+from lamina.local.runtime_api.bodies import read_body
 from lamina.runtime import error_types, protocol
 
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
@@ -80,7 +81,7 @@ async def invoke(request: web.Request) -> web.StreamResponse:
     try:
         return await _invoke(request, request_id)
     except ServiceError as error:
-        return error.to_response(request_id)
+        return service_error_response(error, request_id)
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,7 @@ async def emulator_invoke(request: web.Request) -> web.StreamResponse:
         result = await local.invoke(config.name, payload, client_context=client_context,
                                     tenant_id=request.headers.get("X-Amz-Tenant-Id"))
     except ServiceError as error:
-        return error.to_response(str(uuid.uuid4()))
+        return service_error_response(error, str(uuid.uuid4()))
     return emulator_response(result)
 
 

@@ -19,9 +19,11 @@ from aiohttp import ClientConnectionResetError, web
 
 from lamina.local.api import event_stream
 from lamina.local.api.invoke import LOCAL_LAMBDA_KEY, parse_invoke
+from lamina.local.api.responses import service_error_response
 from lamina.local.invoke import streaming as streaming_relay
 from lamina.local.invoke.service import DRY_RUN, REQUEST_RESPONSE, InvocationResult
-from lamina.local.lifecycle.single import Kind
+from lamina.local.lifecycle.states import Kind
+from lamina.local.model import function_errors
 from lamina.local.model.service_errors import ServiceError
 
 STREAM_PATH = "/2021-11-15/functions/{name}/response-streaming-invocations"
@@ -44,7 +46,7 @@ async def invoke_with_response_stream(request: web.Request) -> web.StreamRespons
         if not relay.started:
             result = await task
     except ServiceError as error:
-        return error.to_response(request_id)
+        return service_error_response(error, request_id)
     response = web.StreamResponse(status=200, headers={
         "Content-Type": event_stream.CONTENT_TYPE, "X-Amz-Executed-Version": call.config.version,
         "x-amzn-RequestId": request_id})
@@ -64,7 +66,7 @@ async def invoke_with_response_stream(request: web.Request) -> web.StreamRespons
         complete = event_stream.invoke_complete(log_result=log)
     else:
         error_type, document = failure
-        complete = event_stream.invoke_complete(error_type, streaming_relay.error_details(document), log)
+        complete = event_stream.invoke_complete(error_type, function_errors.error_details(document), log)
     try:
         await response.write(complete)
         await response.write_eof()

@@ -1,1 +1,10 @@
-"""Execution environments and their pools."""
+"""Execution environments and their pools.
+
+- :mod:`~lamina.local.environments.process`: what every environment is: a runtime process with its
+  Runtime API address, init timing, memory and end.
+- :mod:`~lamina.local.environments.environment`: one invocation at a time (on-demand Lambda).
+- :mod:`~lamina.local.environments.managed`: Lambda Managed Instances, several at once.
+- :mod:`~lamina.local.environments.pool`: a function's environments, warm reuse, concurrency, throttling.
+- :mod:`~lamina.local.environments.report`: the lines that close an invocation (END, REPORT, …).
+- :mod:`~lamina.local.environments.logsink`: where environments' log lines go.
+"""

@@ -5,11 +5,11 @@
 runtime then keeps N ``next`` long-polls open, and each gets a different invocation. Responses are
 matched to their invocations by request id (:class:`~lamina.local.lifecycle.managed.ManagedLifecycle`).
 
-:class:`ManagedEnvironment` is an :class:`ExecutionEnvironment` (same process, output, memory and exit
-handling) whose invocation bookkeeping is per request id: each invocation has its own timer, its own
-START/END/REPORT lines and its own log, made of the lines that name its request id (managed instances
-log in JSON, where every record carries it). :class:`ManagedInstancePool` shares an environment among
-invocations up to its capacity instead of handing it to one at a time.
+:class:`ManagedEnvironment` owns the same :class:`~lamina.local.environments.process.EnvironmentProcess`
+as a one-at-a-time environment (process, output, memory and exit handling) and keeps its invocation
+bookkeeping per request id: each invocation has its own timer, its own START/END/REPORT lines and its
+own log, made of the lines that name its request id (managed instances log in JSON, where every record
+carries it). The pool shares such an environment among invocations up to its capacity.
 """
 
 from __future__ import annotations
@@ -17,19 +17,20 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
+import uuid
 from dataclasses import dataclass, field
-from typing import Optional, Sequence, Union
+from typing import Callable, Optional, Union
 
-from lamina.local.environments.environment import EnvironmentLost, ExecutionEnvironment, InvocationRecord
+from lamina.local.environments.environment import EnvironmentLost, InvocationRecord
 from lamina.local.environments.logsink import LogSink
-from lamina.local.environments.pool import FunctionPool
+from lamina.local.environments.process import EnvironmentProcess
+from lamina.local.environments.report import write_report
 from lamina.local.lifecycle.managed import ManagedLifecycle
-from lamina.local.lifecycle.single import Invocation, Kind, Outcome, Reply, State
-from lamina.local.model import function_errors, log_lines
+from lamina.local.lifecycle.states import Invocation, Kind, Outcome, Outcomes, Reply, State, outcomes
+from lamina.local.model import log_lines
 from lamina.local.model.function_config import FunctionConfig
+from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
-from lamina.local.sandbox import memory
-from lamina.runtime import error_types
 
 
 @dataclass
@@ -43,17 +44,24 @@ class _Run:
     log: bytearray = field(default_factory=bytearray)
 
 
-class ManagedEnvironment(ExecutionEnvironment):
+class ManagedEnvironment:
     """An execution environment serving up to ``config.environment_concurrency`` invocations at once."""
 
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
-                 **kwargs: object) -> None:
-        super().__init__(config, server, sink, **kwargs)  # type: ignore[arg-type]
-        self._managed = ManagedLifecycle(config.environment_concurrency or 1)
-        # The base class's process handling (exit, memory, init error) goes through the same object.
-        self.lifecycle = self._managed  # type: ignore[assignment]
+                 on_exit: Optional[Callable[[ManagedEnvironment], None]] = None) -> None:
+        self.config = config
+        self.id = uuid.uuid4().hex[:8]
+        self.lifecycle = ManagedLifecycle(config.environment_concurrency or 1)
+        self.last_used = time.monotonic()
+        self.process = EnvironmentProcess(config, server, sink, self, self.lifecycle, self._emit,
+                                          self._complete, lambda: on_exit(self) if on_exit else None)
+        self._sink = sink
         self._runs: dict[str, _Run] = {}
         self._polls: collections.deque[asyncio.Future[tuple[Invocation, int]]] = collections.deque()
+
+    @property
+    def available(self) -> bool:
+        return self.process.alive and self.lifecycle.available
 
     @property
     def busy(self) -> bool:
@@ -63,23 +71,21 @@ class ManagedEnvironment(ExecutionEnvironment):
         loop = asyncio.get_running_loop()
         run = _Run(invocation, loop.create_future())
         self._runs[invocation.request_id] = run
-        warm = self._managed.init_done
+        warm = self.lifecycle.init_done
         try:
-            if self._spawn_error is not None:
-                message = f"RequestId: {invocation.request_id} Error: {self._spawn_error}"
-                document = function_errors.document(error_types.INVALID_ENTRYPOINT, message)
-                run.result.set_result(Outcome(invocation.request_id, Kind.EXIT, document,
-                                              error_type=error_types.INVALID_ENTRYPOINT))
+            failure = self.process.spawn_failure(invocation.request_id)
+            if failure is not None:
+                run.result.set_result(failure)
             else:
                 if not warm:  # the init phase's time counts against a waiting invocation too
                     run.timer = loop.call_later(self.config.init_timeout + invocation.timeout,
                                                 self._timed_out_run, invocation.request_id)
-                self._managed.assign(invocation)
+                self.lifecycle.assign(invocation)
                 self._hand_out()
             try:
                 outcome = await run.result
             except asyncio.CancelledError:
-                self.kill()
+                self.process.kill()
                 raise
             if warm and outcome.kind is Kind.EXIT and run.began_at is None:
                 raise EnvironmentLost(outcome.request_id)
@@ -89,21 +95,16 @@ class ManagedEnvironment(ExecutionEnvironment):
                 run.timer.cancel()
             self._runs.pop(invocation.request_id, None)
 
-    def stream_relay(self, request_id: str) -> Optional[object]:
-        """The relay of a running invocation (lamina.local.invoke.streaming asks by request id)."""
-        invocation = self._managed.running.get(request_id)
-        return invocation.relay if invocation is not None else None
-
     # --- Runtime API ------------------------------------------------------------------------------
 
     async def on_next(self) -> Union[Reply, tuple[Invocation, int]]:
-        was_init = self._managed.state is State.INIT
-        refused = self._managed.next_requested()
-        if was_init and self._managed.init_done:
-            self.init_duration_ms = (time.perf_counter() - self._spawned_at) * 1000
+        was_init = self.lifecycle.state is State.INIT
+        refused = self.lifecycle.next_requested()
+        if was_init and self.lifecycle.init_done:
+            self.process.init_finished()
         if refused is not None:
             return refused
-        invocation = self._managed.take()
+        invocation = self.lifecycle.take()
         if invocation is not None:
             return self._begin(invocation)
         poll: asyncio.Future[tuple[Invocation, int]] = asyncio.get_running_loop().create_future()
@@ -114,7 +115,17 @@ class ManagedEnvironment(ExecutionEnvironment):
             if poll in self._polls:
                 self._polls.remove(poll)
 
-    # /response and /error: ExecutionEnvironment's, on the managed lifecycle (self.lifecycle).
+    def on_restore_next(self) -> Optional[Reply]:
+        return None  # managed instances are not restored from snapshots
+
+    def on_restore_error(self, body: bytes, content_type: Optional[str],
+                         error_type: Optional[str]) -> Optional[Reply]:
+        return None
+
+    def stream_relay(self, request_id: str) -> Optional[StreamRelay]:
+        invocation = self.lifecycle.running.get(request_id)
+        relay = invocation.relay if invocation is not None else None
+        return relay if isinstance(relay, StreamRelay) else None
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -124,7 +135,7 @@ class ManagedEnvironment(ExecutionEnvironment):
             poll = self._polls.popleft()
             if poll.done():
                 continue
-            invocation = self._managed.take()
+            invocation = self.lifecycle.take()
             if invocation is None:
                 self._polls.appendleft(poll)
                 return
@@ -142,43 +153,28 @@ class ManagedEnvironment(ExecutionEnvironment):
         return invocation, int(time.time() * 1000 + invocation.timeout * 1000)
 
     def _timed_out_run(self, request_id: str) -> None:
-        self._complete(self._managed.timed_out(request_id))
+        self._complete(self.lifecycle.timed_out(request_id))
 
-    def _complete(self, outcome: Union[Outcome, Sequence[Outcome], None]) -> None:
-        outcomes = [outcome] if isinstance(outcome, Outcome) else list(outcome or ())
-        for each in outcomes:
-            run = self._runs.get(each.request_id)
+    def _complete(self, ended: Outcomes) -> None:
+        for outcome in outcomes(ended):
+            run = self._runs.get(outcome.request_id)
             if run is None:
                 continue
             if run.timer is not None:
                 run.timer.cancel()
                 run.timer = None
             if not run.result.done():
-                run.result.set_result(each)
+                run.result.set_result(outcome)
 
     def _report_run(self, run: _Run, outcome: Outcome) -> InvocationRecord:
-        self._drain()
-        request_id = run.invocation.request_id
+        self.process.runtime.read()
         now = time.perf_counter()
         duration_ms = (now - (run.began_at or now)) * 1000
-        init_ms: Optional[float] = None
-        if not self._init_reported:
-            self._init_reported = True
-            init_ms = self.init_duration_ms if self.init_duration_ms is not None else 0.0
-        used_mb = self.config.memory_mb if outcome.kind is Kind.OUT_OF_MEMORY else memory.to_mb(self.peak_rss)
-        if run.began_at is None:
-            self._emit(log_lines.start(request_id, self.config.version))
-        status = None
-        if outcome.kind is Kind.TIMEOUT:
-            message = function_errors.timeout_message(run.invocation.timeout)
-            self._emit(log_lines.timed_out(request_id, message))
-            status = "timeout"
-        elif outcome.kind in (Kind.EXIT, Kind.OUT_OF_MEMORY, Kind.INIT_ERROR, Kind.RESPONSE_TOO_LARGE):
-            status = "error"
-        self._emit(log_lines.end(request_id))
-        self._emit(log_lines.report(log_lines.Report(
-            request_id, duration_ms, self.config.memory_mb, used_mb, init_ms, status,
-            outcome.error_type if status == "error" else None)))
+        init_ms = self.process.take_init_ms()
+        used_mb = self.process.used_mb(outcome, first=init_ms is not None)
+        write_report(self._emit, run.invocation, outcome, version=self.config.version,
+                     memory_mb=self.config.memory_mb, used_mb=used_mb, duration_ms=duration_ms,
+                     init_ms=init_ms, started=run.began_at is not None)
         self.last_used = time.monotonic()
         return InvocationRecord(outcome, bytes(run.log), duration_ms, init_ms, used_mb)
 
@@ -190,36 +186,3 @@ class ManagedEnvironment(ExecutionEnvironment):
             if request_id in line:
                 encoded = encoded or line.encode() + b"\n"
                 run.log += encoded
-
-
-class ManagedInstancePool(FunctionPool):
-    """Environments of a managed-instances function: each takes invocations up to its capacity."""
-
-    def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink) -> None:
-        super().__init__(config, server, sink)
-        self._slots = config.concurrency * (config.environment_concurrency or 1)
-        self._starting = asyncio.Lock()
-
-    async def _environment(self) -> ExecutionEnvironment:
-        async with self._starting:  # invocations arriving together share the environment being started
-            for env in self._environments:
-                if env.available:
-                    return env
-            env = ManagedEnvironment(self.config, self._server, self._sink, on_exit=self._forget)
-            self._environments.add(env)
-            await env.start()
-            return env
-
-    async def retire(self) -> None:
-        """A new configuration takes over: idle environments stop now, busy ones when they finish."""
-        self._closed = True
-        idle = [env for env in self._environments if not getattr(env, "busy", False)]
-        await asyncio.gather(*(env.stop() for env in idle))
-
-    def _put_back(self, env: ExecutionEnvironment) -> None:
-        if env.alive and not (self._closed and not getattr(env, "busy", False)):
-            return  # it stays shared; idle reaping does not apply to managed instances
-        if env.alive:
-            task = asyncio.get_running_loop().create_task(env.stop())
-            self._stopping.add(task)
-            task.add_done_callback(self._stopping.discard)

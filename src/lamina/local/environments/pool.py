@@ -4,6 +4,10 @@ Up to ``concurrency`` environments run at once; an invocation that finds none id
 (a cold start) while the limit allows, else waits in a bounded queue, else is throttled as Lambda
 throttles (``TooManyRequestsException``). Asynchronous (``Event``) invocations wait without bound,
 since Lambda queues them internally instead of refusing them.
+
+A managed-instances function's environments (:mod:`~lamina.local.environments.managed`) are shared:
+an invocation goes to any environment with room (up to ``AWS_LAMBDA_MAX_CONCURRENCY`` at once), and
+a busy one stays in use instead of going back to an idle list.
 """
 
 from __future__ import annotations
@@ -11,14 +15,17 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-from typing import Optional
+from typing import Optional, Union
 
 from lamina.local.environments.environment import EnvironmentLost, ExecutionEnvironment, InvocationRecord
 from lamina.local.environments.logsink import LogSink
-from lamina.local.lifecycle.single import Invocation
+from lamina.local.environments.managed import ManagedEnvironment
+from lamina.local.lifecycle.states import Invocation
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import too_many_requests
 from lamina.local.runtime_api.server import RuntimeApiServer
+
+Environment = Union[ExecutionEnvironment, ManagedEnvironment]
 
 
 class FunctionPool:
@@ -26,17 +33,19 @@ class FunctionPool:
 
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink) -> None:
         self.config = config
+        self.shared = bool(config.environment_concurrency)  # managed instances
         self._server = server
         self._sink = sink
-        self._idle: list[ExecutionEnvironment] = []  # most recently used last: warmest first out
-        self._environments: set[ExecutionEnvironment] = set()
-        self._slots = config.concurrency
+        self._idle: list[Environment] = []  # most recently used last: warmest first out
+        self._environments: set[Environment] = set()
+        self._slots = config.concurrency * (config.environment_concurrency or 1)
+        self._starting = asyncio.Lock()  # shared environments: invocations arriving together share one
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._closed = False
         self._stopping: set[asyncio.Task[None]] = set()
 
     @property
-    def environments(self) -> frozenset[ExecutionEnvironment]:
+    def environments(self) -> frozenset[Environment]:
         return frozenset(self._environments)
 
     async def invoke(self, invocation: Invocation, *, wait_unbounded: bool = False) -> InvocationRecord:
@@ -60,14 +69,16 @@ class FunctionPool:
         for waiter in self._waiters:
             if not waiter.done():
                 waiter.cancel()
-        await asyncio.gather(*(env.stop() for env in list(self._environments)))
+        await asyncio.gather(*(env.process.stop() for env in list(self._environments)))
         self._idle.clear()
 
     async def retire(self) -> None:
         """Stop idle environments now and busy ones when they finish (a new config takes over)."""
         self._closed = True
         idle, self._idle = self._idle, []
-        await asyncio.gather(*(env.stop() for env in idle))
+        if self.shared:
+            idle = [env for env in self._environments if isinstance(env, ManagedEnvironment) and not env.busy]
+        await asyncio.gather(*(env.process.stop() for env in idle))
 
     async def reap_idle(self, now: Optional[float] = None) -> None:
         """Stop environments idle for longer than the function's idle timeout."""
@@ -75,11 +86,11 @@ class FunctionPool:
         expired = [env for env in self._idle if now - env.last_used > self.config.idle_timeout]
         for env in expired:
             self._idle.remove(env)
-        await asyncio.gather(*(env.stop() for env in expired))
+        await asyncio.gather(*(env.process.stop() for env in expired))
 
     def check_memory(self) -> None:
         for env in list(self._environments):
-            env.check_memory()
+            env.process.check_memory()
 
     # --- internals -------------------------------------------------------------------------------
 
@@ -108,26 +119,42 @@ class FunctionPool:
                 return
         self._slots += 1
 
-    async def _environment(self) -> ExecutionEnvironment:
+    async def _environment(self) -> Environment:
+        if self.shared:
+            async with self._starting:
+                for shared in self._environments:
+                    if shared.available:
+                        return shared
+                return await self._new_environment()
         while self._idle:
             env = self._idle.pop()
             if env.available:
                 return env
-        env = ExecutionEnvironment(self.config, self._server, self._sink, on_exit=self._forget)
+        return await self._new_environment()
+
+    async def _new_environment(self) -> Environment:
+        env: Environment
+        if self.shared:
+            env = ManagedEnvironment(self.config, self._server, self._sink, on_exit=self._forget)
+        else:
+            env = ExecutionEnvironment(self.config, self._server, self._sink, on_exit=self._forget)
         self._environments.add(env)
-        await env.start()
+        await env.process.start()
         return env
 
-    def _put_back(self, env: ExecutionEnvironment) -> None:
-        if self._closed or not env.available:
-            if env.alive:
-                task = asyncio.get_running_loop().create_task(env.stop())
-                self._stopping.add(task)
-                task.add_done_callback(self._stopping.discard)
+    def _put_back(self, env: Environment) -> None:
+        if self.shared and isinstance(env, ManagedEnvironment):
+            if env.process.alive and not (self._closed and not env.busy):
+                return  # it stays shared; idle reaping does not apply to managed instances
+        elif not (self._closed or not env.available):
+            self._idle.append(env)
             return
-        self._idle.append(env)
+        if env.process.alive:
+            task = asyncio.get_running_loop().create_task(env.process.stop())
+            self._stopping.add(task)
+            task.add_done_callback(self._stopping.discard)
 
-    def _forget(self, env: ExecutionEnvironment) -> None:
+    def _forget(self, env: Environment) -> None:
         self._environments.discard(env)
         if env in self._idle:
             self._idle.remove(env)

@@ -22,9 +22,9 @@ from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qsl
 
 from lamina.local.frontends.routes import DEFAULT_ROUTE_KEY, RouteMatch
+from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 __all__ = [
-    "ACCOUNT_ID",
     "EventContext",
     "HttpRequest",
     "build_event",
@@ -36,8 +36,6 @@ __all__ = [
     "new_request_id",
 ]
 
-ACCOUNT_ID = "123456789012"
-REGION = "us-east-1"
 _MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 _TEXT_SUBTYPES = ("json", "javascript", "xml", "x-www-form-urlencoded", "graphql", "yaml")
 
@@ -67,7 +65,7 @@ class EventContext:
     request_id: str
     time_epoch_ms: int
     api_id: str = "lamina"
-    account_id: str = ACCOUNT_ID
+    account_id: str = DEFAULT_ACCOUNT
     stage: str = "$default"
     stage_variables: Dict[str, str] = field(default_factory=dict)
 
@@ -111,7 +109,7 @@ def _body(request: HttpRequest) -> tuple[Optional[str], bool]:
 
 
 def _domain(request: HttpRequest, context: EventContext) -> tuple[str, str]:
-    domain = request.header("host") or f"{context.api_id}.execute-api.{REGION}.amazonaws.com"
+    domain = request.header("host") or f"{context.api_id}.execute-api.{DEFAULT_REGION}.amazonaws.com"
     return domain, domain.split(".")[0].split(":")[0]
 
 

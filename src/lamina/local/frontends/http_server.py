@@ -37,7 +37,8 @@ from lamina.local.frontends.http_results import (
     stream_head,
 )
 from lamina.local.frontends.routes import RouteTable
-from lamina.local.invoke.invoker import Invoker, InvokeServiceError, StreamedResponse
+from lamina.local.invoke.invoker import Invoker, StreamedResponse
+from lamina.local.model.service_errors import ServiceError
 from lamina.runtime import protocol
 
 __all__ = ["MAX_REQUEST_BYTES", "create_http_app", "start_http_server"]
@@ -84,7 +85,7 @@ def _forwarded_headers(request: web.Request) -> list[tuple[str, str]]:
     return headers
 
 
-def _service_error_response(error: InvokeServiceError) -> HttpResponse:
+def _service_error_response(error: ServiceError) -> HttpResponse:
     """What API Gateway answers when Lambda refuses the invocation itself."""
     if error.status == 413:
         return gateway_error(413, "Request Entity Too Large")
@@ -194,7 +195,7 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
             return _to_aiohttp(gateway_error(413, "Request Entity Too Large"), context.request_id)
         try:
             answer = await invoke(function_name, payload)
-        except InvokeServiceError as exc:
+        except ServiceError as exc:
             log.warning("%s %s -> %s: %s", request.method, request.rel_url.raw_path, function_name, exc)
             return _to_aiohttp(_service_error_response(exc), context.request_id)
         except Exception:  # the local Lambda failed: answer as API Gateway does, keep serving

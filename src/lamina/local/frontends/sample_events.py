@@ -18,18 +18,17 @@ from typing import Any, Dict, Optional, Tuple
 from urllib.parse import quote_plus
 
 from lamina.local.frontends.http_events import (
-    ACCOUNT_ID,
     EventContext,
     HttpRequest,
     build_event,
     build_function_url_event,
 )
 from lamina.local.frontends.routes import DEFAULT_ROUTE_KEY, RouteTable, parse_route
+from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 __all__ = ["EVENT_SOURCES", "api_gateway_event", "dynamodb_event", "eventbridge_event", "function_url_event",
            "s3_event", "sns_event", "sqs_event", "to_attribute_value"]
 
-DEFAULT_REGION = "us-east-1"
 
 
 def _iso(epoch: float, millis: bool = True) -> str:
@@ -99,7 +98,7 @@ def sqs_event(*, body: str = "Hello from SQS!", queue: str = "my-queue", region:
             "messageAttributes": {},
             "md5OfBody": hashlib.md5(body.encode()).hexdigest(),
             "eventSource": "aws:sqs",
-            "eventSourceARN": f"arn:aws:sqs:{region}:{ACCOUNT_ID}:{queue}",
+            "eventSourceARN": f"arn:aws:sqs:{region}:{DEFAULT_ACCOUNT}:{queue}",
             "awsRegion": region,
         })
     return {"Records": records}
@@ -134,7 +133,7 @@ def s3_event(*, bucket: str = "amzn-s3-demo-bucket", key: str = "test/key",
 def sns_event(*, message: str = "Hello from SNS!", topic: str = "sns-lambda",
               subject: Optional[str] = "TestInvoke", region: str = DEFAULT_REGION) -> Dict[str, Any]:
     """An SNS notification delivered to a Lambda subscription."""
-    topic_arn = f"arn:aws:sns:{region}:{ACCOUNT_ID}:{topic}"
+    topic_arn = f"arn:aws:sns:{region}:{DEFAULT_ACCOUNT}:{topic}"
     subscription = f"{topic_arn}:{uuid.uuid4()}"
     return {"Records": [{
         "EventVersion": "1.0",
@@ -167,7 +166,7 @@ def eventbridge_event(*, source: str = "com.example.orders", detail_type: str = 
         "id": str(uuid.uuid4()),
         "detail-type": detail_type,
         "source": source,
-        "account": ACCOUNT_ID,
+        "account": DEFAULT_ACCOUNT,
         "time": _iso(time.time(), millis=False),
         "region": region,
         "resources": list(resources),
@@ -221,7 +220,7 @@ def dynamodb_event(*, table: str = "ExampleTable", event_name: str = "INSERT",
         "eventSource": "aws:dynamodb",
         "awsRegion": region,
         "dynamodb": record,
-        "eventSourceARN": f"arn:aws:dynamodb:{region}:{ACCOUNT_ID}:table/{table}/stream/{stream_time}",
+        "eventSourceARN": f"arn:aws:dynamodb:{region}:{DEFAULT_ACCOUNT}:table/{table}/stream/{stream_time}",
     }]}
 
 

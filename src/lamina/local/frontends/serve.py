@@ -1,8 +1,9 @@
 """The front ends inside ``lamina serve``: one call wires them into the serve application.
 
-:func:`install_frontends` adds, around the Invoke API application, the durable Event queue (the
-local Lambda hands it every ``Event`` invocation), the HTTP front on its own port, and hot reload of
-code directories and of a SAM template (what to serve is read in :mod:`serve_options`). The local
+:func:`install_frontends` adds, around the Invoke API application, the HTTP front on its own port
+and hot reload of code directories and of a SAM template (what to serve is read in
+:mod:`~lamina.local.frontends.options`), and opens the local Lambda's durable Event queue with the
+functions' async settings. The local
 Lambda is reached only through :func:`local_invoker` (its invoke core) and the registry (re-putting
 a config is how a function's environments are recycled).
 """
@@ -18,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Dict, List, Optional
 
-import click
 from aiohttp import web
 from watchfiles import awatch
 
@@ -41,37 +41,17 @@ from lamina.local.frontends.routes import (
 )
 from lamina.local.invoke import streaming as streaming_relay
 from lamina.local.invoke.event_policy import AWS_RETRY_DELAYS
-from lamina.local.invoke.event_queue import default_queue_path
-from lamina.local.invoke.event_worker import AsyncInvoker
-from lamina.local.invoke.invoker import (
-    EventInvoker,
-    Invoker,
-    InvokeResult,
-    InvokeServiceError,
-    StreamedResponse,
-)
+from lamina.local.invoke.invoker import Invoker, InvokeResult, StreamedResponse
 from lamina.local.invoke.service import LocalLambda
-from lamina.local.model.service_errors import ServiceError
 from lamina.project.sam import TemplateError
 
 # FrontendOptions and frontend_options are re-exported: lamina serve imports them from here.
 __all__ = ["FRONTEND_KEYS", "FrontendOptions", "Frontends", "frontend_options", "install_frontends",
-           "local_event_invoker", "local_invoker"]
+           "local_invoker"]
 
 FUNCTION_URL = "url"  # --http-format url: function URL events ($default, no path parameters)
-ASYNC_POLLERS = 16  # cheap tasks; each function's own concurrency bounds its share
 RETRY_DELAYS_ENV = "LAMINA_ASYNC_RETRY_DELAYS"  # e.g. "0.05,0.1": Lambda's 60,120 s, shortened for tests
 log = logging.getLogger("lamina.frontends")
-
-
-async def _invoke(local: LocalLambda, function_name: str, payload: bytes, request_id: Optional[str],
-                  asynchronous: bool) -> InvokeResult:
-    """One invocation through the local Lambda's invoke core; its service errors re-raised as ours."""
-    try:
-        result = await local.invoke(function_name, payload, request_id=request_id, asynchronous=asynchronous)
-    except ServiceError as exc:
-        raise InvokeServiceError(exc.status, exc.error_type, exc.message) from None
-    return result.function_error, result.payload
 
 
 def local_invoker(local: LocalLambda) -> Invoker:
@@ -83,13 +63,10 @@ def local_invoker(local: LocalLambda) -> Invoker:
     """
 
     async def invoke(function_name: str, payload: bytes) -> InvokeResult | StreamedResponse:
-        try:
-            relay, task = await streaming_relay.start(local, function_name, payload)
-            if not relay.started:
-                result = await task
-                return result.function_error, result.payload
-        except ServiceError as exc:
-            raise InvokeServiceError(exc.status, exc.error_type, exc.message) from None
+        relay, task = await streaming_relay.start(local, function_name, payload)
+        if not relay.started:
+            result = await task
+            return result.function_error, result.payload
 
         async def outcome() -> Optional[str]:
             failure = streaming_relay.failure_of(await task, relay)
@@ -98,20 +75,6 @@ def local_invoker(local: LocalLambda) -> Invoker:
         return StreamedResponse(relay.content_type, relay.chunks(), outcome, relay.abandon)
 
     return invoke
-
-
-def local_event_invoker(local: LocalLambda) -> EventInvoker:
-    """The local Lambda as the async pollers' invoker: waits for an environment instead of a 429."""
-
-    async def invoke(function_name: str, payload: bytes, request_id: str) -> InvokeResult:
-        return await _invoke(local, function_name, payload, request_id, asynchronous=True)
-
-    return invoke
-
-
-def _concurrency(local: LocalLambda, name: str) -> int:
-    config = local.registry.get(name)
-    return config.concurrency if config is not None else 0
 
 
 def _retry_delays() -> Sequence[float]:
@@ -146,12 +109,6 @@ class Frontends:
         self._event_configs = event_configs(options)  # mutated in place when a template reloads
         self._template_names = {config.name for config in local.registry} if options.template else set()
         self._template_watcher: Optional[asyncio.Task[None]] = None
-        self.async_invoker = AsyncInvoker(
-            default_queue_path(options.data_dir), local_event_invoker(local),
-            configs=self._event_configs, retry_delays=_retry_delays(),
-            region=local.registry.region, account=local.registry.account,
-            functions=lambda: [config.name for config in local.registry],
-            capacity=lambda name: _concurrency(local, name), concurrency=ASYNC_POLLERS)
         self._http: Optional[web.AppRunner] = None
         self._table: Optional[RouteTable] = None
         self._stop_watch = asyncio.Event()
@@ -163,23 +120,13 @@ class Frontends:
         else:
             log.info("%s", line)
 
-    def accept_event(self, function_name: str, payload: bytes, qualifier: Optional[str],
-                     request_id: Optional[str]) -> str:
-        """The local Lambda's Event path: on disk before the 202."""
-        try:
-            return self.async_invoker.enqueue(function_name, payload, qualifier, request_id)
-        except InvokeServiceError as exc:
-            raise ServiceError(exc.error_type, exc.message, status=exc.status) from None
-
     async def start(self) -> None:
+        await self.local.open_event_queue(self.options.data_dir, self._event_configs,
+                                          retry_delays=_retry_delays())
         table = None
         if self.options.http_port is not None:
-            try:
-                table = _route_table([config.name for config in self.local.registry], self.options)
-            except InvalidRouteError as exc:  # the command line reports it (exit status 2)
-                raise click.UsageError(str(exc)) from None
-        await self.async_invoker.start()
-        self.local.event_acceptor = self.accept_event
+            # an InvalidRouteError goes to the command line, which reports it (exit status 2)
+            table = _route_table([config.name for config in self.local.registry], self.options)
         self._table = table
         if table is not None and self.options.http_port is not None:
             app = create_http_app(table, local_invoker(self.local),
@@ -251,7 +198,6 @@ class Frontends:
             self.local.registry.put(config)
 
     async def close(self) -> None:
-        self.local.event_acceptor = None
         self._stop_watch.set()
         for watcher in (self._watcher, self._template_watcher):
             if watcher is not None:
@@ -259,7 +205,6 @@ class Frontends:
                     await asyncio.wait_for(watcher, 5)
         if self._http is not None:
             await self._http.cleanup()
-        await self.async_invoker.close()
 
 
 FRONTENDS_KEY: web.AppKey[Frontends] = web.AppKey("frontends", Frontends)

@@ -31,7 +31,10 @@ from lamina.local.invoke.event_policy import (
     is_expired,
 )
 from lamina.local.invoke.event_queue import EventQueue, QueuedEvent
-from lamina.local.invoke.invoker import EventInvoker, InvokeResult, InvokeServiceError
+from lamina.local.invoke.invoker import EventInvoker, InvokeResult
+from lamina.local.model import service_errors
+from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION
+from lamina.local.model.service_errors import ServiceError
 from lamina.runtime import protocol
 
 __all__ = ["AsyncInvoker"]
@@ -49,7 +52,7 @@ class AsyncInvoker:
                  configs: Optional[ConfigSource] = None, concurrency: int = 2,
                  retry_delays: Sequence[float] = AWS_RETRY_DELAYS,
                  lease_seconds: float = DEFAULT_LEASE_SECONDS,
-                 region: str = "us-east-1", account: str = "123456789012",
+                 region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT,
                  clock: Callable[[], float] = time.time,
                  functions: Optional[Callable[[], Collection[str]]] = None,
                  capacity: Optional[Callable[[str], int]] = None) -> None:
@@ -77,9 +80,7 @@ class AsyncInvoker:
                 request_id: Optional[str] = None) -> str:
         """Durably accept an Event invocation; returns its request id once it is on disk."""
         if len(payload) > protocol.MAX_ASYNC_REQUEST:
-            raise InvokeServiceError(413, "RequestTooLargeException",
-                                     f"Request must be smaller than {protocol.MAX_ASYNC_REQUEST} bytes for "
-                                     "the InvokeFunction operation")
+            raise service_errors.request_too_large(protocol.MAX_ASYNC_REQUEST, "InvokeFunction")
         request_id = request_id or str(uuid.uuid4())
         self.queue.enqueue(request_id, function_name, payload, self._clock(), qualifier)
         self._wakeup.set()
@@ -162,7 +163,7 @@ class AsyncInvoker:
         renewer = asyncio.get_running_loop().create_task(self._renew_lease(event))
         try:
             function_error, body = await self._attempt(event)
-        except InvokeServiceError as exc:
+        except ServiceError as exc:
             if exc.status == 429:  # throttled: Lambda retries without counting an attempt
                 self.queue.retry(event, self.owner, self._clock() + (self._delays or (0.0,))[0],
                                  count_attempt=False)

@@ -3,8 +3,9 @@
 Front ends never import the environment pool: they receive an ``Invoker``, an async callable that runs
 one synchronous invocation and answers ``(function_error, body)`` — ``function_error`` is ``None`` on
 success, else the value Lambda puts in ``X-Amz-Function-Error`` (``"Unhandled"``). Service errors
-(unknown function, payload too large, throttling) are raised as :class:`InvokeServiceError`, carrying
-the Invoke API's HTTP status and exception name, so a front end can answer as AWS's would.
+(unknown function, payload too large, throttling) are raised as
+:class:`~lamina.local.model.service_errors.ServiceError`, carrying the Invoke API's HTTP status and
+exception name, so a front end can answer as AWS's would.
 
 A function that streams its response (``@lamina.streaming``) answers a :class:`StreamedResponse`
 instead, as soon as its first byte arrives, so the HTTP front can relay it as a function URL in
@@ -37,12 +38,3 @@ Invoker = Callable[[str, bytes], Awaitable[Union[InvokeResult, StreamedResponse]
 # across every attempt, as Lambda's does.
 EventInvoker = Callable[[str, bytes, str], Awaitable[InvokeResult]]
 
-
-class InvokeServiceError(Exception):
-    """The Invoke API refused the invocation (``ResourceNotFoundException``, ``TooManyRequests…``)."""
-
-    def __init__(self, status: int, error_type: str, message: str) -> None:
-        super().__init__(f"{error_type}: {message}")
-        self.status = status
-        self.error_type = error_type
-        self.message = message

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Callable, Iterator, Optional
 
-from lamina.local.model.function_config import LATEST, NAME_PATTERN, FunctionConfig
+from lamina.local.model.function_config import FunctionConfig
+from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION, LATEST, NAME_PATTERN
 from lamina.local.model.service_errors import ServiceError
 from lamina.runtime import error_types
 
@@ -33,7 +34,7 @@ def split_function_name(identifier: str) -> tuple[str, Optional[str]]:
 class FunctionRegistry:
     """Name → :class:`FunctionConfig`. Not thread-safe: use it from the event loop."""
 
-    def __init__(self, region: str = "us-east-1", account: str = "123456789012") -> None:
+    def __init__(self, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT) -> None:
         self._functions: dict[str, FunctionConfig] = {}
         self._listeners: list[Listener] = []
         self.region = region

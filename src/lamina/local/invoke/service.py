@@ -1,8 +1,12 @@
 """The local Lambda service: functions, their pools, and the invoke core every front end calls.
 
 :meth:`LocalLambda.invoke` is the one way to run a function. The Invoke API, AWS's emulator path,
-``lamina invoke``, and later the streaming relay and HTTP front ends all call it and only differ in
-how they render its :class:`InvocationResult`.
+``lamina invoke``, the streaming relay and the HTTP front all call it and only differ in how they
+render its :class:`InvocationResult`. ``Event`` invocations take the Event path owned here: with a
+durable queue (:meth:`LocalLambda.open_event_queue`, as ``lamina serve`` opens one in its data
+directory) they are on disk before the 202 and run by the queue's pollers with Lambda's retries,
+event age and destinations (:mod:`~lamina.local.invoke.event_worker`); without one, in a background
+task.
 """
 
 from __future__ import annotations
@@ -11,15 +15,19 @@ import asyncio
 import contextlib
 import uuid
 from dataclasses import dataclass
-from typing import Callable, Optional
+from pathlib import Path
+from typing import Optional, Sequence
 
 from lamina.local.environments.environment import InvocationRecord
 from lamina.local.environments.logsink import LogSink, NullSink
-from lamina.local.environments.managed import ManagedInstancePool
 from lamina.local.environments.pool import FunctionPool
+from lamina.local.invoke.event_policy import AWS_RETRY_DELAYS
+from lamina.local.invoke.event_queue import default_queue_path
+from lamina.local.invoke.event_worker import AsyncInvoker, ConfigSource
+from lamina.local.invoke.invoker import InvokeResult
 from lamina.local.invoke.registry import FunctionRegistry
-from lamina.local.lifecycle import snapstart
-from lamina.local.lifecycle.single import Invocation, Kind
+from lamina.local.lifecycle.states import Invocation, Kind
+from lamina.local.model import function_errors, service_errors
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.server import RuntimeApiServer
 from lamina.runtime import error_types, protocol
@@ -27,6 +35,7 @@ from lamina.runtime import error_types, protocol
 # How often environments' memory is sampled, and idle ones are looked for.
 MEMORY_POLL_INTERVAL = 0.1
 IDLE_POLL_INTERVAL = 1.0
+EVENT_POLLERS = 16  # cheap tasks; each function's own concurrency bounds its share
 
 REQUEST_RESPONSE = "RequestResponse"
 EVENT = "Event"
@@ -70,18 +79,40 @@ class LocalLambda:
         self._pools: dict[str, FunctionPool] = {}
         self._background: set[asyncio.Task[object]] = set()
         self._monitor: Optional[asyncio.Task[None]] = None
-        # Set by the front ends (lamina.local.frontends.serve): accepts Event invocations into a
-        # durable queue, (name, payload, qualifier, request_id) -> request id.
-        self.event_acceptor: Optional[Callable[[str, bytes, Optional[str], Optional[str]], str]] = None
+        self.events: Optional[AsyncInvoker] = None  # the durable Event queue, once opened
+        self._started = False
         self.registry.subscribe(self._function_changed)
+
+    async def open_event_queue(self, data_dir: Path, configs: ConfigSource, *,
+                               retry_delays: Sequence[float] = AWS_RETRY_DELAYS,
+                               pollers: int = EVENT_POLLERS) -> AsyncInvoker:
+        """Run ``Event`` invocations through a durable queue in ``data_dir`` from now on.
+
+        ``configs`` gives each function's retry, event-age and destination settings; it may change
+        while serving (a template reload updates it in place).
+        """
+        self.events = AsyncInvoker(
+            default_queue_path(data_dir), self._invoke_event, configs=configs, retry_delays=retry_delays,
+            region=self.registry.region, account=self.registry.account,
+            functions=lambda: [config.name for config in self.registry],
+            capacity=self._capacity, concurrency=pollers)
+        if self._started:
+            await self.events.start()
+        return self.events
 
     async def start(self) -> None:
         await self.runtime_api.start()
         if self._monitor is None:
             self._monitor = asyncio.get_running_loop().create_task(self._watch())
+        if self.events is not None and not self._started:
+            await self.events.start()
+        self._started = True
 
     async def close(self, grace: float = 10.0) -> None:
         """Finish accepted Event invocations (up to ``grace`` seconds), then stop every environment."""
+        if self.events is not None and self._started:
+            await self.events.close()
+        self._started = False
         if self._background:
             await asyncio.wait(list(self._background), timeout=grace)
         if self._monitor is not None:
@@ -111,7 +142,7 @@ class LocalLambda:
                      relay: Optional[object] = None) -> InvocationResult:
         """Run one invocation to its end. Raises :class:`ServiceError` (not found, throttled).
 
-        ``relay`` (a :class:`~lamina.local.invoke.streaming.StreamRelay`) receives a streamed response
+        ``relay`` (a :class:`~lamina.local.runtime_api.relay.StreamRelay`) receives a streamed response
         while it is produced; the result then carries no payload.
         """
         config = self.registry.resolve(function_name, qualifier)
@@ -123,7 +154,7 @@ class LocalLambda:
         record = await self._pool_for(config).invoke(invocation, wait_unbounded=asynchronous)
         outcome = record.outcome
         if outcome.kind is Kind.INIT_ERROR and outcome.error_type == error_types.AFTER_RESTORE_ERROR:
-            raise snapstart.restore_failed(outcome.body)
+            raise service_errors.snapstart_restore_failed(function_errors.error_details(outcome.body))
         return InvocationResult(invocation.request_id, config, outcome.body, outcome.content_type,
                                 outcome.kind, outcome.error_type, record.log, record)
 
@@ -131,8 +162,8 @@ class LocalLambda:
         """Accept an ``Event`` invocation: it runs after this returns; returns its request id."""
         config = self.registry.resolve(function_name, kwargs.get("qualifier"))  # type: ignore[arg-type]
         request_id = str(kwargs.pop("request_id", None) or uuid.uuid4())
-        if self.event_acceptor is not None:
-            return self.event_acceptor(config.name, payload, kwargs.get("qualifier"), request_id)  # type: ignore[arg-type]
+        if self.events is not None:
+            return self.events.enqueue(config.name, payload, kwargs.get("qualifier"), request_id)  # type: ignore[arg-type]
         coro = self.invoke(config.name, payload, request_id=request_id, asynchronous=True,
                            **kwargs)  # type: ignore[arg-type]
         task: asyncio.Task[object] = asyncio.get_running_loop().create_task(coro)
@@ -142,11 +173,19 @@ class LocalLambda:
 
     # --- internals -------------------------------------------------------------------------------
 
+    async def _invoke_event(self, function_name: str, payload: bytes, request_id: str) -> InvokeResult:
+        """One attempt of a queued Event invocation: waits for an environment instead of a 429."""
+        result = await self.invoke(function_name, payload, request_id=request_id, asynchronous=True)
+        return result.function_error, result.payload
+
+    def _capacity(self, function_name: str) -> int:
+        config = self.registry.get(function_name)
+        return config.concurrency if config is not None else 0
+
     def _pool_for(self, config: FunctionConfig) -> FunctionPool:
         pool = self._pools.get(config.name)
         if pool is None or pool.config is not config:
-            kind = ManagedInstancePool if config.environment_concurrency else FunctionPool
-            pool = kind(config, self.runtime_api, self.sink)
+            pool = FunctionPool(config, self.runtime_api, self.sink)
             self._pools[config.name] = pool
         return pool
 

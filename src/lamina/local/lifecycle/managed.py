@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import collections
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Callable, Optional
 
-from lamina.local.lifecycle.single import (
+from lamina.local.lifecycle.states import (
     ACCEPTED,
     Invocation,
     InvocationPosts,
@@ -23,7 +23,7 @@ from lamina.local.lifecycle.single import (
     Outcome,
     Reply,
     State,
-    _transition_refused,
+    transition_refused,
 )
 from lamina.local.model import function_errors
 from lamina.runtime import error_types
@@ -78,7 +78,7 @@ class ManagedLifecycle(InvocationPosts):
     def init_error_posted(self, body: bytes, content_type: Optional[str],
                           error_type_header: Optional[str]) -> tuple[Reply, list[Outcome]]:
         if self.state is not State.INIT:
-            return _transition_refused(self.state.value, State.INIT_ERROR.value), []
+            return transition_refused(self.state.value, State.INIT_ERROR.value), []
         self.state = State.INIT_ERROR
         document = function_errors.normalize_error_body(body, content_type)
         error_type = function_errors.error_type_of(error_type_header, body)
@@ -123,7 +123,7 @@ class ManagedLifecycle(InvocationPosts):
         if request_id in self.running:
             return None
         if request_id in self._finished:
-            return _transition_refused(State.RESPONSE_SENT.value, target)
+            return transition_refused(State.RESPONSE_SENT.value, target)
         return Reply.error(400, error_types.INVALID_REQUEST_ID, "Invalid request ID")
 
     def _finish(self, outcome: Outcome) -> Outcome:
@@ -133,7 +133,7 @@ class ManagedLifecycle(InvocationPosts):
             self._finished.popitem(last=False)
         return outcome
 
-    def _fail_all(self, outcome_for: object) -> list[Outcome]:
+    def _fail_all(self, outcome_for: Callable[[Invocation], Outcome]) -> list[Outcome]:
         held = [*self.pending, *self.running.values()]
         self.pending.clear()
-        return [self._finish(outcome_for(invocation)) for invocation in held]  # type: ignore[operator]
+        return [self._finish(outcome_for(invocation)) for invocation in held]

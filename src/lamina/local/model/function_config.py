@@ -7,22 +7,17 @@ recycles the function's execution environments (see :mod:`lamina.local.invoke.re
 from __future__ import annotations
 
 import os
-import re
 import shlex
 import sys
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Mapping, Optional, Sequence
 
+from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION, LATEST, function_arn
 from lamina.runtime import protocol
 
-DEFAULT_REGION = "us-east-1"
-DEFAULT_ACCOUNT = "123456789012"
-LATEST = "$LATEST"
 # Lambda Managed Instances' smallest function size (their environments run several invocations).
 MANAGED_INSTANCES_MIN_MEMORY_MB = 2048
-# Function names as Lambda accepts them (the name part of an ARN).
-NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 
 def default_bootstrap() -> tuple[str, ...]:
@@ -60,7 +55,7 @@ class FunctionConfig:
 
     @property
     def arn(self) -> str:
-        return f"arn:aws:lambda:{self.region}:{self.account}:function:{self.name}"
+        return function_arn(self.region, self.name, self.account)
 
     @property
     def concurrency(self) -> int:

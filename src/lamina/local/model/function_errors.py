@@ -118,3 +118,14 @@ def error_type_of(header: Optional[str], body: bytes) -> str:
     if _ERROR_TYPE_PATTERN.fullmatch(candidate):
         return candidate
     return "Function.Unknown" if candidate.startswith("Function.") else error_types.UNKNOWN
+
+
+def error_details(document: bytes) -> str:
+    """``ErrorDetails`` of ``InvokeComplete``: the error's message, else the whole document."""
+    try:
+        parsed = json.loads(document)
+    except ValueError:
+        return document.decode(errors="replace")
+    if isinstance(parsed, dict) and isinstance(parsed.get("errorMessage"), str):
+        return str(parsed["errorMessage"])
+    return document.decode(errors="replace")

@@ -1,4 +1,5 @@
-"""Lambda's platform log lines (START, END, REPORT, the timeout line), formatted as Lambda prints them.
+"""Lambda's platform log lines (INIT_START, RESTORE_*, START, END, REPORT, the timeout line), as Lambda
+prints them.
 
 Pure formatting so tests can pin the exact text; the environment decides when each line is written.
 """
@@ -49,6 +50,15 @@ def init_report(duration_ms: float, status: str, error_type: Optional[str] = Non
     """Lambda's line for an init phase that failed or timed out (a successful one shows in REPORT)."""
     line = f"INIT_REPORT Init Duration: {duration_ms:.2f} ms\tPhase: {phase}\tStatus: {status}"
     return line + (f"\tError Type: {error_type}" if error_type else "")
+
+
+def restore_start(runtime: str) -> str:
+    return f"RESTORE_START Runtime Version: {runtime}"
+
+
+def restore_report(duration_ms: float, error_type: Optional[str] = None) -> str:
+    line = f"RESTORE_REPORT Restore Duration: {duration_ms:.2f} ms"
+    return line + (f"\tStatus: error\tError Type: {error_type}" if error_type else "")
 
 
 def start(request_id: str, version: str) -> str:

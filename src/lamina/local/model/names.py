@@ -9,16 +9,19 @@ from __future__ import annotations
 
 import re
 
-from lamina.local.api.control_plane import errors
+from lamina.local.model import service_errors as errors
 
-ACCOUNT_ID = "123456789012"
+# The one account id and region of the local Lambda when nothing configures them.
+DEFAULT_ACCOUNT = "123456789012"
 DEFAULT_REGION = "us-east-1"
+LATEST = "$LATEST"
+# Function names as Lambda accepts them (the name part of an ARN).
+NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
 FUNCTION_NAME_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?"
                          r"((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?")
 _FUNCTION_NAME = re.compile(r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:[a-z0-9-]+:)??(?:\d{12}:)?(?:function:)?"
                             r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?")
-_PLAIN_NAME = re.compile(r"[a-zA-Z0-9-_]{1,64}")
 LAYER_NAME_PATTERN = (r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
 _LAYER_NAME = re.compile(r"(?:arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:)?([a-zA-Z0-9-_]{1,140})")
 LAYER_VERSION_ARN_PATTERN = r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
@@ -26,12 +29,12 @@ _LAYER_VERSION_ARN = re.compile(
     r"arn:[a-zA-Z0-9-]+:lambda:([a-zA-Z0-9-]+):\d{12}:layer:([a-zA-Z0-9-_]+):([0-9]+)")
 
 
-def function_arn(region: str, name: str) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:function:{name}"
+def function_arn(region: str, name: str, account: str = DEFAULT_ACCOUNT) -> str:
+    return f"arn:aws:lambda:{region}:{account}:function:{name}"
 
 
-def layer_arn(region: str, layer_name: str) -> str:
-    return f"arn:aws:lambda:{region}:{ACCOUNT_ID}:layer:{layer_name}"
+def layer_arn(region: str, layer_name: str, account: str = DEFAULT_ACCOUNT) -> str:
+    return f"arn:aws:lambda:{region}:{account}:layer:{layer_name}"
 
 
 def layer_version_arn(region: str, layer_name: str, version: int) -> str:
@@ -45,7 +48,7 @@ def parse_function_name(value: str) -> tuple[str, str | None]:
         raise errors.validation(value, "functionName",
                                 f"Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}")
     name, qualifier = match.group("name"), match.group("qualifier")
-    if not _PLAIN_NAME.fullmatch(name):
+    if not NAME_PATTERN.fullmatch(name):
         raise errors.validation(value, "functionName", "Member must have length less than or equal to 64")
     return name, qualifier
 

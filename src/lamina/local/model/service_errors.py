@@ -1,17 +1,18 @@
-"""Lambda service exceptions on the wire: status, ``X-Amzn-ErrorType`` and ``{"Type","Message"}``.
+"""Lambda's service exceptions: AWS's exception names, HTTP statuses and messages, defined once.
 
-botocore reads the exception name from the header and the message from either ``Message`` or
-``message``, so any shape here comes back to boto3 users as the exception AWS would raise.
+Every part of the local Lambda that refuses a request (the Invoke API, the control plane, the HTTP
+front, the Event queue) raises :class:`ServiceError` built by one of the constructors below, so the
+same failure always carries AWS's own words. botocore reads the exception name from
+``X-Amzn-ErrorType`` and the message from ``Message`` or ``message``, so a boto3 user gets the exception
+AWS would raise. The wire rendering lives with the HTTP servers (:mod:`lamina.local.api.responses`);
+this module is pure.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Mapping, Optional
 
-from aiohttp import web
-
-from lamina.runtime import error_types
+from lamina.runtime import error_types, protocol
 
 STATUS: dict[str, int] = {
     error_types.RESOURCE_NOT_FOUND: 404,
@@ -24,6 +25,7 @@ STATUS: dict[str, int] = {
     error_types.TOO_MANY_REQUESTS: 429,
     error_types.SERVICE: 500,
 }
+SNAPSTART_EXCEPTION = "SnapStartException"
 
 
 class ServiceError(Exception):
@@ -42,10 +44,8 @@ class ServiceError(Exception):
     def body(self) -> dict[str, str]:
         return {**self.extra, "Type": "Server" if self.status >= 500 else "User", "Message": self.message}
 
-    def to_response(self, request_id: str) -> web.Response:
-        headers = {"X-Amzn-ErrorType": self.error_type, "x-amzn-RequestId": request_id, **self.headers}
-        return web.Response(status=self.status, body=json.dumps(self.body()).encode(),
-                            content_type="application/json", headers=headers)
+
+# --- the Invoke API's ------------------------------------------------------------------------------
 
 
 def too_many_requests(reserved: bool) -> ServiceError:
@@ -67,3 +67,61 @@ def invalid_json(detail: str) -> ServiceError:
 
 def invalid_parameter(message: str) -> ServiceError:
     return ServiceError(error_types.INVALID_PARAMETER_VALUE, message)
+
+
+def validation(value: object, member: str, constraint: str) -> ServiceError:
+    return ServiceError(error_types.VALIDATION,
+                        f"1 validation error detected: Value '{value}' at '{member}' failed to satisfy "
+                        f"constraint: {constraint}")
+
+
+def snapstart_restore_failed(message: str) -> ServiceError:
+    """What Invoke answers when the after-restore hooks failed (``message``: the hook's own)."""
+    return ServiceError(SNAPSTART_EXCEPTION,
+                        "The afterRestore() runtime hook encountered an error "
+                        f"({error_types.AFTER_RESTORE_ERROR}: {message}). "
+                        "For more information, check the Amazon CloudWatch logs.", status=400)
+
+
+# --- the control plane's ---------------------------------------------------------------------------
+
+
+def function_not_found(function_arn: str) -> ServiceError:
+    return ServiceError(error_types.RESOURCE_NOT_FOUND, f"Function not found: {function_arn}")
+
+
+def layer_version_not_found() -> ServiceError:
+    return ServiceError(error_types.RESOURCE_NOT_FOUND, "The resource you requested does not exist.")
+
+
+def function_exists(name: str) -> ServiceError:
+    return ServiceError(error_types.RESOURCE_CONFLICT, f"Function already exist: {name}")
+
+
+def revision_mismatch() -> ServiceError:
+    return ServiceError(error_types.PRECONDITION_FAILED,
+                        "The Revision Id provided does not match the latest Revision Id. "
+                        "Call the GetFunction/GetAlias API to retrieve the latest Revision Id")
+
+
+def upload_too_large(operation: str) -> ServiceError:
+    return request_too_large(protocol.MAX_DIRECT_UPLOAD_REQUEST, operation)
+
+
+def unzipped_too_large() -> ServiceError:
+    return invalid_parameter(f"Unzipped size must be smaller than {protocol.MAX_UNZIPPED_CODE} bytes")
+
+
+def combined_too_large(actual: int) -> ServiceError:
+    return invalid_parameter("Function code combined with layers exceeds the maximum allowed size of "
+                             f"{protocol.MAX_UNZIPPED_CODE} bytes. The actual size is {actual} bytes.")
+
+
+def code_storage_exceeded() -> ServiceError:
+    return ServiceError(error_types.CODE_STORAGE_EXCEEDED, "Code storage limit exceeded.")
+
+
+def bad_zip(reason: str) -> ServiceError:
+    # AWS's sentence first (tools match on it), then what lamina found, so the user can fix the zip.
+    return invalid_parameter(
+        f"Could not unzip uploaded file. Please check your file, then try to upload again. ({reason})")

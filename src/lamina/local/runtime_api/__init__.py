@@ -1,1 +1,9 @@
-"""The environment-facing Runtime API server."""
+"""The Runtime API: the HTTP side execution environments talk to (``AWS_LAMBDA_RUNTIME_API``).
+
+- :mod:`~lamina.local.runtime_api.server`: one server, one listening socket per environment, routing to
+  the environment's handler (:class:`RuntimeApiHandler`).
+- :mod:`~lamina.local.runtime_api.bodies`: request bodies read under a limit.
+- :mod:`~lamina.local.runtime_api.trailers`: HTTP trailers of chunked requests, which aiohttp drops.
+- :mod:`~lamina.local.runtime_api.relay` and :mod:`~lamina.local.runtime_api.streaming`: a streamed
+  response, from the runtime into the caller's relay.
+"""

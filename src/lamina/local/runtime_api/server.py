@@ -5,7 +5,7 @@ own ``127.0.0.1:port``, as each Lambda sandbox has its own ``127.0.0.1:9001``), 
 routed to its environment by the port it arrived on. It is aiohttp's low-level server with a
 dispatch on the few fixed paths, because this server is on every invocation's path twice and the
 application layer (router, middlewares) costs more than the dispatch itself. Handlers only move
-bytes: every decision is taken by the environment's :class:`~lamina.local.lifecycle.single.Lifecycle`.
+bytes: every decision is taken by the environment's lifecycle (:mod:`lamina.local.lifecycle`).
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from typing import Optional, Protocol, Union
 
 from aiohttp import web
 
-from lamina.local.invoke import streaming as streaming_relay
-from lamina.local.lifecycle import snapstart
-from lamina.local.lifecycle.single import Invocation, Reply
+from lamina.local.lifecycle.states import Invocation, Reply
 from lamina.local.model.function_config import FunctionConfig
+from lamina.local.runtime_api import streaming
+from lamina.local.runtime_api.bodies import read_body
+from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.trailers import TrailerAwareServer, local_port_of
 from lamina.runtime import error_types, protocol
 
@@ -40,6 +41,15 @@ class RuntimeApiHandler(Protocol):
 
     def on_init_error(self, body: bytes, content_type: Optional[str], error_type: Optional[str]) -> Reply: ...
 
+    def on_restore_next(self) -> Optional[Reply]:
+        """SnapStart's ``restore/next``; None where the path does not exist (not a SnapStart function)."""
+
+    def on_restore_error(self, body: bytes, content_type: Optional[str],
+                         error_type: Optional[str]) -> Optional[Reply]: ...
+
+    def stream_relay(self, request_id: str) -> Optional[StreamRelay]:
+        """The relay of ``request_id`` if the environment is running it and its caller streams."""
+
 
 def _reply(reply: Reply) -> web.Response:
     return web.Response(status=reply.status, body=reply.body, content_type="application/json")
@@ -47,22 +57,6 @@ def _reply(reply: Reply) -> web.Response:
 
 def _not_supported(error_type: str, message: str) -> web.Response:
     return _reply(Reply.error(202, error_type, message))
-
-
-async def read_body(request: web.BaseRequest, limit: int, truncate: bool = False) -> tuple[bytes, int]:
-    """The request body and its full size. Over ``limit``, the body is dropped (empty), or cut to
-    ``limit`` bytes with ``truncate`` (as AWS's emulator does to invocation payloads)."""
-    length = request.content_length
-    if length is not None and length <= limit:
-        return await request.content.readexactly(length) if length else b"", length
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.content.iter_any():
-        kept = max(0, min(len(chunk), limit - size))
-        if kept:
-            chunks.append(chunk[:kept])
-        size += len(chunk)
-    return (b"".join(chunks) if size <= limit or truncate else b""), size
 
 
 _INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
@@ -132,7 +126,7 @@ class RuntimeApiServer:
                 return await self._error(environment, request, request_id)
         if method == "POST" and path == protocol.PATH_INIT_ERROR:
             return await self._init_error(environment, request)
-        if path in _RESTORE_PATHS and environment.config.snap_start:
+        if path in _RESTORE_PATHS:
             return await self._restore(environment, request)
         if method == "GET" and path == f"{_PREFIX}/ping":
             return web.Response(text="pong")
@@ -145,8 +139,6 @@ class RuntimeApiServer:
         return web.Response(status=404, text="404 page not found\n")
 
     async def _next(self, environment: RuntimeApiHandler) -> web.StreamResponse:
-        if environment.config.snap_start:
-            snapstart.next_requested(environment)  # type: ignore[arg-type]
         answer = await environment.on_next()
         if isinstance(answer, Reply):
             return _reply(answer)
@@ -162,7 +154,7 @@ class RuntimeApiServer:
             message = "Invalid function response mode"
             return _reply(Reply.error(400, error_types.INVALID_RESPONSE_MODE, message))
         if mode == protocol.RESPONSE_MODE_STREAMING:
-            return _reply(await streaming_relay.receive(environment, request, request_id))
+            return _reply(await streaming.receive(environment, request, request_id))
         body, size = await read_body(request, protocol.MAX_SYNC_RESPONSE)
         content_type = request.headers.get("Content-Type", protocol.CONTENT_TYPE_JSON)
         return _reply(environment.on_response(request_id, body, size, content_type))
@@ -176,12 +168,11 @@ class RuntimeApiServer:
     async def _restore(self, environment: RuntimeApiHandler, request: web.BaseRequest) -> web.Response:
         """SnapStart's ``restore/next`` and ``restore/error`` (only in SnapStart environments)."""
         if request.method == "GET" and request.path == protocol.PATH_RESTORE_NEXT:
-            reply = snapstart.restore_next(environment)  # type: ignore[arg-type]
+            reply = environment.on_restore_next()
         elif request.method == "POST" and request.path == protocol.PATH_RESTORE_ERROR:
             body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
-            reply = snapstart.restore_error(environment, body,  # type: ignore[arg-type]
-                                            request.headers.get("Content-Type"),
-                                            request.headers.get(protocol.HEADER_ERROR_TYPE))
+            reply = environment.on_restore_error(body, request.headers.get("Content-Type"),
+                                                 request.headers.get(protocol.HEADER_ERROR_TYPE))
         else:
             reply = None
         if reply is None:

@@ -1,24 +1,13 @@
 """Lambda's control plane for the local Lambda: functions and layers over HTTP, persisted on disk.
 
-``add_control_plane_routes(app, store, on_change)`` mounts CreateFunction, UpdateFunctionCode,
-UpdateFunctionConfiguration, GetFunction, GetFunctionConfiguration, ListFunctions, DeleteFunction,
-PublishLayerVersion, GetLayerVersion, GetLayerVersionByArn, ListLayers, ListLayerVersions and
-DeleteLayerVersion on an aiohttp app, so boto3 and ``aws lambda … --endpoint-url`` work unchanged.
-:func:`function_config` turns a deployed function into the local Lambda's function configuration.
+- :mod:`~lamina.local.api.control_plane.service`: :class:`ControlPlane`, one method per operation
+  (CreateFunction, UpdateFunctionCode, UpdateFunctionConfiguration, GetFunction,
+  GetFunctionConfiguration, ListFunctions, DeleteFunction, PublishLayerVersion, GetLayerVersion,
+  GetLayerVersionByArn, ListLayers, ListLayerVersions, DeleteLayerVersion), AWS-shaped dicts in and out.
+- :mod:`~lamina.local.api.control_plane.request_types`: the JSON types of request members, checked first.
+- :mod:`~lamina.local.api.control_plane.routes`: the aiohttp routes with Lambda's paths.
+- :mod:`~lamina.local.api.control_plane.store`: SQLite metadata and code files in the data directory;
+  :mod:`~lamina.local.api.control_plane.unzip`: safe extraction of uploaded zips.
+- :mod:`~lamina.local.api.control_plane.mount`: serving it inside ``lamina serve``, where deployed
+  functions become the local Lambda's functions.
 """
-
-from lamina.local.api.control_plane.errors import ServiceError
-from lamina.local.api.control_plane.routes import CONTROL_PLANE_KEY, add_control_plane_routes
-from lamina.local.api.control_plane.service import ControlPlane
-from lamina.local.api.control_plane.store import Code, FunctionRecord, FunctionStore, LayerVersionRecord
-
-__all__ = [
-    "CONTROL_PLANE_KEY",
-    "Code",
-    "ControlPlane",
-    "FunctionRecord",
-    "FunctionStore",
-    "LayerVersionRecord",
-    "ServiceError",
-    "add_control_plane_routes",
-]

@@ -18,9 +18,10 @@ from aiohttp import web
 
 from lamina.local.api.control_plane.routes import add_control_plane_routes
 from lamina.local.api.control_plane.store import FunctionStore
+from lamina.local.api.control_plane.task import function_config
 from lamina.local.api.invoke import LOCAL_LAMBDA_KEY
 from lamina.local.model.function_config import FunctionConfig
-from lamina.local.sandbox.filesystem import describe_mode, function_config, sandbox_mode
+from lamina.local.sandbox.bubblewrap import describe_mode, sandbox_mode
 
 log = logging.getLogger("lamina.control_plane")
 DEFAULT_DATA_DIR = Path(".lamina")
@@ -30,7 +31,7 @@ STORE_KEY = web.AppKey("lamina.control_plane.store", FunctionStore)
 def mount_control_plane(app: web.Application, data_dir: Path = DEFAULT_DATA_DIR,
                         mode: Optional[str] = None,
                         notify: Callable[[str], None] = log.info) -> FunctionStore:
-    """Serve the control plane on ``app`` (from ``lamina.local.api.app.create_app``), stored in ``data_dir``."""
+    """Serve the control plane on ``app`` (see :func:`lamina.local.api.app.create_app`) from ``data_dir``."""
     store = FunctionStore(data_dir)
     app[STORE_KEY] = store
     registry = app[LOCAL_LAMBDA_KEY].registry

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Union
 
-from lamina.local.api.control_plane import errors
+from lamina.local.model import service_errors as errors
 
 # member -> expected JSON type: str, int, bool, dict (of the nested spec), or a one-item list (of that)
 Spec = Union[type, dict[str, Any], list[Any]]
@@ -58,4 +58,4 @@ def _check(path: str, value: Any, spec: Spec) -> None:
 
 
 def _wrong(path: str, expected: str) -> errors.ServiceError:
-    return errors.bad_json(f"{path} must be {expected}")
+    return errors.invalid_json(f"{path} must be {expected}")

@@ -18,10 +18,12 @@ from typing import Any
 
 from aiohttp import web
 
-from lamina.local.api.control_plane import errors, request_types
+from lamina.local.api.control_plane import request_types
 from lamina.local.api.control_plane.service import ControlPlane, OnChange
 from lamina.local.api.control_plane.store import FunctionStore
+from lamina.local.api.responses import service_error_response
 from lamina.local.model import names as arns
+from lamina.local.model import service_errors as errors
 from lamina.runtime import error_types, protocol
 
 log = logging.getLogger("lamina.control_plane")
@@ -78,7 +80,7 @@ def _operation(handler: Callable[[web.Request, ControlPlane], Awaitable[web.Stre
 
 
 def _error_response(exc: errors.ServiceError) -> web.Response:
-    return exc.to_response(str(uuid.uuid4()))
+    return service_error_response(exc, str(uuid.uuid4()))
 
 
 def _json(body: Any, status: int = 200) -> web.Response:
@@ -102,16 +104,16 @@ async def _body(request: web.Request, operation: str) -> dict[str, Any]:
             continue
         chunks.append(chunk)
     if too_large:
-        raise errors.request_too_large(operation)
+        raise errors.upload_too_large(operation)
     raw = b"".join(chunks)
     if not raw.strip():
         return {}
     try:
         body = json.loads(raw)
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise errors.bad_json(str(exc)) from None
+        raise errors.invalid_json(str(exc)) from None
     if not isinstance(body, dict):
-        raise errors.bad_json("expected a JSON object")
+        raise errors.invalid_json("expected a JSON object")
     request_types.check(body)
     return body
 

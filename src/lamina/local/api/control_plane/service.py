@@ -19,9 +19,9 @@ import uuid
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from lamina.local.api.control_plane import errors
 from lamina.local.api.control_plane.store import Code, FunctionRecord, FunctionStore, LayerVersionRecord
 from lamina.local.model import names as arns
+from lamina.local.model import service_errors as errors
 from lamina.runtime import protocol
 
 LATEST = "$LATEST"
@@ -358,13 +358,13 @@ def _zip_from(code_spec: dict[str, Any], operation: str) -> bytes:
     if not encoded:
         raise errors.invalid_parameter("Please provide a source for function code.")
     if len(encoded) > protocol.MAX_DIRECT_UPLOAD_REQUEST:
-        raise errors.request_too_large(operation)
+        raise errors.upload_too_large(operation)
     try:
         data = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError, TypeError):
-        raise errors.bad_json("ZipFile is not valid base64") from None
+        raise errors.invalid_json("ZipFile is not valid base64") from None
     if len(data) > protocol.MAX_ZIPPED_DIRECT_UPLOAD:
-        raise errors.request_too_large(operation)
+        raise errors.upload_too_large(operation)
     return data
 
 

@@ -29,8 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from lamina.local.api.control_plane import errors, unzip
+from lamina.local.api.control_plane import unzip
 from lamina.local.database import Database
+from lamina.local.model import service_errors as errors
 from lamina.runtime import protocol
 
 SCHEMA = """
@@ -91,7 +92,7 @@ class FunctionStore:
         self.data_dir = Path(data_dir).resolve()
         self.code_root = self.data_dir / "code"
         self.tmp_root = self.data_dir / "tmp"
-        self.opt_root = self.data_dir / "opt"  # merged layers, see lamina.local.sandbox.filesystem
+        self.opt_root = self.data_dir / "opt"  # merged layers, see lamina.local.api.control_plane.task
         self.storage_limit = storage_limit
         self.code_root.mkdir(parents=True, exist_ok=True)
         self.tmp_root.mkdir(parents=True, exist_ok=True)

@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path, PurePosixPath
 from typing import IO
 
-from lamina.local.api.control_plane import errors
+from lamina.local.model import service_errors as errors
 from lamina.runtime import protocol
 
 MAX_ENTRIES = 100_000

@@ -1,60 +1,28 @@
 """A deployed function as the local Lambda runs it: its code as ``/var/task``, its layers as ``/opt``.
 
-Lambda unpacks the function's zip to ``/var/task`` and its layers, in order, into ``/opt`` (a later
-layer's files replace an earlier one's). Two ways to show that without root:
-
-- **bwrap mode** (``bwrap`` on PATH and able to mount here): bubblewrap gives the runtime real
-  read-only ``/var/task`` and ``/opt`` mounts, so code that hard-codes those paths works as on Lambda.
-- **path mode** (otherwise, or ``LAMINA_SANDBOX=path``): the layers are merged into one directory per
-  layer combination under the data directory (hard links, so no bytes are copied), and the paths the
-  runtime and loader use (``PYTHONPATH``, ``PATH``, ``LD_LIBRARY_PATH``, ``LAMBDA_TASK_ROOT``) point
-  at the unpacked code and that directory instead.
-
-A ``provided.*`` runtime starts ``bootstrap`` from the code, else from the layers, as Lambda does;
-a ``python3.x`` runtime starts lamina's runtime with the handler.
+The control plane keeps a function's zip unpacked and its layers merged into one directory per layer
+combination under the data directory (hard links, so no bytes are copied); this turns that record into
+the local Lambda's :class:`~lamina.local.model.function_config.FunctionConfig` for the sandbox mode in
+force (:mod:`~lamina.local.sandbox.bubblewrap`). A ``provided.*`` runtime starts ``bootstrap`` from the
+code, else from the layers, as Lambda does; a ``python3.x`` runtime starts lamina's runtime with the
+handler.
 """
 
 from __future__ import annotations
 
-import functools
 import os
 import shutil
-import subprocess
-import tempfile
 import uuid
 from pathlib import Path
 from typing import Optional
 
 from lamina.local.api.control_plane.store import Code, FunctionRecord, FunctionStore, layers_key
 from lamina.local.model.function_config import FunctionConfig, default_bootstrap
+from lamina.local.sandbox.bubblewrap import OPT, TASK_ROOT, bwrap_prefix, layer_paths, sandbox_mode
 
-TASK_ROOT = "/var/task"
-OPT = "/opt"
 # Runs "$0" with no arguments: the local Lambda appends the handler to a configured bootstrap, but
 # Lambda starts a custom runtime's bootstrap without any.
 _EXEC_WITHOUT_ARGUMENTS = ("/bin/sh", "-c", 'exec "$0"')
-
-
-def sandbox_mode() -> str:
-    """``bwrap`` when bubblewrap works on this machine, else ``path``; ``LAMINA_SANDBOX`` overrides."""
-    chosen = os.environ.get("LAMINA_SANDBOX", "").lower()
-    if chosen in ("path", "bwrap"):
-        return chosen
-    return "bwrap" if bwrap_works() else "path"
-
-
-@functools.lru_cache(maxsize=1)
-def bwrap_works() -> bool:
-    """Whether bubblewrap is installed and may mount here (containers and kernels may forbid it)."""
-    if shutil.which("bwrap") is None:
-        return False
-    with tempfile.TemporaryDirectory(prefix="lamina-bwrap-") as empty:
-        try:
-            probe = subprocess.run([*bwrap_prefix(Path(empty), Path(empty)), "/bin/true"],
-                                   capture_output=True, timeout=10)
-        except (OSError, subprocess.TimeoutExpired):
-            return False
-    return probe.returncode == 0
 
 
 def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional[str] = None,
@@ -69,10 +37,10 @@ def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional
                    **((configuration.get("Environment") or {}).get("Variables") or {})}
     bootstrap = _bootstrap(runtime, code_dir, opt, mode)
     if mode == "bwrap":
-        paths = _layer_paths(runtime, TASK_ROOT, OPT) if opt is not None else {}
+        paths = layer_paths(runtime, TASK_ROOT, OPT) if opt is not None else {}
         environment = {"LAMBDA_TASK_ROOT": TASK_ROOT, **paths, **environment}
     elif opt is not None:
-        environment = {**_layer_paths(runtime, str(code_dir), str(opt)), **environment}
+        environment = {**layer_paths(runtime, str(code_dir), str(opt)), **environment}
     arn_parts = str(configuration["FunctionArn"]).split(":")
     config = FunctionConfig(
         name=record.name, code_dir=code_dir, handler=str(configuration.get("Handler") or ""),
@@ -114,28 +82,6 @@ def _find_bootstrap(code_dir: Path, opt: Optional[Path]) -> Optional[Path]:
     return None
 
 
-def bwrap_prefix(code_dir: Path, opt: Optional[Path]) -> tuple[str, ...]:
-    """bubblewrap arguments that show the code at /var/task and the layers at /opt, read-only.
-
-    Without layers /opt is an empty read-only directory, as on Lambda, not the machine's own /opt.
-    """
-    prefix = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(code_dir), TASK_ROOT]
-    if opt is not None:
-        prefix += ["--ro-bind", str(opt), OPT]
-    else:
-        prefix += ["--tmpfs", OPT, "--remount-ro", OPT]
-    return (*prefix, "--chdir", TASK_ROOT, "--die-with-parent", "--")
-
-
-def _layer_paths(runtime: str, task_root: str, opt: str) -> dict[str, str]:
-    """The variables through which the runtime and the loader find layer content, in Lambda's order."""
-    paths = {"PATH": f"{opt}/bin:{os.environ.get('PATH', '/usr/local/bin:/usr/bin:/bin')}",
-             "LD_LIBRARY_PATH": f"{task_root}:{task_root}/lib:{opt}/lib"}
-    if runtime.startswith("python"):
-        paths["PYTHONPATH"] = f"{opt}/python/lib/{runtime}/site-packages:{opt}/python"
-    return paths
-
-
 def merged_opt(store: FunctionStore, layers: list[Code]) -> Optional[Path]:
     """One directory with the layers' trees merged in order, built once per layer combination."""
     if not layers:
@@ -166,13 +112,3 @@ def _link_or_copy(src: str, dst: str) -> None:
         os.link(src, dst)
     except OSError:
         shutil.copy2(src, dst)
-
-
-def describe_mode(mode: str) -> str:
-    """One line for the logs: which way deployed functions see /var/task and /opt."""
-    if mode == "bwrap":
-        return "deployed functions run under bubblewrap with read-only /var/task and /opt mounts"
-    reason = ("LAMINA_SANDBOX=path" if os.environ.get("LAMINA_SANDBOX", "").lower() == "path"
-              else "bubblewrap cannot mount here" if shutil.which("bwrap") else "bubblewrap not found")
-    return (f"{reason}: deployed functions run in path mode (code and merged layers under the data "
-            "directory; LAMBDA_TASK_ROOT, PYTHONPATH, PATH and LD_LIBRARY_PATH point there)")

@@ -1,0 +1,207 @@
+"""The process side of an execution environment, the same whichever lifecycle it runs.
+
+An environment is a runtime process with its own Runtime API address, Lambda's variables, an init
+phase that is timed, memory that is metered, and an end (exit, kill, stop) that fails whatever it was
+running. :class:`EnvironmentProcess` holds all of that for both kinds of environment — one invocation
+at a time (:mod:`~lamina.local.environments.environment`) and managed instances
+(:mod:`~lamina.local.environments.managed`) — which own one each and differ only in how they hand out
+invocations. It is the Runtime API's handler for the environment: ``/response``, ``/error`` and
+``/init/error`` go through the owner's lifecycle the same way for both kinds, and what differs
+(``next``, SnapStart's restore, the relay of a streamed response) is passed to the owner
+(:class:`InvocationOwner`). Outcomes go back to the owner.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from typing import Callable, Optional, Protocol, Union
+
+from lamina.local.environments.logsink import LogSink
+from lamina.local.lifecycle.states import (
+    EnvironmentLifecycle,
+    Invocation,
+    Kind,
+    Outcome,
+    Outcomes,
+    Reply,
+    State,
+)
+from lamina.local.model import function_errors, log_lines
+from lamina.local.model.function_config import FunctionConfig
+from lamina.local.runtime_api.relay import StreamRelay
+from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.local.sandbox import memory, variables
+from lamina.local.sandbox.process import RuntimeProcess
+from lamina.runtime import error_types
+
+# After /init/error the runtime should exit by itself; after this long it is killed.
+INIT_ERROR_GRACE = 1.0
+STOP_WAIT = 5.0
+
+
+class InvocationOwner(Protocol):
+    """What an environment kind answers for itself: how invocations are handed out."""
+
+    async def on_next(self) -> Union[Reply, tuple[Invocation, int]]: ...
+
+    def on_restore_next(self) -> Optional[Reply]: ...
+
+    def on_restore_error(self, body: bytes, content_type: Optional[str],
+                         error_type: Optional[str]) -> Optional[Reply]: ...
+
+    def stream_relay(self, request_id: str) -> Optional[StreamRelay]: ...
+
+
+class EnvironmentProcess:
+    """One environment's runtime process, Runtime API address, init timing and memory."""
+
+    def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
+                 owner: InvocationOwner, lifecycle: EnvironmentLifecycle,
+                 emit: Callable[[str], None], complete: Callable[[Outcomes], None],
+                 on_exit: Callable[[], None]) -> None:
+        self.config = config
+        self.lifecycle = lifecycle
+        self.peak_rss = 0
+        self.init_duration_ms: Optional[float] = None
+        self.spawned_at = 0.0
+        self.spawn_error: Optional[str] = None
+        self.exited = asyncio.Event()
+        self.runtime = RuntimeProcess(emit)
+        self._server = server
+        self.owner = owner
+        self._emit = emit
+        self._complete = complete
+        self._on_exit = on_exit
+        self._address: Optional[str] = None
+        self._init_reported = False
+
+    @property
+    def pid(self) -> Optional[int]:
+        return self.runtime.pid
+
+    @property
+    def alive(self) -> bool:
+        return self.runtime.started and self.lifecycle.state not in (State.DEAD, State.INIT_ERROR)
+
+    async def start(self) -> None:
+        """Open the Runtime API socket and start the runtime process (the init phase begins)."""
+        self._address = await self._server.attach(self)
+        env = variables.build(self.config, self._address)
+        self.spawned_at = time.perf_counter()
+        self._emit(log_lines.init_start(self.config.runtime_name))
+        try:
+            await self.runtime.spawn(self.config.command(), self.config.code_dir, env)
+        except OSError as exc:
+            self.spawn_error = f"fork/exec {exc.filename or self.config.command()[0]}: {exc.strerror}"
+            self.lifecycle.shut_down()
+            await self._server.detach(self._address)
+            self._ended()
+            return
+        asyncio.get_running_loop().create_task(self._watch_exit())
+
+    def spawn_failure(self, request_id: str) -> Optional[Outcome]:
+        """How an invocation ends on an environment whose runtime could not start, if it could not."""
+        if self.spawn_error is None:
+            return None
+        message = f"RequestId: {request_id} Error: {self.spawn_error}"
+        document = function_errors.document(error_types.INVALID_ENTRYPOINT, message)
+        return Outcome(request_id, Kind.EXIT, document, error_type=error_types.INVALID_ENTRYPOINT)
+
+    def init_finished(self) -> None:
+        """The runtime's first ``next`` (or its init error): the init phase's duration is known."""
+        if self.init_duration_ms is None:
+            self.init_duration_ms = (time.perf_counter() - self.spawned_at) * 1000
+
+    # --- the Runtime API (RuntimeApiHandler) ------------------------------------------------------
+
+    async def on_next(self) -> Union[Reply, tuple[Invocation, int]]:
+        return await self.owner.on_next()
+
+    def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply:
+        reply, outcome = self.lifecycle.response_posted(request_id, size, body, content_type)
+        self._complete(outcome)
+        return reply
+
+    def on_error(self, request_id: str, body: bytes, content_type: Optional[str],
+                 error_type: Optional[str]) -> Reply:
+        reply, outcome = self.lifecycle.error_posted(request_id, body, content_type, error_type)
+        self._complete(outcome)
+        return reply
+
+    def on_init_error(self, body: bytes, content_type: Optional[str], error_type: Optional[str]) -> Reply:
+        return self.init_error(*self.lifecycle.init_error_posted(body, content_type, error_type))
+
+    def on_restore_next(self) -> Optional[Reply]:
+        return self.owner.on_restore_next()
+
+    def on_restore_error(self, body: bytes, content_type: Optional[str],
+                         error_type: Optional[str]) -> Optional[Reply]:
+        return self.owner.on_restore_error(body, content_type, error_type)
+
+    def stream_relay(self, request_id: str) -> Optional[StreamRelay]:
+        return self.owner.stream_relay(request_id)
+
+    # --- the init phase -------------------------------------------------------------------------
+
+    def init_error(self, reply: Reply, ended: Outcomes) -> Reply:
+        """After ``/init/error``: the runtime gets a moment to exit by itself, then it is killed."""
+        if reply.status == 202:
+            self.init_finished()
+            asyncio.get_running_loop().call_later(INIT_ERROR_GRACE, self.kill)
+        self._complete(ended)
+        return reply
+
+    def take_init_ms(self) -> Optional[float]:
+        """The init duration, for the first invocation's REPORT only (None on every later one)."""
+        if self._init_reported:
+            return None
+        self._init_reported = True
+        if self.init_duration_ms is not None:
+            return self.init_duration_ms
+        return (time.perf_counter() - self.spawned_at) * 1000 if self.spawned_at else 0.0
+
+    def used_mb(self, outcome: Outcome, first: bool) -> int:
+        """``Max Memory Used`` for an invocation's REPORT."""
+        if outcome.kind is Kind.OUT_OF_MEMORY:
+            return self.config.memory_mb
+        pid = self.pid
+        if first and pid is not None and self.alive:
+            # Once per environment; later peaks come from the periodic memory check, which keeps
+            # /proc reads off the invocation path.
+            self.peak_rss = max(self.peak_rss, memory.tree_peak_rss(pid))
+        return memory.to_mb(self.peak_rss)
+
+    def check_memory(self) -> None:
+        """Called periodically: kill the environment when its processes exceed the memory size."""
+        pid = self.pid
+        if pid is None or not self.alive:
+            return
+        rss, peak = memory.tree_usage(pid)
+        self.peak_rss = max(self.peak_rss, rss, peak)
+        if rss > self.config.memory_mb * 1024 * 1024:
+            self.lifecycle.memory_exceeded()
+            self.kill()
+
+    def kill(self) -> None:
+        self.runtime.kill()
+
+    async def stop(self) -> None:
+        """Shut the environment down (idle timeout, config change, server exit)."""
+        self.lifecycle.shut_down()
+        self.kill()
+        with contextlib.suppress(asyncio.TimeoutError):
+            await asyncio.wait_for(self.exited.wait(), STOP_WAIT)
+
+    async def _watch_exit(self) -> None:
+        returncode = await self.runtime.wait()
+        self._complete(self.lifecycle.process_exited(returncode))
+        self.kill()  # anything the runtime left behind in its session goes with it
+        if self._address is not None:
+            await self._server.detach(self._address)
+        self._ended()
+
+    def _ended(self) -> None:
+        self.exited.set()
+        self._on_exit()

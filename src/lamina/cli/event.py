@@ -96,35 +96,32 @@ def function_url(method: str, path: str, query: str, headers: tuple[str, ...], b
                                            body=body, region=region))
 
 
-@event.command()
-@click.option("--body", default="Hello from SQS!", show_default=True)
-@click.option("--queue", default="my-queue", show_default=True)
-@click.option("--count", default=1, show_default=True, type=click.IntRange(1, 10000))
-@_region
-def sqs(body: str, queue: str, count: int, region: str) -> None:
-    """SQS message batch."""
-    _emit(sample_events.sqs_event(body=body, queue=queue, count=count, region=region))
+def _sample(name: str, builder: Callable[..., Any], summary: str, *options: Callable[..., Any]) -> None:
+    """A ``lamina event NAME`` whose options are the builder's keyword arguments as they are."""
+
+    def command(**values: Any) -> None:
+        _emit(builder(**values))
+
+    command.__doc__ = summary
+    decorated: Callable[..., Any] = command
+    for option in reversed((*options, _region)):
+        decorated = option(decorated)
+    event.command(name)(decorated)
 
 
-@event.command()
-@click.option("--bucket", default="amzn-s3-demo-bucket", show_default=True)
-@click.option("--key", default="test/key", show_default=True)
-@click.option("--event-name", default="ObjectCreated:Put", show_default=True)
-@click.option("--size", default=1024, show_default=True, type=click.IntRange(0))
-@_region
-def s3(bucket: str, key: str, event_name: str, size: int, region: str) -> None:
-    """S3 event notification."""
-    _emit(sample_events.s3_event(bucket=bucket, key=key, event_name=event_name, size=size, region=region))
-
-
-@event.command()
-@click.option("--message", "--body", "message", default="Hello from SNS!", show_default=True)
-@click.option("--topic", default="sns-lambda", show_default=True)
-@click.option("--subject", default="TestInvoke", show_default=True)
-@_region
-def sns(message: str, topic: str, subject: str, region: str) -> None:
-    """SNS notification."""
-    _emit(sample_events.sns_event(message=message, topic=topic, subject=subject, region=region))
+_sample("sqs", sample_events.sqs_event, "SQS message batch.",
+        click.option("--body", default="Hello from SQS!", show_default=True),
+        click.option("--queue", default="my-queue", show_default=True),
+        click.option("--count", default=1, show_default=True, type=click.IntRange(1, 10000)))
+_sample("s3", sample_events.s3_event, "S3 event notification.",
+        click.option("--bucket", default="amzn-s3-demo-bucket", show_default=True),
+        click.option("--key", default="test/key", show_default=True),
+        click.option("--event-name", default="ObjectCreated:Put", show_default=True),
+        click.option("--size", default=1024, show_default=True, type=click.IntRange(0)))
+_sample("sns", sample_events.sns_event, "SNS notification.",
+        click.option("--message", "--body", "message", default="Hello from SNS!", show_default=True),
+        click.option("--topic", default="sns-lambda", show_default=True),
+        click.option("--subject", default="TestInvoke", show_default=True))
 
 
 @event.command()

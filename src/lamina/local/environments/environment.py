@@ -12,17 +12,15 @@ from __future__ import annotations
 import asyncio
 import time
 import uuid
-from dataclasses import dataclass
 from typing import Callable, Optional, Union
 
 from lamina.local.environments.logsink import LogSink
-from lamina.local.environments.process import EnvironmentProcess
+from lamina.local.environments.process import EnvironmentLost, EnvironmentProcess, InvocationRecord
 from lamina.local.environments.report import write_report
 from lamina.local.lifecycle.single import Lifecycle
 from lamina.local.lifecycle.states import (
     Deliver,
     Invocation,
-    Kind,
     Outcome,
     Outcomes,
     Reply,
@@ -35,24 +33,6 @@ from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
 from lamina.runtime import error_types
-
-
-@dataclass(frozen=True)
-class InvocationRecord:
-    """An invocation's outcome with the figures and the log Lambda reports for it."""
-
-    outcome: Outcome
-    log: bytes  # START … REPORT, with the runtime's output in between
-    duration_ms: float
-    init_duration_ms: Optional[float]
-    max_memory_used_mb: int
-
-
-class EnvironmentLost(Exception):
-    """A warm environment died between invocations before it received the one handed to it.
-
-    The invocation never started, so the pool runs it on a fresh environment, as Lambda would.
-    """
 
 
 class ExecutionEnvironment:
@@ -101,15 +81,10 @@ class ExecutionEnvironment:
                 remaining = self.config.init_timeout - (time.perf_counter() - self.process.spawned_at)
                 self._timer = loop.call_later(max(remaining, 0.0), self._init_timed_out)
         try:
-            outcome = await self._result
-        except asyncio.CancelledError:
-            # The caller went away for good (server shutdown): this environment is reset.
-            self.process.kill()
-            raise
-        if warm and outcome.kind is Kind.EXIT and self._began_at is None:
-            self.process.runtime.read()
+            outcome = await self.process.outcome_of(self._result, warm, lambda: self._began_at is not None)
+        except EnvironmentLost:
             self._log = None
-            raise EnvironmentLost(outcome.request_id)
+            raise
         return self._report(invocation, outcome)
 
     # --- Runtime API (called by RuntimeApiServer) --------------------------------------------------

@@ -21,12 +21,11 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
-from lamina.local.environments.environment import EnvironmentLost, InvocationRecord
 from lamina.local.environments.logsink import LogSink
-from lamina.local.environments.process import EnvironmentProcess
+from lamina.local.environments.process import EnvironmentProcess, InvocationRecord
 from lamina.local.environments.report import write_report
 from lamina.local.lifecycle.managed import ManagedLifecycle
-from lamina.local.lifecycle.states import Invocation, Kind, Outcome, Outcomes, Reply, State, outcomes
+from lamina.local.lifecycle.states import Invocation, Outcome, Outcomes, Reply, State, outcomes
 from lamina.local.model import log_lines
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
@@ -82,13 +81,7 @@ class ManagedEnvironment:
                                                 self._timed_out_run, invocation.request_id)
                 self.lifecycle.assign(invocation)
                 self._hand_out()
-            try:
-                outcome = await run.result
-            except asyncio.CancelledError:
-                self.process.kill()
-                raise
-            if warm and outcome.kind is Kind.EXIT and run.began_at is None:
-                raise EnvironmentLost(outcome.request_id)
+            outcome = await self.process.outcome_of(run.result, warm, lambda: run.began_at is not None)
             return self._report_run(run, outcome)
         finally:
             if run.timer is not None:

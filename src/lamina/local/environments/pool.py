@@ -17,9 +17,10 @@ import collections
 import time
 from typing import Optional, Union
 
-from lamina.local.environments.environment import EnvironmentLost, ExecutionEnvironment, InvocationRecord
+from lamina.local.environments.environment import ExecutionEnvironment
 from lamina.local.environments.logsink import LogSink
 from lamina.local.environments.managed import ManagedEnvironment
+from lamina.local.environments.process import EnvironmentLost, InvocationRecord
 from lamina.local.lifecycle.states import Invocation
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import too_many_requests

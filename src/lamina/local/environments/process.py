@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
+from dataclasses import dataclass
 from typing import Callable, Optional, Protocol, Union
 
 from lamina.local.environments.logsink import LogSink
@@ -35,6 +36,25 @@ from lamina.local.runtime_api.server import RuntimeApiServer
 from lamina.local.sandbox import memory, variables
 from lamina.local.sandbox.process import RuntimeProcess
 from lamina.runtime import error_types
+
+
+@dataclass(frozen=True)
+class InvocationRecord:
+    """An invocation's outcome with the figures and the log Lambda reports for it."""
+
+    outcome: Outcome
+    log: bytes  # START … REPORT, with the runtime's output in between
+    duration_ms: float
+    init_duration_ms: Optional[float]
+    max_memory_used_mb: int
+
+
+class EnvironmentLost(Exception):
+    """A warm environment died between invocations before it received the one handed to it.
+
+    The invocation never started, so the pool runs it on a fresh environment, as Lambda would.
+    """
+
 
 # After /init/error the runtime should exit by itself; after this long it is killed.
 INIT_ERROR_GRACE = 1.0
@@ -100,6 +120,23 @@ class EnvironmentProcess:
             self._ended()
             return
         asyncio.get_running_loop().create_task(self._watch_exit())
+
+    async def outcome_of(self, result: asyncio.Future[Outcome], warm: bool,
+                         began: Callable[[], bool]) -> Outcome:
+        """Wait for an invocation's outcome.
+
+        The caller going away for good (server shutdown) resets the environment; a warm environment
+        that died before the invocation ``began`` raises :class:`EnvironmentLost`.
+        """
+        try:
+            outcome = await result
+        except asyncio.CancelledError:
+            self.kill()
+            raise
+        if warm and outcome.kind is Kind.EXIT and not began():
+            self.runtime.read()
+            raise EnvironmentLost(outcome.request_id)
+        return outcome
 
     def spawn_failure(self, request_id: str) -> Optional[Outcome]:
         """How an invocation ends on an environment whose runtime could not start, if it could not."""

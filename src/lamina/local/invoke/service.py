@@ -18,9 +18,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
-from lamina.local.environments.environment import InvocationRecord
 from lamina.local.environments.logsink import LogSink, NullSink
 from lamina.local.environments.pool import FunctionPool
+from lamina.local.environments.process import InvocationRecord
 from lamina.local.invoke.event_policy import AWS_RETRY_DELAYS
 from lamina.local.invoke.event_queue import default_queue_path
 from lamina.local.invoke.event_worker import AsyncInvoker, ConfigSource

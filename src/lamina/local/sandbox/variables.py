@@ -17,6 +17,11 @@ from lamina.local.model.function_config import FunctionConfig
 
 _PASS_THROUGH = ("PATH", "HOME", "TMPDIR", "SYSTEMROOT")
 _CREDENTIALS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")
+# Lambda points the X-Ray SDKs at a daemon on the sandbox's link-local 169.254.79.129:2000; on this
+# machine that address is not local, so traced functions send their UDP segments to loopback, where a
+# local X-Ray daemon (or nothing) listens.
+XRAY_DAEMON_HOST = "127.0.0.1"
+XRAY_DAEMON_PORT = 2000
 
 
 def log_stream_name(version: str, now: Optional[datetime] = None) -> str:
@@ -50,7 +55,9 @@ def build(config: FunctionConfig, runtime_api: str,
         "AWS_REGION": config.region,
         "AWS_DEFAULT_REGION": config.region,
         "AWS_XRAY_CONTEXT_MISSING": "LOG_ERROR",
-        "AWS_XRAY_DAEMON_ADDRESS": "169.254.79.129:2000",
+        "AWS_XRAY_DAEMON_ADDRESS": f"{XRAY_DAEMON_HOST}:{XRAY_DAEMON_PORT}",
+        "_AWS_XRAY_DAEMON_ADDRESS": XRAY_DAEMON_HOST,
+        "_AWS_XRAY_DAEMON_PORT": str(XRAY_DAEMON_PORT),
         "TZ": ":UTC",
         "LANG": "en_US.UTF-8",
         "PATH": _joined(*layer_bin, env.get("PATH", "/usr/local/bin:/usr/bin:/bin")),

@@ -14,6 +14,7 @@ import time
 import uuid
 from typing import Callable, Optional, Union
 
+from lamina.local.environments.log_tail import LogTail
 from lamina.local.environments.logsink import LogSink
 from lamina.local.environments.process import EnvironmentLost, EnvironmentProcess, InvocationRecord
 from lamina.local.environments.report import write_report
@@ -50,7 +51,7 @@ class ExecutionEnvironment:
         self._poll: Optional[asyncio.Future[tuple[Invocation, int]]] = None
         self._result: Optional[asyncio.Future[Outcome]] = None
         self._timer: Optional[asyncio.TimerHandle] = None
-        self._log: Optional[bytearray] = None
+        self._log: Optional[LogTail] = None  # while an invocation runs
         self._started_line = False
         self._began_at: Optional[float] = None
         self._deadline_ms = 0
@@ -64,7 +65,7 @@ class ExecutionEnvironment:
         """Run one invocation to its end (response, error, timeout, crash) and report it."""
         loop = asyncio.get_running_loop()
         self._result = loop.create_future()
-        self._log = bytearray()
+        self._log = LogTail()
         self._started_line = False
         self._began_at = None
         self._invoke_deadline = None
@@ -193,7 +194,7 @@ class ExecutionEnvironment:
                      init_ms=init_ms,
                      restore_ms=self.lifecycle.restore_duration_ms if init_ms is not None else None,
                      init_failed=not self.lifecycle.init_done, started=self._started_line)
-        log = bytes(self._log or b"")
+        log = self._log.value() if self._log is not None else b""
         self._log = None
         self.last_used = time.monotonic()
         return InvocationRecord(outcome, log, duration_ms, init_ms, used_mb)
@@ -201,4 +202,4 @@ class ExecutionEnvironment:
     def _emit(self, line: str) -> None:
         self._sink.write(self.config.name, line)
         if self._log is not None:
-            self._log += line.encode() + b"\n"
+            self._log.append(line)

@@ -5,7 +5,9 @@ A terminal gets rich's colours; a pipe or file gets plain text. Lines written fr
 are gathered and written once per loop iteration, after the current callbacks: an invocation's
 END/REPORT lines then reach the terminal just after its response reaches the caller, not before.
 A terminal's lines are rendered there too: rich takes about 0.2 ms to print a line, more than lamina
-spends on an invocation, so it must not run between an invocation and its answer.
+spends on an invocation, so it must not run between an invocation and its answer. What is gathered
+is bounded (:data:`MAX_PENDING_CHARS`): a function flooding its output has it written as it comes,
+not held until the loop turns.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from rich.text import Text
 
 _PLATFORM_PREFIXES = ("START ", "END ", "REPORT ", "INIT_START ")
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta")
+# Gathered text beyond which the lines are written at once (a few of the longest, 256 KB, lines).
+MAX_PENDING_CHARS = 1024 * 1024
 
 
 class LogSink(Protocol):
@@ -42,20 +46,25 @@ class ConsoleSink:
         self._console = Console(file=self._stream, highlight=False, soft_wrap=True) if is_tty else None
         self._styles: dict[str, str] = {}
         self._pending: list[tuple[str, str]] = []
+        self._pending_chars = 0
 
     def write(self, function_name: str, line: str) -> None:
         self._pending.append((function_name, line))
+        self._pending_chars += len(line)
         if len(self._pending) == 1:
             try:
                 asyncio.get_running_loop().call_soon(self.flush)
             except RuntimeError:  # no event loop: write now
                 self.flush()
+        elif self._pending_chars > MAX_PENDING_CHARS:
+            self.flush()  # the scheduled flush then finds nothing to write
 
     def flush(self) -> None:
         """Write the gathered lines (called once per loop iteration, and at shutdown)."""
         if not self._pending:
             return
         pending, self._pending = self._pending, []
+        self._pending_chars = 0
         if self._console is None:
             self._stream.write("".join(f"{name} | {line}\n" for name, line in pending))
             self._stream.flush()

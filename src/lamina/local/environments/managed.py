@@ -8,7 +8,7 @@ matched to their invocations by request id (:class:`~lamina.local.lifecycle.mana
 :class:`ManagedEnvironment` owns the same :class:`~lamina.local.environments.process.EnvironmentProcess`
 as a one-at-a-time environment (process, output, memory and exit handling) and keeps its invocation
 bookkeeping per request id: each invocation has its own timer, its own START/END/REPORT lines and its
-own log, made of the lines that name its request id (managed instances log in JSON, where every record
+own log tail, made of the lines that name its request id (managed instances log in JSON, where every record
 carries it). The pool shares such an environment among invocations up to its capacity.
 """
 
@@ -21,6 +21,7 @@ import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
+from lamina.local.environments.log_tail import LogTail
 from lamina.local.environments.logsink import LogSink
 from lamina.local.environments.process import EnvironmentProcess, InvocationRecord
 from lamina.local.environments.report import write_report
@@ -40,7 +41,7 @@ class _Run:
     result: asyncio.Future[Outcome]
     timer: Optional[asyncio.TimerHandle] = None
     began_at: Optional[float] = None
-    log: bytearray = field(default_factory=bytearray)
+    log: LogTail = field(default_factory=LogTail)
 
 
 class ManagedEnvironment:
@@ -169,13 +170,11 @@ class ManagedEnvironment:
                      memory_mb=self.config.memory_mb, used_mb=used_mb, duration_ms=duration_ms,
                      init_ms=init_ms, started=run.began_at is not None)
         self.last_used = time.monotonic()
-        return InvocationRecord(outcome, bytes(run.log), duration_ms, init_ms, used_mb)
+        return InvocationRecord(outcome, run.log.value(), duration_ms, init_ms, used_mb)
 
     def _emit(self, line: str) -> None:
         """To the terminal, and to the log of each invocation the line names (its request id)."""
         self._sink.write(self.config.name, line)
-        encoded = None
         for request_id, run in self._runs.items():
             if request_id in line:
-                encoded = encoded or line.encode() + b"\n"
-                run.log += encoded
+                run.log.append(line)

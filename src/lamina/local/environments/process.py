@@ -43,7 +43,7 @@ class InvocationRecord:
     """An invocation's outcome with the figures and the log Lambda reports for it."""
 
     outcome: Outcome
-    log: bytes  # START … REPORT, with the runtime's output in between
+    log: bytes  # the last 4 KB (LogResult) of START … REPORT, the runtime's output in between
     duration_ms: float
     init_duration_ms: Optional[float]
     max_memory_used_mb: int

@@ -97,3 +97,33 @@ def _stamps_until(server: LaminaServer, thread: threading.Thread) -> list[float]
         assert result.status == 200
         stamps.append(json.loads(result.body)["at"])
     return stamps
+
+
+def _max_memory_used(log: str, request_id: str) -> int:
+    line = next(line for line in log.splitlines() if f"REPORT RequestId: {request_id}" in line)
+    return int(line.split("Max Memory Used: ", 1)[1].split(" MB", 1)[0])
+
+
+def test_200_idle_children_sharing_pages_are_not_counted_200_times_as_out_of_memory(tmp_path: Path) -> None:
+    args = ["--code", str(FUNCTIONS), "--handler", "resources.idle_children", "--memory", "128",
+            "--timeout", "30"]
+    with lamina_serve(args, tmp_path) as server:
+        first = server.invoke(json.dumps({"count": 200}), timeout=60)
+        assert first.status == 200 and "X-Amz-Function-Error" not in first.headers, first.body
+        children = json.loads(first.body)["children"]
+        time.sleep(1.0)  # several memory checks with the 200 children alive
+        again = server.invoke(json.dumps({"count": 0}), timeout=60)
+        assert "X-Amz-Function-Error" not in again.headers, again.body
+        assert json.loads(again.body)["pid"] == json.loads(first.body)["pid"]  # the same environment
+        assert all(Path(f"/proc/{child}").exists() for child in children)
+        used = _max_memory_used(server.logs(), again.headers["x-amzn-RequestId"])
+    assert used < 128
+
+
+def test_a_function_allocating_beyond_its_memory_size_is_still_out_of_memory(tmp_path: Path) -> None:
+    args = ["--code", str(FUNCTIONS), "--handler", "resources.allocate", "--memory", "128", "--timeout", "30"]
+    with lamina_serve(args, tmp_path) as server:
+        result = server.invoke(json.dumps({"mb": 200, "hold": 10}), timeout=60)
+        body = json.loads(result.body)
+        assert body["errorType"] == "Runtime.OutOfMemory", body
+        assert "Max Memory Used: 128 MB" in server.logs()

@@ -56,6 +56,11 @@ class EnvironmentLost(Exception):
     """
 
 
+# A memory measurement that took t seconds (in a worker thread) is followed by a pause of this many t:
+# a big tree or a large process's page tables are sampled less often, so the poll stays under ~10% of
+# a core whatever the environment holds.
+MEASURE_PAUSE_FACTOR = 9.0
+
 # After /init/error the runtime should exit by itself; after this long it is killed.
 INIT_ERROR_GRACE = 1.0
 STOP_WAIT = 5.0
@@ -83,7 +88,7 @@ class EnvironmentProcess:
                  on_exit: Callable[[], None]) -> None:
         self.config = config
         self.lifecycle = lifecycle
-        self.peak_rss = 0
+        self.peak_memory = 0  # bytes, the highest the environment's memory was measured at
         self.init_duration_ms: Optional[float] = None
         self.spawned_at = 0.0
         self.spawn_error: Optional[str] = None
@@ -96,6 +101,8 @@ class EnvironmentProcess:
         self._on_exit = on_exit
         self._address: Optional[str] = None
         self._init_reported = False
+        self._measuring = False
+        self._next_measure = 0.0
 
     @property
     def pid(self) -> Optional[int]:
@@ -205,19 +212,39 @@ class EnvironmentProcess:
             return self.config.memory_mb
         pid = self.pid
         if first and pid is not None and self.alive:
-            # Once per environment; later peaks come from the periodic memory check, which keeps
-            # /proc reads off the invocation path.
-            self.peak_rss = max(self.peak_rss, memory.tree_peak_rss(pid))
-        return memory.to_mb(self.peak_rss)
+            # Once per environment (a first invocation may end before any sample); later peaks come
+            # from the periodic memory check, which keeps /proc reads off the invocation path.
+            usage = memory.measure(pid, self.runtime.cgroup)
+            self.peak_memory = max(self.peak_memory, usage.peak)
+        return memory.to_mb(self.peak_memory)
 
     def check_memory(self) -> None:
-        """Called periodically: kill the environment when its processes exceed the memory size."""
+        """Called periodically: measure the environment's memory in a worker thread; the environment
+        is killed when it is above its memory size (:meth:`_measured`).
+
+        One measurement at a time per environment, each followed by a pause in proportion to what it
+        cost (:data:`MEASURE_PAUSE_FACTOR`).
+        """
         pid = self.pid
-        if pid is None or not self.alive:
+        if pid is None or not self.alive or self._measuring:
             return
-        rss, peak = memory.tree_usage(pid)
-        self.peak_rss = max(self.peak_rss, rss, peak)
-        if rss > self.config.memory_mb * 1024 * 1024:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        if started < self._next_measure:
+            return
+        self._measuring = True
+        measured = loop.run_in_executor(None, memory.measure, pid, self.runtime.cgroup)
+        measured.add_done_callback(lambda done: self._measured(done, pid, started))
+
+    def _measured(self, done: asyncio.Future[memory.Usage], pid: int, started: float) -> None:
+        self._measuring = False
+        now = asyncio.get_running_loop().time()
+        self._next_measure = now + MEASURE_PAUSE_FACTOR * (now - started)
+        if done.cancelled() or done.exception() is not None or pid != self.pid or not self.alive:
+            return
+        usage = done.result()
+        self.peak_memory = max(self.peak_memory, usage.current, usage.peak)
+        if usage.current > self.config.memory_mb * 1024 * 1024:
             self.lifecycle.memory_exceeded()
             self.kill()
 

@@ -93,6 +93,9 @@ class RuntimeProcess:
         self._lines = LineSplitter(lambda line: on_line(line.decode(errors="replace")))
         self._process: Optional[asyncio.subprocess.Process] = None
         self._fd: Optional[int] = None
+        # The environment's own cgroup v2 directory when it runs in one (set by whoever puts it there);
+        # its memory is then read from the cgroup (lamina.local.sandbox.memory.measure).
+        self.cgroup: Optional[Path] = None
 
     @property
     def pid(self) -> Optional[int]:

@@ -20,6 +20,23 @@ ROOT = Path(__file__).resolve().parent.parent
 FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
+def sigv4_headers(method: str, url: str, body: bytes = b"", headers: dict[str, str] | None = None,
+                  access_key: str = "test", secret_key: str = "test",
+                  region: str = "us-east-1") -> dict[str, str]:
+    """``headers`` plus the SigV4 ``Authorization`` and ``X-Amz-Date`` boto3 would send for this request.
+
+    ``lamina serve`` refuses unsigned Invoke and control-plane writes (a web page could send those);
+    tests that speak the API by hand sign as an AWS SDK does, with botocore's own signer.
+    """
+    from botocore.auth import SigV4Auth
+    from botocore.awsrequest import AWSRequest
+    from botocore.credentials import Credentials
+
+    request = AWSRequest(method=method, url=url, data=body, headers=dict(headers or {}))
+    SigV4Auth(Credentials(access_key, secret_key), "lambda", region).add_auth(request)
+    return {key: str(value) for key, value in request.headers.items()}
+
+
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
     with socket.socket() as sock:

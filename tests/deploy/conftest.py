@@ -16,9 +16,11 @@ import pytest
 from aiohttp import web
 from botocore.config import Config
 
+from lamina.local.api.access import access_config
 from lamina.local.api.control_plane.routes import add_control_plane_routes
 from lamina.local.api.control_plane.store import FunctionStore
-from tests.conftest import free_port, wait_for_port
+from lamina.local.api.middleware import install_access
+from tests.conftest import free_port, sigv4_headers, wait_for_port
 
 CREDENTIALS = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
                "AWS_DEFAULT_REGION": "us-east-1"}
@@ -56,6 +58,7 @@ class ControlPlaneServer:
         self._store = (FunctionStore(self.data_dir) if self.storage_limit is None
                        else FunctionStore(self.data_dir, self.storage_limit))
         app = web.Application()
+        install_access(app, access_config("127.0.0.1", self.port))  # lamina serve's rules
         add_control_plane_routes(app, self._store, self.changes.append)
         loop = asyncio.new_event_loop()
         runner = web.AppRunner(app)
@@ -78,6 +81,12 @@ class ControlPlaneServer:
         assert self._store is not None
         self._store.close()
         self._loop = None
+
+    def signed(self, method: str, path: str, body: bytes = b"") -> urllib.request.Request:
+        """A hand-made request to ``path``, signed as boto3 signs (unsigned writes are refused)."""
+        url = f"{self.url}{path}"
+        return urllib.request.Request(url, data=body or None, method=method,
+                                      headers=sigv4_headers(method, url, body))
 
     def client(self, service: str = "lambda", validate: bool = True) -> Any:
         """A boto3 client; ``validate=False`` sends values botocore would refuse, to test the server."""

@@ -138,8 +138,7 @@ def test_bad_values_are_validation_errors_not_tracebacks(control_plane: ControlP
 
 
 def test_malformed_json_is_invalid_request_content(control_plane: ControlPlaneServer) -> None:
-    request = urllib.request.Request(f"{control_plane.url}/2015-03-31/functions", data=b"{not json",
-                                     method="POST")
+    request = control_plane.signed("POST", "/2015-03-31/functions", b"{not json")
     with pytest.raises(urllib.error.HTTPError) as caught:
         urllib.request.urlopen(request, timeout=10)
     assert caught.value.code == 400
@@ -282,8 +281,7 @@ def test_members_of_the_wrong_json_type_get_aws_errors_never_a_server_error(
         for wrong in WRONG_TYPES:
             for method, path, body in (("POST", "/2015-03-31/functions", {**valid, member: wrong}),
                                        ("PUT", "/2015-03-31/functions/f/configuration", {member: wrong})):
-                request = urllib.request.Request(f"{control_plane.url}{path}", data=json.dumps(body).encode(),
-                                                 method=method)
+                request = control_plane.signed(method, path, json.dumps(body).encode())
                 try:
                     with urllib.request.urlopen(request, timeout=10) as response:
                         status, error_type = response.status, None

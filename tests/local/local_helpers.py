@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections.abc import Iterator, Sequence
@@ -16,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import ROOT, InvokeResult, free_port, stop_process, wait_for_port
+from tests.conftest import ROOT, InvokeResult, free_port, sigv4_headers, stop_process, wait_for_port
 
 FUNCTIONS = Path(__file__).resolve().parent / "functions"
 RUNTIMES = FUNCTIONS / "runtimes"
@@ -32,8 +33,14 @@ def invoke_url(port: int, name: str = "function", qualifier: str | None = None) 
 
 
 def post(url: str, payload: bytes | str = b"{}", headers: dict[str, str] | None = None,
-         timeout: float = 30.0) -> InvokeResult:
+         timeout: float = 30.0, signed: bool | None = None) -> InvokeResult:
+    """POST as an AWS SDK does (SigV4-signed), except to AWS's emulator path, which curl calls unsigned
+    (``signed`` overrides)."""
     data = payload.encode() if isinstance(payload, str) else payload
+    if signed is None:
+        signed = urllib.parse.urlsplit(url).path != FIXED_PATH
+    if signed:
+        headers = sigv4_headers("POST", url, data, headers)
     request = urllib.request.Request(url, data=data, headers=headers or {}, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:

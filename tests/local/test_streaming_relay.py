@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 from lamina.local.api import event_stream
+from tests.conftest import sigv4_headers
 from tests.local.local_helpers import FUNCTIONS, LaminaServer, lambda_client, lamina_serve
 
 LIMIT = 2 * 1024 * 1024
@@ -138,7 +139,8 @@ def test_unknown_function_and_event_invocation_type_are_service_errors(client) -
 
 def _post(port: int, path: str, payload: bytes) -> http.client.HTTPResponse:
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    connection.request("POST", path, body=payload)
+    connection.request("POST", path, body=payload,
+                       headers=sigv4_headers("POST", f"http://127.0.0.1:{port}{path}", payload))
     return connection.getresponse()
 
 

@@ -108,21 +108,46 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
                    "(AWS_LAMBDA_MAX_CONCURRENCY).")
 @click.option("--snapstart", "snap_start", is_flag=True, default=False,
               help="SnapStart: init, run before-snapshot hooks, restore, run after-restore hooks, invoke.")
+@click.option("--allow-origin", "allow_origins", multiple=True, metavar="ORIGIN",
+              help="Let pages of ORIGIN (e.g. http://localhost:5173) call the Lambda API and read its "
+                   "answers (CORS); repeatable. Without it, any request with an Origin header is refused.")
+@click.option("--allow-host", "allow_hosts", multiple=True, metavar="NAME",
+              help="Also accept requests addressed to NAME (the Host header; loopback names, IPs and "
+                   "--host are accepted already); repeatable.")
+@click.option("--auth", default=None, metavar="KEY:SECRET",
+              help="Verify SigV4 signatures: every request must be signed with this access key and "
+                   "secret (AWS_ACCESS_KEY_ID/AWS_SECRET_ACCESS_KEY). Without it, Invoke and control-plane "
+                   "writes need an AWS Authorization header, unchecked; AWS's emulator path needs none.")
+@click.option("--http-cors-origin", "http_cors_origins", multiple=True, metavar="ORIGIN",
+              help="With --http: answer CORS for ORIGIN ('*' for any) as API Gateway's CORS setting does; "
+                   "repeatable. Default: none (same-origin only).")
 @function_options
 def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_port: Optional[int],
           http_format: Optional[str], template: Optional[Path], watch: bool, max_concurrency: Optional[int],
-          snap_start: bool, code: Optional[Path], bootstrap: Optional[str], timeout: Optional[float],
-          memory: Optional[int], concurrency: Optional[int], env: tuple[str, ...],
+          snap_start: bool, allow_origins: tuple[str, ...], allow_hosts: tuple[str, ...], auth: Optional[str],
+          http_cors_origins: tuple[str, ...], code: Optional[Path], bootstrap: Optional[str],
+          timeout: Optional[float], memory: Optional[int], concurrency: Optional[int], env: tuple[str, ...],
           name: Optional[str]) -> None:
     """Serve functions locally behind the Lambda Invoke API (boto3, the AWS CLI, AWS's emulator path).
 
     One function from the flags, or every function of the project file (pyproject.toml's
     [tool.lamina.functions.NAME] or lamina.toml) when no --handler/--code/--bootstrap is given.
+
+    Only clients a web page cannot imitate are served: requests must name this server (Host), carry no
+    Origin but those of --allow-origin, and sign Invoke and control-plane writes as the AWS SDKs and
+    CLI do (checked with --auth).
     """
+    from lamina.local.api.access import access_config, parse_credentials
     from lamina.local.frontends.serve import FrontendOptions, frontend_options
 
+    try:
+        credentials = parse_credentials(auth) if auth is not None else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--auth") from None
+    access = access_config(host, port, allow_origins=allow_origins, allow_hosts=allow_hosts,
+                           credentials=credentials)
     frontends = FrontendOptions(host=host, http_port=http_port, payload_format=http_format, watch=watch,
-                                data_dir=data_dir)
+                                data_dir=data_dir, cors_origins=list(http_cors_origins))
     overrides = _overrides(timeout, memory, concurrency, bootstrap, max_concurrency, snap_start, env)
     if template is not None:
         # The overrides are kept with the template: a reloaded template gets them again.
@@ -137,7 +162,7 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
         if project is not None:
             frontend_options(frontends, project=project, warn=_warn)
     try:
-        event_loop.run(_serve(host, port, functions, data_dir, frontends))
+        event_loop.run(_serve(host, port, functions, data_dir, frontends, access))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
@@ -147,7 +172,7 @@ def _warn(line: str) -> None:
 
 
 async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path,
-                 frontends: Any = None) -> None:
+                 frontends: Any = None, access: Any = None) -> None:
     from aiohttp import web
 
     from lamina.local.api.app import create_app, run_app
@@ -157,7 +182,7 @@ async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir
     local = LocalLambda(sink=sink)
     for config in functions:
         local.registry.put(config)
-    app = create_app(local)
+    app = create_app(local, access)
     mount_control_plane(app, data_dir, notify=lambda line: sink.write("lamina", line))
     if frontends is not None:  # HTTP front, durable Event queue, hot reload (lamina.local.frontends)
         from lamina.local.frontends.serve import install_frontends

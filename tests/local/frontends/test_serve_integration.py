@@ -24,7 +24,7 @@ from typing import Any, Optional
 import boto3
 from botocore.config import Config
 
-from tests.conftest import ROOT, free_port, stop_process, wait_for_port
+from tests.conftest import ROOT, free_port, sigv4_headers, stop_process, wait_for_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -65,7 +65,8 @@ class Served:
     def event(self, function: str, payload: bytes) -> int:
         url = f"http://127.0.0.1:{self.port}/2015-03-31/functions/{function}/invocations"
         request = urllib.request.Request(url, data=payload, method="POST",
-                                         headers={"X-Amz-Invocation-Type": "Event"})
+                                         headers=sigv4_headers("POST", url, payload,
+                                                               {"X-Amz-Invocation-Type": "Event"}))
         with urllib.request.urlopen(request, timeout=30) as response:
             return int(response.status)
 

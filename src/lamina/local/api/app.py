@@ -7,24 +7,31 @@ service through ``app[LOCAL_LAMBDA_KEY]``.
 
 from __future__ import annotations
 
-from typing import AsyncIterator
+from typing import AsyncIterator, Optional
 
 from aiohttp import web
 
 from lamina.local.api import invoke as invoke_api
 from lamina.local.api import invoke_stream as streaming_invoke
+from lamina.local.api.access import AccessConfig
 from lamina.local.api.invoke import LOCAL_LAMBDA_KEY
+from lamina.local.api.middleware import install_access
 from lamina.local.invoke.service import LocalLambda
 from lamina.runtime import protocol
 
 __all__ = ["LOCAL_LAMBDA_KEY", "create_app", "run_app"]
 
 
-def create_app(local: LocalLambda) -> web.Application:
-    """An aiohttp application serving ``local``; starts and stops it with the application."""
+def create_app(local: LocalLambda, access: Optional[AccessConfig] = None) -> web.Application:
+    """An aiohttp application serving ``local``; starts and stops it with the application.
+
+    ``access``: who may call it (:mod:`lamina.local.api.access`); ``lamina serve`` always gives it.
+    """
     # Bodies are read as streams with their own limits; this only lifts aiohttp's 1 MB default.
     app = web.Application(client_max_size=protocol.MAX_SYNC_REQUEST + 1)
     app[LOCAL_LAMBDA_KEY] = local
+    if access is not None:
+        install_access(app, access)
 
     async def lifecycle(app: web.Application) -> AsyncIterator[None]:
         await local.start()

@@ -25,7 +25,7 @@ from lamina.local.api.responses import service_error_response
 from lamina.local.invoke import streaming as streaming_relay
 from lamina.local.invoke.service import DRY_RUN, EVENT, REQUEST_RESPONSE, InvocationResult, LocalLambda
 from lamina.local.lifecycle.states import Kind
-from lamina.local.model import service_errors
+from lamina.local.model import names, payloads, service_errors
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import ServiceError
 from lamina.local.runtime_api.bodies import read_body
@@ -56,7 +56,7 @@ def _client_context(header: Optional[str]) -> Optional[str]:
     try:
         decoded = base64.b64decode(header, validate=True).decode()
         json.loads(decoded)
-    except (binascii.Error, UnicodeDecodeError, ValueError):
+    except (binascii.Error, UnicodeDecodeError, ValueError, RecursionError):
         raise ServiceError(error_types.INVALID_REQUEST_CONTENT,
                            "Client context must be a valid Base64-encoded JSON object.") from None
     return decoded
@@ -66,13 +66,6 @@ def _trace_id() -> str:
     """An X-Ray trace header as Lambda passes one to every invocation when the caller sent none."""
     return (f"Root=1-{int(time.time()):08x}-{secrets.token_hex(12)};Parent={secrets.token_hex(8)};"
             "Sampled=0")
-
-
-def _check_json(payload: bytes) -> None:
-    try:
-        json.loads(payload)
-    except ValueError as exc:
-        raise service_errors.invalid_json(str(exc)) from None
 
 
 async def invoke(request: web.Request) -> web.StreamResponse:
@@ -99,7 +92,8 @@ async def parse_invoke(request: web.Request, invocation_types: tuple[str, ...]) 
     """Validate an Invoke (or InvokeWithResponseStream) call as Lambda does, in Lambda's order."""
     local = _lambda(request)
     name = request.match_info["name"]
-    qualifier = request.query.get("Qualifier") or None
+    names.parse_function_name(name, namespaced=True)  # AWS's ValidationException before anything else
+    qualifier = names.parse_qualifier(request.query.get("Qualifier"))
     invocation_type = request.headers.get("X-Amz-Invocation-Type", REQUEST_RESPONSE)
     if invocation_type not in invocation_types:
         raise ServiceError(error_types.INVALID_PARAMETER_VALUE,
@@ -112,7 +106,7 @@ async def parse_invoke(request: web.Request, invocation_types: tuple[str, ...]) 
     if size > limit:
         raise service_errors.request_too_large(limit, "InvokeFunction")
     payload = payload or b"{}"  # Lambda hands an empty invocation an empty JSON object
-    _check_json(payload)
+    payloads.parse_json(payload)
     client_context = _client_context(request.headers.get("X-Amz-Client-Context"))
     options = {
         "qualifier": qualifier, "client_context": client_context,
@@ -155,6 +149,10 @@ async def emulator_invoke(request: web.Request) -> web.StreamResponse:
     if config is None:
         return web.Response(status=404, text="404 page not found")
     payload, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE, truncate=True)  # as the emulator
+    try:
+        payloads.check_depth(payload)  # passed on unparsed, but never deeper than a runtime can parse
+    except ServiceError as error:
+        return service_error_response(error, str(uuid.uuid4()))
     header = request.headers.get("X-Amz-Client-Context")
     client_context = None
     if header is not None:

@@ -110,7 +110,7 @@ def _body(result: Mapping[str, Any]) -> bytes:
 def _parse(payload: bytes) -> Any:
     try:
         return json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:  # too deep for the parser: not JSON
         raise MalformedResultError("the function's result is not JSON") from exc
 
 

@@ -4,6 +4,12 @@ It only moves bytes: it reads the request (refusing bodies over API Gateway's 10
 (:mod:`routes`), builds the event (:mod:`http_events`), calls the injected :data:`Invoker`, and sends
 what :mod:`http_results` makes of the result. Binding is 127.0.0.1 unless told otherwise.
 
+CORS is API Gateway's: off unless origins are configured (``cors_origins``; ``*`` for any), so a page
+of another origin cannot read the answers (a function may still send its own CORS headers, as through
+an API without a CORS configuration). For a configured origin the front answers preflights itself and
+adds ``Access-Control-Allow-Origin`` to every answer, overriding the function's, as API Gateway does.
+This server has only the route table's routes: the Invoke API and the control plane are not on it.
+
 A streamed response (a :class:`StreamedResponse`) is answered as a function URL in ``RESPONSE_STREAM``
 mode answers it: status, headers and cookies from its HTTP integration prelude (or ``200`` and its own
 content type), then the body in chunks as the function produces them. An error before the status is
@@ -16,6 +22,7 @@ import json
 import logging
 import os
 import time
+from collections.abc import Sequence
 from typing import Optional
 
 from aiohttp import ClientConnectionResetError, web
@@ -39,6 +46,12 @@ from lamina.local.frontends.http_results import (
 from lamina.local.frontends.routes import RouteTable
 from lamina.local.invoke.invoker import Invoker, StreamedResponse
 from lamina.local.model.service_errors import ServiceError
+from lamina.local.runtime_api.connection_limits import (
+    KEEPALIVE_TIMEOUT,
+    ConnectionLimiter,
+    ConnectionLimits,
+    LimitedSite,
+)
 from lamina.runtime import protocol
 
 __all__ = ["MAX_REQUEST_BYTES", "create_http_app", "start_http_server"]
@@ -48,6 +61,34 @@ _READ_CHUNK = 256 * 1024
 log = logging.getLogger("lamina.http")
 
 _TABLE = web.AppKey("route_table", RouteTable)
+_CORS = web.AppKey("cors_origins", frozenset)
+
+
+def _cors_origin(request: web.Request) -> Optional[str]:
+    """The Access-Control-Allow-Origin to answer ``request`` with, if its origin is configured."""
+    origin = request.headers.get("Origin")
+    origins = request.app[_CORS]
+    if origin is None or not origins:
+        return None
+    if "*" in origins:
+        return "*"
+    return origin if origin.rstrip("/") in origins else None
+
+
+def _preflight(request: web.Request, allow_origin: str) -> web.Response:
+    headers = {"Access-Control-Allow-Origin": allow_origin, "Access-Control-Max-Age": "600",
+               "Access-Control-Allow-Methods": request.headers["Access-Control-Request-Method"]}
+    asked = request.headers.get("Access-Control-Request-Headers")
+    if asked:
+        headers["Access-Control-Allow-Headers"] = asked
+    return web.Response(status=204, headers=headers)
+
+
+async def _add_cors(request: web.Request, response: web.StreamResponse) -> None:
+    allow_origin = _cors_origin(request)
+    if allow_origin is not None:
+        response.headers["Access-Control-Allow-Origin"] = allow_origin
+        response.headers.add("Vary", "Origin")
 
 
 class _TooLarge(Exception):
@@ -158,15 +199,20 @@ async def _relay(request: web.Request, streamed: StreamedResponse, request_id: s
 
 
 def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina",
-                    function_url: bool = False,
-                    max_request_bytes: int = MAX_REQUEST_BYTES) -> web.Application:
+                    function_url: bool = False, max_request_bytes: int = MAX_REQUEST_BYTES,
+                    cors_origins: Sequence[str] = ()) -> web.Application:
     """An aiohttp app that sends every request through ``table`` to ``invoke``.
 
     ``function_url`` builds function URL events (``$default``, no path parameters) for format 2.0.
+    ``cors_origins``: the origins CORS is answered for (``*``: any); none by default.
     """
 
     async def handle(request: web.Request) -> web.StreamResponse:
         context = EventContext.now(api_id)
+        if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
+            allow_origin = _cors_origin(request)
+            if allow_origin is not None:  # a preflight API Gateway answers without the function
+                return _preflight(request, allow_origin)
         match = table.match(request.method, request.rel_url.raw_path)
         if match is None:
             return _to_aiohttp(gateway_error(404, "Not Found"), context.request_id)
@@ -212,16 +258,26 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
 
     app = web.Application(client_max_size=max_request_bytes + 1)
     app[_TABLE] = table
+    app[_CORS] = frozenset(origin.rstrip("/") for origin in cors_origins)
+    if cors_origins:
+        app.on_response_prepare.append(_add_cors)
     app.router.add_route("*", "/{tail:.*}", handle)
     return app
 
 
 async def start_http_server(app: web.Application, host: str = "127.0.0.1", port: int = 3000,
-                            runner: Optional[web.AppRunner] = None) -> web.AppRunner:
-    """Start ``app`` on ``host:port``; the caller awaits ``runner.cleanup()`` to stop it."""
+                            runner: Optional[web.AppRunner] = None,
+                            limits: Optional[ConnectionLimits] = None) -> web.AppRunner:
+    """Start ``app`` on ``host:port``; the caller awaits ``runner.cleanup()`` to stop it.
+
+    Connections are bounded (header timeout, count: :mod:`lamina.local.runtime_api.connection_limits`).
+    """
     # lingering_time: after a 413, read (and drop) the rest of the upload for a moment only, so the
     # client can read the answer and a stop is not held up by aiohttp's default 10 s.
-    runner = runner or web.AppRunner(app, access_log=None, lingering_time=1.0)
+    runner = runner or web.AppRunner(app, access_log=None, lingering_time=1.0,
+                                     keepalive_timeout=KEEPALIVE_TIMEOUT)
     await runner.setup()
-    await web.TCPSite(runner, host, port).start()
+    assert runner.server is not None
+    limiter = ConnectionLimiter(runner.server, limits or ConnectionLimits.from_environment(), "HTTP front")
+    await LimitedSite(runner, limiter, host=host, port=port).start()
     return runner

@@ -42,6 +42,7 @@ class FrontendOptions:
     event_configs: Dict[str, EventInvokeConfig] = field(default_factory=dict)
     template: Optional[Path] = None  # watched with the code: edits reload the functions and routes
     overrides: Dict[str, Any] = field(default_factory=dict)  # FunctionConfig changes from the flags
+    cors_origins: List[str] = field(default_factory=list)  # the HTTP front's CORS ("*": any origin)
 
 
 @dataclass

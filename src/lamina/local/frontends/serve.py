@@ -130,7 +130,8 @@ class Frontends:
         self._table = table
         if table is not None and self.options.http_port is not None:
             app = create_http_app(table, local_invoker(self.local),
-                                  function_url=self.options.payload_format == FUNCTION_URL)
+                                  function_url=self.options.payload_format == FUNCTION_URL,
+                                  cors_origins=self.options.cors_origins)
             self._http = await start_http_server(app, self.options.host, self.options.http_port)
             for route in table.routes:
                 self._say(f"http://{self.options.host}:{self.options.http_port} {route.route_key} -> "

@@ -18,10 +18,26 @@ LATEST = "$LATEST"
 # Function names as Lambda accepts them (the name part of an ARN).
 NAME_PATTERN = re.compile(r"[a-zA-Z0-9_-]{1,64}")
 
+# botocore's patterns, quoted in AWS's ValidationException messages. FunctionName (CreateFunction,
+# Update…) takes a plain name; NamespacedFunctionName (Invoke, GetFunction, DeleteFunction…) also a
+# dotted one and the $LATEST.PUBLISHED qualifier.
 FUNCTION_NAME_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?"
                          r"((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_]+)(:(\$LATEST|[a-zA-Z0-9-_]+))?")
-_FUNCTION_NAME = re.compile(r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?(?:[a-z0-9-]+:)??(?:\d{12}:)?(?:function:)?"
-                            r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?")
+NAMESPACED_FUNCTION_NAME_PATTERN = (r"(arn:(aws[a-zA-Z-]*)?:lambda:)?"
+                                    r"((eusc-)?[a-z]{2}((-gov)|(-iso([a-z]?)))?-[a-z]+-\d{1}:)?(\d{12}:)?(function:)?([a-zA-Z0-9-_\.]+)(:(\$LATEST(\.PUBLISHED)?|[a-zA-Z0-9-_]+))?")
+QUALIFIER_PATTERN = r"\$(LATEST(\.PUBLISHED)?)|[a-zA-Z0-9-_$]+"
+MAX_FUNCTION_NAME = 140
+MAX_NAMESPACED_FUNCTION_NAME = 256
+MAX_QUALIFIER = 128
+_PREFIX = (r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?"
+           r"(?:(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso(?:[a-z]?)))?-[a-z]+-\d{1}:)?(?:\d{12}:)?(?:function:)?")
+# The same patterns with the name and qualifier captured (ASCII: \d is 0-9 only, as in Java).
+_FUNCTION_NAME = re.compile(
+    _PREFIX + r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?", re.ASCII)
+_NAMESPACED_FUNCTION_NAME = re.compile(
+    _PREFIX + r"(?P<name>[a-zA-Z0-9-_\.]+)(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
+    re.ASCII)
+_QUALIFIER = re.compile(QUALIFIER_PATTERN, re.ASCII)
 LAYER_NAME_PATTERN = (r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
 _LAYER_NAME = re.compile(r"(?:arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:)?([a-zA-Z0-9-_]{1,140})")
 LAYER_VERSION_ARN_PATTERN = r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
@@ -41,16 +57,41 @@ def layer_version_arn(region: str, layer_name: str, version: int) -> str:
     return f"{layer_arn(region, layer_name)}:{version}"
 
 
-def parse_function_name(value: str) -> tuple[str, str | None]:
-    """``(name, qualifier)`` from any accepted form of FunctionName."""
-    match = _FUNCTION_NAME.fullmatch(value)
-    if match is None or len(value) > 140:
+def parse_function_name(value: str, *, namespaced: bool = False) -> tuple[str, str | None]:
+    """``(name, qualifier)`` from any accepted form of FunctionName, or AWS's ValidationException.
+
+    ``namespaced``: the member is a NamespacedFunctionName (Invoke, InvokeWithResponseStream,
+    GetFunction, DeleteFunction…), which is longer and admits dots; else a FunctionName.
+    """
+    limit = MAX_NAMESPACED_FUNCTION_NAME if namespaced else MAX_FUNCTION_NAME
+    if len(value) > limit:
         raise errors.validation(value, "functionName",
-                                f"Member must satisfy regular expression pattern: {FUNCTION_NAME_PATTERN}")
+                                f"Member must have length less than or equal to {limit}")
+    pattern, text = ((_NAMESPACED_FUNCTION_NAME, NAMESPACED_FUNCTION_NAME_PATTERN) if namespaced
+                     else (_FUNCTION_NAME, FUNCTION_NAME_PATTERN))
+    match = pattern.fullmatch(value)
+    if match is None:
+        raise errors.validation(value, "functionName",
+                                f"Member must satisfy regular expression pattern: {text}")
     name, qualifier = match.group("name"), match.group("qualifier")
-    if not NAME_PATTERN.fullmatch(name):
+    if len(name) > 64:
         raise errors.validation(value, "functionName", "Member must have length less than or equal to 64")
     return name, qualifier
+
+
+def parse_qualifier(value: str | None) -> str | None:
+    """The ``Qualifier`` query member as Lambda checks it (a version, an alias or ``$LATEST``)."""
+    if value is None:
+        return None
+    if not value:
+        raise errors.validation(value, "qualifier", "Member must have length greater than or equal to 1")
+    if len(value) > MAX_QUALIFIER:
+        raise errors.validation(value, "qualifier",
+                                f"Member must have length less than or equal to {MAX_QUALIFIER}")
+    if _QUALIFIER.fullmatch(value) is None:
+        raise errors.validation(value, "qualifier",
+                                f"Member must satisfy regular expression pattern: {QUALIFIER_PATTERN}")
+    return value
 
 
 def parse_layer_name(value: str) -> str:

@@ -26,6 +26,14 @@ STATUS: dict[str, int] = {
     error_types.SERVICE: 500,
 }
 SNAPSTART_EXCEPTION = "SnapStartException"
+# Refusals before any operation runs: who may call (AWS's request authentication, lamina's origin and
+# host checks). Only the local Lambda's HTTP APIs raise them, so they are named here, not in the runtime.
+ACCESS_DENIED = "AccessDeniedException"
+MISSING_AUTHENTICATION_TOKEN = "MissingAuthenticationTokenException"
+INCOMPLETE_SIGNATURE = "IncompleteSignatureException"
+INVALID_SIGNATURE = "InvalidSignatureException"
+UNRECOGNIZED_CLIENT = "UnrecognizedClientException"
+ENVIRONMENT_LIMIT = 4096  # bytes of Environment.Variables as JSON (Lambda's 4 KB quota)
 
 
 class ServiceError(Exception):
@@ -75,12 +83,56 @@ def validation(value: object, member: str, constraint: str) -> ServiceError:
                         f"constraint: {constraint}")
 
 
+def json_too_deep(depth: int, limit: int) -> ServiceError:
+    """A JSON body nested ``depth`` levels, over Lambda's (Jackson's) ``limit``."""
+    if depth > limit:
+        return invalid_json(f"Document nesting depth ({depth}) exceeds the maximum allowed ({limit}, "
+                            "from `StreamReadConstraints.getMaxNestingDepth()`)")
+    # Python's parser ran out of stack a few levels short of Lambda's bound
+    return invalid_json(f"Document nesting depth ({depth}) is too deep to parse")
+
+
 def snapstart_restore_failed(message: str) -> ServiceError:
     """What Invoke answers when the after-restore hooks failed (``message``: the hook's own)."""
     return ServiceError(SNAPSTART_EXCEPTION,
                         "The afterRestore() runtime hook encountered an error "
                         f"({error_types.AFTER_RESTORE_ERROR}: {message}). "
                         "For more information, check the Amazon CloudWatch logs.", status=400)
+
+
+# --- who may call: authentication, origin, host -------------------------------------------------
+
+
+def access_denied(message: str) -> ServiceError:
+    return ServiceError(ACCESS_DENIED, message, status=403)
+
+
+def missing_authentication_token() -> ServiceError:
+    return ServiceError(MISSING_AUTHENTICATION_TOKEN, "Missing Authentication Token", status=403)
+
+
+def incomplete_signature(missing: list[str], authorization: str) -> ServiceError:
+    """``missing``: AWS's sentences for each absent part (``Authorization header requires …``)."""
+    return ServiceError(INCOMPLETE_SIGNATURE, " ".join([*missing, f"Authorization={authorization}"]),
+                        status=403)
+
+
+def invalid_signature() -> ServiceError:
+    return ServiceError(INVALID_SIGNATURE,
+                        "The request signature we calculated does not match the signature you provided. "
+                        "Check your AWS Secret Access Key and signing method. Consult the service "
+                        "documentation for details.", status=403)
+
+
+def signature_expired(signed: str, earliest: str, now: str) -> ServiceError:
+    return ServiceError(INVALID_SIGNATURE,
+                        f"Signature expired: {signed} is now earlier than {earliest} ({now} - 15 min.)",
+                        status=403)
+
+
+def unrecognized_client() -> ServiceError:
+    return ServiceError(UNRECOGNIZED_CLIENT, "The security token included in the request is invalid.",
+                        status=403)
 
 
 # --- the control plane's ---------------------------------------------------------------------------
@@ -119,6 +171,13 @@ def combined_too_large(actual: int) -> ServiceError:
 
 def code_storage_exceeded() -> ServiceError:
     return ServiceError(error_types.CODE_STORAGE_EXCEEDED, "Code storage limit exceeded.")
+
+
+def environment_too_large(measured: str) -> ServiceError:
+    """``measured``: the variables as Lambda measures them (compact JSON), which AWS quotes back."""
+    return invalid_parameter("Lambda was unable to configure your environment variables because the "
+                             "environment variables you have provided exceeded the 4KB limit. "
+                             f"String measured: {measured}")
 
 
 def bad_zip(reason: str) -> ServiceError:

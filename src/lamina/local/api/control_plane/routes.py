@@ -23,6 +23,7 @@ from lamina.local.api.control_plane.service import ControlPlane, OnChange
 from lamina.local.api.control_plane.store import FunctionStore
 from lamina.local.api.responses import service_error_response
 from lamina.local.model import names as arns
+from lamina.local.model import payloads
 from lamina.local.model import service_errors as errors
 from lamina.runtime import error_types, protocol
 
@@ -108,10 +109,7 @@ async def _body(request: web.Request, operation: str) -> dict[str, Any]:
     raw = b"".join(chunks)
     if not raw.strip():
         return {}
-    try:
-        body = json.loads(raw)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise errors.invalid_json(str(exc)) from None
+    body = payloads.parse_json(raw)
     if not isinstance(body, dict):
         raise errors.invalid_json("expected a JSON object")
     request_types.check(body)

@@ -14,6 +14,7 @@ import base64
 import binascii
 import contextlib
 import datetime as dt
+import json
 import re
 import uuid
 from collections.abc import Callable, Iterator
@@ -92,7 +93,7 @@ class ControlPlane:
         zip_bytes = _zip_from(body, "UpdateFunctionCode")
         # read, check the revision and write as one step against concurrent updates
         with self.store.lock, self._freeing_code_on_error():
-            record = self._latest(function_name)
+            record = self._latest(function_name, namespaced=False)
             _check_revision(record, body)
             configuration = dict(record.configuration)
             if body.get("Architectures") is not None:
@@ -110,7 +111,7 @@ class ControlPlane:
 
     def update_function_configuration(self, function_name: str, body: dict[str, Any]) -> dict[str, Any]:
         with self.store.lock:
-            record = self._latest(function_name)
+            record = self._latest(function_name, namespaced=False)
             _check_revision(record, body)
             configuration = dict(record.configuration)
             layer_codes = self._apply_configuration(configuration, body, previous=record.layers)
@@ -158,9 +159,12 @@ class ControlPlane:
         """The stored function called ``name`` (for the local Lambda's registry)."""
         return self.store.get_function(name)
 
-    def _latest(self, function_name: str, qualifier: str | None = None) -> FunctionRecord:
-        name, name_qualifier = arns.parse_function_name(function_name)
-        qualifier = qualifier or name_qualifier
+    def _latest(self, function_name: str, qualifier: str | None = None, *,
+                namespaced: bool = True) -> FunctionRecord:
+        """``namespaced``: the operation's FunctionName is botocore's NamespacedFunctionName (reads,
+        DeleteFunction), as Invoke's is; updates take a plain FunctionName."""
+        name, name_qualifier = arns.parse_function_name(function_name, namespaced=namespaced)
+        qualifier = arns.parse_qualifier(qualifier) or name_qualifier
         record = self.store.get_function(name)
         if record is None or qualifier not in (None, LATEST):
             arn = arns.function_arn(arns.DEFAULT_REGION if record is None else _region_of(record), name)
@@ -434,7 +438,11 @@ def _environment(variables: Any) -> dict[str, str]:
             f"Reserved keys used in this request: {','.join(reserved)}")
     for key in variables:
         _matching(key, ENV_KEY_PATTERN, "environment.variables")
-    return {str(key): str(value) for key, value in variables.items()}
+    checked = {str(key): str(value) for key, value in variables.items()}
+    measured = json.dumps(checked, separators=(",", ":"), ensure_ascii=False)  # as Lambda measures them
+    if len(measured.encode()) > errors.ENVIRONMENT_LIMIT:
+        raise errors.environment_too_large(measured)
+    return checked
 
 
 def _region_of(record: FunctionRecord) -> str:

@@ -9,6 +9,7 @@ from pathlib import Path
 from lamina.local.api.control_plane.service import ControlPlane
 from lamina.local.api.control_plane.store import FunctionStore
 from lamina.local.api.control_plane.task import function_config
+from lamina.local.sandbox import bubblewrap
 
 from .conftest import ROLE
 from .zips import make_zip
@@ -74,11 +75,13 @@ def test_provided_runtime_without_its_own_bootstrap_starts_the_layers(tmp_path: 
 def test_bwrap_mode_mounts_code_at_var_task_and_layers_at_opt(tmp_path: Path) -> None:
     store, plane = deploy(tmp_path, "provided.al2023", {"app.py": ""}, [{"bootstrap": BOOT % "layer"}])
     config = function_config(plane.function("f"), store, mode="bwrap")  # type: ignore[arg-type]
-    command = config.command()
+    assert (config.sandbox, config.layers, config.ephemeral_storage_mb) == ("bwrap", (), 512)
+    command, _ = bubblewrap.wrap(config.command(), config.code_dir, config.opt_dir)
     assert command[0] == "bwrap" and command[-2] == "/opt/bootstrap"
-    assert ["--ro-bind", str(config.code_dir), "/var/task"] == command[4:7]
+    at = command.index(str(config.code_dir))
+    assert command[at - 1:at + 2] == ["--ro-bind", str(config.code_dir), "/var/task"]
+    assert command[command.index("/opt") - 2:command.index("/opt")] == ["--ro-bind", str(config.opt_dir)]
     assert config.environment["LAMBDA_TASK_ROOT"] == "/var/task"
-    assert config.layers == ()
 
 
 def test_deleting_the_function_frees_its_merged_layers(tmp_path: Path) -> None:

@@ -9,20 +9,35 @@ threads at once, and a caller may hold the lock around several statements and a 
 from __future__ import annotations
 
 import contextlib
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-__all__ = ["Database"]
+__all__ = ["Database", "private_directory"]
+
+
+def private_directory(path: Path) -> Path:
+    """``path`` as a directory only its owner can enter (0700): it holds functions' code and secrets."""
+    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    os.chmod(path, 0o700)
+    return path
 
 
 class Database:
-    """A SQLite file opened with ``schema`` applied; statements run under :attr:`lock`."""
+    """A SQLite file opened with ``schema`` applied; statements run under :attr:`lock`.
+
+    The file is its owner's only (0600); SQLite gives its ``-wal`` and ``-shm`` files the same mode.
+    """
 
     def __init__(self, path: Path, schema: str, pragmas: Sequence[str] = ()) -> None:
         """``pragmas`` (e.g. ``"synchronous=FULL"``) are set after WAL mode, before the schema."""
         self.lock = threading.RLock()
+        os.close(os.open(path, os.O_CREAT | os.O_WRONLY, 0o600))
+        for suffix in ("", "-wal", "-shm"):
+            with contextlib.suppress(FileNotFoundError):
+                os.chmod(f"{path}{suffix}", 0o600)
         self.connection = sqlite3.connect(str(path), check_same_thread=False, isolation_level=None)
         for pragma in ("journal_mode=WAL", *pragmas):
             self.connection.execute(f"PRAGMA {pragma}")

@@ -172,3 +172,13 @@ def test_exit_descriptions_use_gos_wording() -> None:
     assert function_errors.exit_description(-9) == "signal: killed"
     assert function_errors.exit_description(-11) == "signal: segmentation fault"
     assert function_errors.exited_message(0) == "Runtime exited without providing a reason"
+
+
+def test_a_second_concurrent_next_is_refused_and_the_first_poll_keeps_its_place() -> None:
+    lifecycle = Lifecycle()
+    assert isinstance(lifecycle.next_requested(), Wait)
+    second = lifecycle.next_requested()
+    assert isinstance(second, Reply) and second.status == 403
+    assert json.loads(second.body)["errorType"] == "InvalidStateTransition"
+    delivered = lifecycle.assign(_invocation("req-9"))
+    assert isinstance(delivered, Deliver) and delivered.invocation.request_id == "req-9"

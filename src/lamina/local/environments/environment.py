@@ -33,6 +33,7 @@ from lamina.local.model import log_lines
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.local.sandbox.containment import Containment
 from lamina.runtime import error_types
 
 
@@ -40,13 +41,15 @@ class ExecutionEnvironment:
     """A runtime process serving one function, one invocation at a time."""
 
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
+                 containment: Containment,
                  on_exit: Optional[Callable[[ExecutionEnvironment], None]] = None) -> None:
         self.config = config
         self.id = uuid.uuid4().hex[:8]
         self.lifecycle = Lifecycle(snap_start=config.snap_start)
         self.last_used = time.monotonic()
         self.process = EnvironmentProcess(config, server, sink, self, self.lifecycle, self._emit,
-                                          self._complete, lambda: on_exit(self) if on_exit else None)
+                                          self._complete, lambda: on_exit(self) if on_exit else None,
+                                          containment.scope(self.id))
         self._sink = sink
         self._poll: Optional[asyncio.Future[tuple[Invocation, int]]] = None
         self._result: Optional[asyncio.Future[Outcome]] = None

@@ -31,6 +31,7 @@ from lamina.local.model import log_lines
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.local.sandbox.containment import Containment
 
 
 @dataclass
@@ -48,13 +49,15 @@ class ManagedEnvironment:
     """An execution environment serving up to ``config.environment_concurrency`` invocations at once."""
 
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
+                 containment: Containment,
                  on_exit: Optional[Callable[[ManagedEnvironment], None]] = None) -> None:
         self.config = config
         self.id = uuid.uuid4().hex[:8]
         self.lifecycle = ManagedLifecycle(config.environment_concurrency or 1)
         self.last_used = time.monotonic()
         self.process = EnvironmentProcess(config, server, sink, self, self.lifecycle, self._emit,
-                                          self._complete, lambda: on_exit(self) if on_exit else None)
+                                          self._complete, lambda: on_exit(self) if on_exit else None,
+                                          containment.scope(self.id))
         self._sink = sink
         self._runs: dict[str, _Run] = {}
         self._polls: collections.deque[asyncio.Future[tuple[Invocation, int]]] = collections.deque()

@@ -25,6 +25,7 @@ from lamina.local.lifecycle.states import Invocation
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import too_many_requests
 from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.local.sandbox.containment import Containment
 
 Environment = Union[ExecutionEnvironment, ManagedEnvironment]
 
@@ -32,8 +33,10 @@ Environment = Union[ExecutionEnvironment, ManagedEnvironment]
 class FunctionPool:
     """Environments for one :class:`FunctionConfig`."""
 
-    def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink) -> None:
+    def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
+                 containment: Containment) -> None:
         self.config = config
+        self._containment = containment
         self.shared = bool(config.environment_concurrency)  # managed instances
         self._server = server
         self._sink = sink
@@ -136,9 +139,11 @@ class FunctionPool:
     async def _new_environment(self) -> Environment:
         env: Environment
         if self.shared:
-            env = ManagedEnvironment(self.config, self._server, self._sink, on_exit=self._forget)
+            env = ManagedEnvironment(self.config, self._server, self._sink, self._containment,
+                                     on_exit=self._forget)
         else:
-            env = ExecutionEnvironment(self.config, self._server, self._sink, on_exit=self._forget)
+            env = ExecutionEnvironment(self.config, self._server, self._sink, self._containment,
+                                       on_exit=self._forget)
         self._environments.add(env)
         await env.process.start()
         return env

@@ -15,8 +15,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Callable, Optional, Protocol, Union
 
 from lamina.local.environments.logsink import LogSink
@@ -33,7 +36,8 @@ from lamina.local.model import function_errors, log_lines
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
-from lamina.local.sandbox import memory, variables
+from lamina.local.sandbox import bubblewrap, memory, variables
+from lamina.local.sandbox.containment import EnvironmentScope
 from lamina.local.sandbox.process import RuntimeProcess
 from lamina.runtime import error_types
 
@@ -85,8 +89,9 @@ class EnvironmentProcess:
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
                  owner: InvocationOwner, lifecycle: EnvironmentLifecycle,
                  emit: Callable[[str], None], complete: Callable[[Outcomes], None],
-                 on_exit: Callable[[], None]) -> None:
+                 on_exit: Callable[[], None], scope: EnvironmentScope) -> None:
         self.config = config
+        self.scope = scope
         self.lifecycle = lifecycle
         self.peak_memory = 0  # bytes, the highest the environment's memory was measured at
         self.init_duration_ms: Optional[float] = None
@@ -103,6 +108,7 @@ class EnvironmentProcess:
         self._init_reported = False
         self._measuring = False
         self._next_measure = 0.0
+        self._tmp: Optional[Path] = None
 
     @property
     def pid(self) -> Optional[int]:
@@ -115,11 +121,11 @@ class EnvironmentProcess:
     async def start(self) -> None:
         """Open the Runtime API socket and start the runtime process (the init phase begins)."""
         self._address = await self._server.attach(self)
-        env = variables.build(self.config, self._address)
+        argv, env = self._command(variables.build(self.config, self._address))
         self.spawned_at = time.perf_counter()
         self._emit(log_lines.init_start(self.config.runtime_name))
         try:
-            await self.runtime.spawn(self.config.command(), self.config.code_dir, env)
+            await self.runtime.spawn(argv, self.config.code_dir, env, preexec=self.scope.preexec())
         except OSError as exc:
             self.spawn_error = f"fork/exec {exc.filename or self.config.command()[0]}: {exc.strerror}"
             self.lifecycle.shut_down()
@@ -144,6 +150,31 @@ class EnvironmentProcess:
             self.runtime.read()
             raise EnvironmentLost(outcome.request_id)
         return outcome
+
+    def _command(self, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The runtime's argv and variables in this environment's sandbox mode.
+
+        bubblewrap gives it its own ``/tmp``; in path mode it gets a private directory of its own as
+        ``TMPDIR`` (removed with the environment), since Lambda never shares ``/tmp`` between
+        environments.
+        """
+        env.update(self.scope.variables())
+        if self.config.sandbox == "bwrap":
+            env.pop("TMPDIR", None)  # the host's; the sandbox has its own /tmp
+            argv, extra = bubblewrap.wrap(self.config.command(), self.config.code_dir, self.config.opt_dir,
+                                          self.config.ephemeral_storage_mb)
+            return argv, {**env, **extra, **self.config.environment}
+        self._tmp = Path(tempfile.mkdtemp(prefix=f"lamina-{self.config.name}-"))
+        private = {"TMPDIR": str(self._tmp), "TMP": str(self._tmp), "TEMP": str(self._tmp)}
+        return self.config.command(), {**env, **private, **self.config.environment}
+
+    def pids(self) -> list[int]:
+        """The environment's live processes (whose connections the Runtime API answers)."""
+        pid = self.pid
+        found = set(self.scope.pids())
+        if pid is not None:
+            found.update(memory.process_tree(pid))
+        return sorted(found)
 
     def spawn_failure(self, request_id: str) -> Optional[Outcome]:
         """How an invocation ends on an environment whose runtime could not start, if it could not."""
@@ -249,7 +280,9 @@ class EnvironmentProcess:
             self.kill()
 
     def kill(self) -> None:
+        """End every process of the environment, as Lambda resets a sandbox."""
         self.runtime.kill()
+        self.scope.kill_all()
 
     async def stop(self) -> None:
         """Shut the environment down (idle timeout, config change, server exit)."""
@@ -267,5 +300,9 @@ class EnvironmentProcess:
         self._ended()
 
     def _ended(self) -> None:
+        self.scope.close()
+        if self._tmp is not None:
+            shutil.rmtree(self._tmp, ignore_errors=True)
+            self._tmp = None
         self.exited.set()
         self._on_exit()

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Optional
 
-from lamina.local.database import Database
+from lamina.local.database import Database, private_directory
 
 __all__ = ["EventQueue", "QueuedEvent", "default_queue_path"]
 
@@ -59,7 +59,7 @@ class EventQueue:
 
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        private_directory(self.path.parent)
         # synchronous=FULL: each commit is synced to disk (in WAL mode NORMAL would not), before the 202.
         self._database = Database(self.path, _SCHEMA, ("synchronous=FULL", "busy_timeout=5000"))
         self._db = self._database.connection

@@ -30,6 +30,7 @@ from lamina.local.lifecycle.states import Invocation, Kind
 from lamina.local.model import function_errors, service_errors
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.local.sandbox.containment import Containment
 from lamina.runtime import error_types, protocol
 
 # How often environments' memory is sampled, and idle ones are looked for.
@@ -80,6 +81,7 @@ class LocalLambda:
         self._background: set[asyncio.Task[object]] = set()
         self._monitor: Optional[asyncio.Task[None]] = None
         self.events: Optional[AsyncInvoker] = None  # the durable Event queue, once opened
+        self._containment: Optional[Containment] = None
         self._started = False
         self.registry.subscribe(self._function_changed)
 
@@ -123,6 +125,9 @@ class LocalLambda:
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
         self._pools.clear()
         await self.runtime_api.close()
+        if self._containment is not None:
+            self._containment.close()
+            self._containment = None
 
     async def __aenter__(self) -> LocalLambda:
         await self.start()
@@ -130,6 +135,13 @@ class LocalLambda:
 
     async def __aexit__(self, *exc: object) -> None:
         await self.close()
+
+    @property
+    def containment(self) -> Containment:
+        """How this service keeps hold of its environments' processes (chosen on first use)."""
+        if self._containment is None:
+            self._containment = Containment.detect()
+        return self._containment
 
     def pool(self, name: str) -> Optional[FunctionPool]:
         return self._pools.get(name)
@@ -185,7 +197,7 @@ class LocalLambda:
     def _pool_for(self, config: FunctionConfig) -> FunctionPool:
         pool = self._pools.get(config.name)
         if pool is None or pool.config is not config:
-            pool = FunctionPool(config, self.runtime_api, self.sink)
+            pool = FunctionPool(config, self.runtime_api, self.sink, self.containment)
             self._pools[config.name] = pool
         return pool
 

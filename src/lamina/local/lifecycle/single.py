@@ -77,6 +77,10 @@ class Lifecycle(InvocationPosts):
         if self.current is not None:
             # A second next for an unanswered invocation gets the same event again, as AWS's emulator does.
             return self._deliver()
+        if self.polling:
+            # One poll at a time: a second concurrent next is refused, never handed the first one's
+            # place (which would leave the first waiting for ever).
+            return transition_refused(State.READY.value, State.READY.value)
         self.state = State.READY
         self.polling = True
         return Wait()

@@ -49,6 +49,12 @@ class FunctionConfig:
     queue_size: int = 100  # invocations waiting for an environment before 429
     idle_timeout: float = 300.0  # seconds a warm environment is kept
     init_timeout: float = protocol.INIT_TIMEOUT_SECONDS
+    # How the environment sees Lambda's filesystem: "path" (the code where it is, a private TMPDIR) or
+    # "bwrap" (bubblewrap: /var/task, /opt, a private /tmp of ephemeral_storage_mb; see
+    # lamina.local.sandbox.bubblewrap), with opt_dir the merged layers shown at /opt.
+    sandbox: str = "path"
+    opt_dir: Optional[Path] = None
+    ephemeral_storage_mb: int = 512
     version: str = LATEST
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT

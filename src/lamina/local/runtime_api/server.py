@@ -17,10 +17,11 @@ from aiohttp import web
 
 from lamina.local.lifecycle.states import Invocation, Reply
 from lamina.local.model.function_config import FunctionConfig
-from lamina.local.runtime_api import streaming
+from lamina.local.runtime_api import peers, streaming
 from lamina.local.runtime_api.bodies import read_body
+from lamina.local.runtime_api.connection_limits import ConnectionLimiter, ConnectionLimits, LimitedSite
 from lamina.local.runtime_api.relay import StreamRelay
-from lamina.local.runtime_api.trailers import TrailerAwareServer, local_port_of
+from lamina.local.runtime_api.trailers import TrailerAwareServer, connection_of, local_port_of
 from lamina.runtime import error_types, protocol
 
 _PREFIX = f"/{protocol.API_VERSION}"
@@ -50,6 +51,9 @@ class RuntimeApiHandler(Protocol):
     def stream_relay(self, request_id: str) -> Optional[StreamRelay]:
         """The relay of ``request_id`` if the environment is running it and its caller streams."""
 
+    def pids(self) -> list[int]:
+        """The environment's live processes: the only ones whose connections are answered."""
+
 
 def _reply(reply: Reply) -> web.Response:
     return web.Response(status=reply.status, body=reply.body, content_type="application/json")
@@ -59,6 +63,9 @@ def _not_supported(error_type: str, message: str) -> web.Response:
     return _reply(Reply.error(202, error_type, message))
 
 
+# Another process of this machine (another function's, say) connected to this environment's port.
+_FOREIGN_PEER = Reply.error(403, "AccessDeniedException", "The Runtime API of an execution environment "
+                            "answers only that environment's processes")
 _INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
 _RESTORE_PATHS = (protocol.PATH_RESTORE_NEXT, protocol.PATH_RESTORE_ERROR)
 
@@ -66,10 +73,13 @@ _RESTORE_PATHS = (protocol.PATH_RESTORE_NEXT, protocol.PATH_RESTORE_ERROR)
 class RuntimeApiServer:
     """Serves the Runtime API for every execution environment of this process."""
 
-    def __init__(self, host: str = "127.0.0.1") -> None:
+    def __init__(self, host: str = "127.0.0.1", limits: Optional[ConnectionLimits] = None) -> None:
         self.host = host
         self._environments: dict[int, RuntimeApiHandler] = {}
-        self._sites: dict[int, web.SockSite] = {}
+        self._sites: dict[int, web.BaseSite] = {}
+        # Header timeout and connection bound over all environments' sockets (connection_limits).
+        self._limits = limits or ConnectionLimits.from_environment()
+        self._limiter: Optional[ConnectionLimiter] = None
         # The runtime's long-poll must end when the runtime goes away, so the poll is not left dangling.
         # Its connections also keep chunked requests' trailers (mid-stream errors of streamed responses).
         server = TrailerAwareServer(self._dispatch, handler_cancellation=True, access_log=None)
@@ -79,6 +89,8 @@ class RuntimeApiServer:
     async def start(self) -> None:
         if not self._started:
             await self._runner.setup()
+            assert self._runner.server is not None
+            self._limiter = ConnectionLimiter(self._runner.server, self._limits, "Runtime API")
             self._started = True
 
     async def attach(self, environment: RuntimeApiHandler) -> str:
@@ -90,7 +102,8 @@ class RuntimeApiServer:
         sock.listen(16)
         sock.setblocking(False)
         port = int(sock.getsockname()[1])
-        site = web.SockSite(self._runner, sock)
+        assert self._limiter is not None
+        site = LimitedSite(self._runner, self._limiter, host=self.host, port=port, sock=sock)
         await site.start()
         self._environments[port] = environment
         self._sites[port] = site
@@ -113,8 +126,12 @@ class RuntimeApiServer:
     async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
         port = local_port_of(request)
         environment = self._environments.get(port) if port is not None else None
-        if environment is None:
+        if environment is None or port is None:
             return web.Response(status=500, text="execution environment is gone")
+        if not self._peer_allowed(request, environment, port):
+            refusal = _reply(_FOREIGN_PEER)
+            refusal.force_close()  # the connection answers nothing more
+            return refusal
         path, method = request.path, request.method
         if method == "GET" and path == protocol.PATH_NEXT:
             return await self._next(environment)
@@ -137,6 +154,18 @@ class RuntimeApiServer:
         if method == "POST" and path == "/2020-01-01/extension/register":
             return _reply(Reply.error(403, "Extension.RegistrationClosed", "Extension registration closed"))
         return web.Response(status=404, text="404 page not found\n")
+
+    @staticmethod
+    def _peer_allowed(request: web.BaseRequest, environment: RuntimeApiHandler, port: int) -> bool:
+        """Whether the connection comes from the environment's own processes (once per connection)."""
+        connection = connection_of(request)
+        if connection is None:
+            return False
+        if connection.peer_allowed is None:
+            peer = connection.peer_port
+            owners = environment.pids()
+            connection.peer_allowed = peer is not None and peers.connection_from(port, peer, owners)
+        return connection.peer_allowed
 
     async def _next(self, environment: RuntimeApiHandler) -> web.StreamResponse:
         answer = await environment.on_next()

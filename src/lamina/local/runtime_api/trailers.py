@@ -135,23 +135,29 @@ class TrailerScanner:
         self._state = _State.HEAD
 
 
-class _ScanningRequestHandler(web_protocol.RequestHandler):
+class RuntimeApiConnection(web_protocol.RequestHandler):
     """aiohttp's connection handler with a :class:`TrailerScanner` looking at the same bytes first.
 
     It also keeps the port the connection arrived on (:attr:`local_port`), read once per connection:
     the Runtime API routes every request by it, and asking the transport per request costs a
-    ``getsockname`` system call under uvloop.
+    ``getsockname`` system call under uvloop; the peer's port (:attr:`peer_port`); and whether the
+    peer was found to be one of the environment's own processes (:attr:`peer_allowed`, decided on
+    the connection's first request, see :mod:`~lamina.local.runtime_api.peers`).
     """
 
     def __init__(self, *args: object, **kwargs: object) -> None:
         super().__init__(*args, **kwargs)  # type: ignore[arg-type]
         self.trailer_scanner = TrailerScanner()
         self.local_port: Optional[int] = None
+        self.peer_port: Optional[int] = None
+        self.peer_allowed: Optional[bool] = None
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)
         sockname = transport.get_extra_info("sockname")
         self.local_port = int(sockname[1]) if sockname else None
+        peername = transport.get_extra_info("peername")
+        self.peer_port = int(peername[1]) if peername else None
 
     def data_received(self, data: bytes) -> None:
         self.trailer_scanner.feed(data)
@@ -162,7 +168,13 @@ class TrailerAwareServer(web_server.Server):
     """A low-level aiohttp server whose requests' trailers :func:`trailers_of` can read."""
 
     def __call__(self) -> web_protocol.RequestHandler:
-        return _ScanningRequestHandler(self, loop=self._loop, **self._kwargs)
+        return RuntimeApiConnection(self, loop=self._loop, **self._kwargs)
+
+
+def connection_of(request: web.BaseRequest) -> Optional[RuntimeApiConnection]:
+    """The connection ``request`` arrived on (None outside a TrailerAwareServer)."""
+    connection = request.protocol
+    return connection if isinstance(connection, RuntimeApiConnection) else None
 
 
 def local_port_of(request: web.BaseRequest) -> Optional[int]:

@@ -13,15 +13,28 @@ to show that without root:
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shutil
 import subprocess
+import sys
+import sysconfig
 import tempfile
 from pathlib import Path
-from typing import Optional
+from typing import Optional, Sequence
 
 TASK_ROOT = "/var/task"
 OPT = "/opt"
+RUNTIME_DIR = "/var/runtime"
+DEFAULT_EPHEMERAL_STORAGE_MB = 512
+DEFAULT_TMP_BYTES = DEFAULT_EPHEMERAL_STORAGE_MB * 1024 * 1024
+_SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64")
+# What programs read from /etc (names, certificates, the loader's cache), and nothing else of it.
+_ETC_FILES = ("alternatives", "ca-certificates", "ca-certificates.conf", "pki", "ssl", "hosts",
+              "resolv.conf", "nsswitch.conf", "passwd", "group", "localtime", "ld.so.cache", "ld.so.conf",
+              "ld.so.conf.d", "mime.types")
+# The AWS SDK for Python as Lambda's managed Python runtimes provide it (in /var/runtime).
+_SDK_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
 def sandbox_mode() -> str:
@@ -46,17 +59,72 @@ def bwrap_works() -> bool:
     return probe.returncode == 0
 
 
-def bwrap_prefix(code_dir: Path, opt: Optional[Path]) -> tuple[str, ...]:
-    """bubblewrap arguments that show the code at /var/task and the layers at /opt, read-only.
+def bwrap_prefix(code_dir: Path, opt: Optional[Path], tmp_bytes: int = DEFAULT_TMP_BYTES,
+                 runtime_binds: Sequence[tuple[Path, str]] = ()) -> tuple[str, ...]:
+    """bubblewrap arguments for Lambda's filesystem and nothing else of this machine's.
 
-    Without layers /opt is an empty read-only directory, as on Lambda, not the machine's own /opt.
+    The environment gets its own PID namespace (it sees only its own processes, and all of them end
+    when its first process does), a private ``/tmp`` of ``tmp_bytes`` (``EphemeralStorage``), the
+    code read-only at ``/var/task``, the layers read-only at ``/opt`` (an empty read-only directory
+    without layers, as on Lambda, not the machine's own ``/opt``), the runtime at ``/var/runtime``,
+    and of the host only the system directories and the few ``/etc`` files programs need: not the
+    data directory, other functions' code, or anyone's home.
     """
-    prefix = ["bwrap", "--dev-bind", "/", "/", "--ro-bind", str(code_dir), TASK_ROOT]
+    prefix = ["bwrap", "--unshare-pid", "--die-with-parent", "--new-session",
+              "--ro-bind", "/usr", "/usr"]
+    for name in _SYSTEM_DIRS:
+        path = Path("/", name)
+        if path.is_symlink():
+            prefix += ["--symlink", os.readlink(path), str(path)]
+        elif path.is_dir():
+            prefix += ["--ro-bind", str(path), str(path)]
+    for name in _ETC_FILES:
+        prefix += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+    prefix += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
+               "--dir", "/var", "--ro-bind", str(code_dir), TASK_ROOT]
     if opt is not None:
         prefix += ["--ro-bind", str(opt), OPT]
     else:
         prefix += ["--tmpfs", OPT, "--remount-ro", OPT]
-    return (*prefix, "--chdir", TASK_ROOT, "--die-with-parent", "--")
+    for source, target in runtime_binds:
+        prefix += ["--ro-bind", str(source), target]
+    return (*prefix, "--chdir", TASK_ROOT, "--")
+
+
+def wrap(argv: Sequence[str], code_dir: Path, opt: Optional[Path],
+         ephemeral_storage_mb: int = DEFAULT_EPHEMERAL_STORAGE_MB) -> tuple[list[str], dict[str, str]]:
+    """The command that runs ``argv`` in a bubblewrap sandbox, and the variables it needs there.
+
+    A Python runtime started on this interpreter runs on its base installation (read-only, its own
+    site-packages hidden), with lamina's runtime and the AWS SDK for Python in ``/var/runtime``, as
+    Lambda's managed Python runtimes have them.
+    """
+    binds: list[tuple[Path, str]] = []
+    command = list(argv)
+    variables: dict[str, str] = {}
+    if command and command[0] == sys.executable:
+        command[0] = os.path.realpath(sys.executable)
+        base = Path(sys.base_prefix).resolve()
+        binds.append((base, str(base)))
+        site = Path(sysconfig.get_paths(vars={"base": str(base), "platbase": str(base)})["purelib"])
+        binds += [(package, f"{RUNTIME_DIR}/{package.name}") for package in runtime_packages()]
+        variables = {"LAMBDA_RUNTIME_DIR": RUNTIME_DIR, "PYTHONNOUSERSITE": "1"}
+        prefix = bwrap_prefix(code_dir, opt, ephemeral_storage_mb * 1024 * 1024, binds)
+        hide_site = ("--tmpfs", str(site)) if site.is_dir() else ()
+        return [*prefix[:-3], *hide_site, *prefix[-3:], *command], variables
+    return [*bwrap_prefix(code_dir, opt, ephemeral_storage_mb * 1024 * 1024, binds), *command], variables
+
+
+def runtime_packages() -> list[Path]:
+    """lamina (for its runtime) and boto3 with what it imports, as installed here."""
+    found = [Path(__file__).resolve().parents[2]]  # the lamina package
+    for name in _SDK_MODULES:
+        spec = importlib.util.find_spec(name)
+        if spec is None or spec.origin is None:
+            continue
+        origin = Path(spec.origin)
+        found.append(origin.parent if spec.submodule_search_locations else origin)
+    return found
 
 
 def layer_paths(runtime: str, task_root: str, opt: str) -> dict[str, str]:
@@ -71,8 +139,12 @@ def layer_paths(runtime: str, task_root: str, opt: str) -> dict[str, str]:
 def describe_mode(mode: str) -> str:
     """One line for the logs: which way deployed functions see /var/task and /opt."""
     if mode == "bwrap":
-        return "deployed functions run under bubblewrap with read-only /var/task and /opt mounts"
+        return ("deployed functions run under bubblewrap: their own PID namespace, read-only /var/task "
+                "and /opt, a private /tmp of their EphemeralStorage size, and no view of the data "
+                "directory, other functions' code or home directories")
     reason = ("LAMINA_SANDBOX=path" if os.environ.get("LAMINA_SANDBOX", "").lower() == "path"
               else "bubblewrap cannot mount here" if shutil.which("bwrap") else "bubblewrap not found")
     return (f"{reason}: deployed functions run in path mode (code and merged layers under the data "
-            "directory; LAMBDA_TASK_ROOT, PYTHONPATH, PATH and LD_LIBRARY_PATH point there)")
+            "directory; LAMBDA_TASK_ROOT, PYTHONPATH, PATH and LD_LIBRARY_PATH point there); they run "
+            "as you and can read what you can: only their Runtime API, /tmp (TMPDIR, not size-limited) "
+            "and processes are kept apart")

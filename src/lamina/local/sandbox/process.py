@@ -46,6 +46,18 @@ def die_with_this_process() -> Callable[[], None] | None:
     return preexec
 
 
+def _chain(*steps: Optional[Callable[[], None]]) -> Optional[Callable[[], None]]:
+    present = [step for step in steps if step is not None]
+    if not present:
+        return None
+
+    def run() -> None:
+        for step in present:
+            step()
+
+    return run
+
+
 class LineSplitter:
     """Bytes in, lines out (without their newline and trailing CR), each at most ``limit`` bytes."""
 
@@ -105,14 +117,18 @@ class RuntimeProcess:
     def started(self) -> bool:
         return self._process is not None
 
-    async def spawn(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str]) -> None:
-        """Start the process; ``OSError`` if it cannot be (a missing or non-executable bootstrap)."""
+    async def spawn(self, argv: Sequence[str], cwd: Path, env: Mapping[str, str],
+                    preexec: Optional[Callable[[], None]] = None) -> None:
+        """Start the process; ``OSError`` if it cannot be (a missing or non-executable bootstrap).
+
+        ``preexec`` runs in the child before exec, after it is set to die with this process.
+        """
         read_fd, write_fd = os.pipe()
         os.set_blocking(read_fd, False)
         try:
             self._process = await asyncio.create_subprocess_exec(
                 *argv, cwd=cwd, env=dict(env), stdin=subprocess.DEVNULL, stdout=write_fd, stderr=write_fd,
-                start_new_session=True, preexec_fn=die_with_this_process())
+                start_new_session=True, preexec_fn=_chain(die_with_this_process(), preexec))
         except OSError:
             os.close(read_fd)
             raise

@@ -21,6 +21,7 @@ from lamina.local.api.control_plane.store import FunctionStore
 from lamina.local.api.control_plane.task import function_config
 from lamina.local.api.invoke import LOCAL_LAMBDA_KEY
 from lamina.local.model.function_config import FunctionConfig
+from lamina.local.sandbox import containment
 from lamina.local.sandbox.bubblewrap import describe_mode, sandbox_mode
 
 log = logging.getLogger("lamina.control_plane")
@@ -34,8 +35,12 @@ def mount_control_plane(app: web.Application, data_dir: Path = DEFAULT_DATA_DIR,
     """Serve the control plane on ``app`` (see :func:`lamina.local.api.app.create_app`) from ``data_dir``."""
     store = FunctionStore(data_dir)
     app[STORE_KEY] = store
-    registry = app[LOCAL_LAMBDA_KEY].registry
+    local = app[LOCAL_LAMBDA_KEY]
+    registry = local.registry
     mode = mode or sandbox_mode()
+    notify("each execution environment's Runtime API answers only that environment's processes, and "
+           "each has its own /tmp")
+    notify(containment.describe(local.containment))
     notify(describe_mode(mode))
     loop: Optional[asyncio.AbstractEventLoop] = None
 

@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import Any
 
 from lamina.local.api.control_plane import unzip
-from lamina.local.database import Database
+from lamina.local.database import Database, private_directory
 from lamina.local.model import service_errors as errors
 from lamina.runtime import protocol
 
@@ -94,6 +94,7 @@ class FunctionStore:
         self.tmp_root = self.data_dir / "tmp"
         self.opt_root = self.data_dir / "opt"  # merged layers, see lamina.local.api.control_plane.task
         self.storage_limit = storage_limit
+        private_directory(self.data_dir)
         self.code_root.mkdir(parents=True, exist_ok=True)
         self.tmp_root.mkdir(parents=True, exist_ok=True)
         _remove_stale(self.tmp_root)

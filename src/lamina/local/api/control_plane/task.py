@@ -18,7 +18,7 @@ from typing import Optional
 
 from lamina.local.api.control_plane.store import Code, FunctionRecord, FunctionStore, layers_key
 from lamina.local.model.function_config import FunctionConfig, default_bootstrap
-from lamina.local.sandbox.bubblewrap import OPT, TASK_ROOT, bwrap_prefix, layer_paths, sandbox_mode
+from lamina.local.sandbox.bubblewrap import OPT, RUNTIME_DIR, TASK_ROOT, layer_paths, sandbox_mode
 
 # Runs "$0" with no arguments: the local Lambda appends the handler to a configured bootstrap, but
 # Lambda starts a custom runtime's bootstrap without any.
@@ -38,6 +38,8 @@ def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional
     bootstrap = _bootstrap(runtime, code_dir, opt, mode)
     if mode == "bwrap":
         paths = layer_paths(runtime, TASK_ROOT, OPT) if opt is not None else {}
+        if runtime.startswith("python"):
+            paths["PYTHONPATH"] = ":".join(filter(None, (paths.get("PYTHONPATH"), RUNTIME_DIR)))
         environment = {"LAMBDA_TASK_ROOT": TASK_ROOT, **paths, **environment}
     elif opt is not None:
         environment = {**layer_paths(runtime, str(code_dir), str(opt)), **environment}
@@ -46,7 +48,9 @@ def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional
         name=record.name, code_dir=code_dir, handler=str(configuration.get("Handler") or ""),
         bootstrap=bootstrap, runtime=runtime or None, memory_mb=int(configuration.get("MemorySize", 128)),
         timeout=float(configuration.get("Timeout", 3)), environment=environment,
-        layers=() if opt is None or mode == "bwrap" else (opt,), region=arn_parts[3], account=arn_parts[4])
+        layers=() if opt is None or mode == "bwrap" else (opt,), region=arn_parts[3], account=arn_parts[4],
+        sandbox=mode, opt_dir=opt if mode == "bwrap" else None,
+        ephemeral_storage_mb=int((configuration.get("EphemeralStorage") or {}).get("Size", 512)))
     return config.with_changes(**overrides) if overrides else config
 
 
@@ -69,8 +73,6 @@ def _bootstrap(runtime: str, code_dir: Path, opt: Optional[Path], mode: str) -> 
         if mode == "bwrap":
             found = Path(TASK_ROOT if found.parent == code_dir else OPT) / "bootstrap"
         command = (*_EXEC_WITHOUT_ARGUMENTS, str(found))
-    if mode == "bwrap":
-        return (*bwrap_prefix(code_dir, opt), *command)
     return command
 
 

@@ -109,6 +109,18 @@ def _string(doc: str, pos: int) -> int:
             raise DecodeError("Invalid \\X escape sequence %r", doc, pos)
 
 
+def _separator(doc: str, pos: int, close: str) -> tuple[int, int]:
+    """After a member of an object or array: ``(-1, end)`` if ``close`` ends it, else the comma's
+    position and where the next member starts."""
+    pos = _skip(doc, pos)
+    char = doc[pos:pos + 1]
+    if char == close:
+        return -1, pos + 1
+    if char != ",":
+        raise DecodeError(f"Expecting ',' delimiter or '{close}'", doc, pos)
+    return pos, _skip(doc, pos + 1)
+
+
 def _object(doc: str, pos: int) -> int:
     pos = _skip(doc, pos)
     char = doc[pos:pos + 1]
@@ -121,15 +133,9 @@ def _object(doc: str, pos: int) -> int:
         pos = _skip(doc, pos)
         if doc[pos:pos + 1] != ":":
             raise DecodeError("Expecting ':' delimiter", doc, pos)
-        pos = _value(doc, _skip(doc, pos + 1))
-        pos = _skip(doc, pos)
-        char = doc[pos:pos + 1]
-        if char == "}":
-            return pos + 1
-        if char != ",":
-            raise DecodeError("Expecting ',' delimiter or '}'", doc, pos)
-        comma = pos
-        pos = _skip(doc, pos + 1)
+        comma, pos = _separator(doc, _value(doc, _skip(doc, pos + 1)), "}")
+        if comma < 0:
+            return pos
         char = doc[pos:pos + 1]
         if char != '"':
             if char == "}":
@@ -145,13 +151,8 @@ def _array(doc: str, pos: int) -> int:
     if char == "":
         raise DecodeError("Expecting value or ']'", doc, pos)
     while True:
-        pos = _skip(doc, _value(doc, pos))
-        char = doc[pos:pos + 1]
-        if char == "]":
-            return pos + 1
-        if char != ",":
-            raise DecodeError("Expecting ',' delimiter or ']'", doc, pos)
-        comma = pos
-        pos = _skip(doc, pos + 1)
+        comma, pos = _separator(doc, _value(doc, pos), "]")
+        if comma < 0:
+            return pos
         if doc[pos:pos + 1] == "]":
             raise DecodeError("Illegal trailing comma before end of array", doc, comma)

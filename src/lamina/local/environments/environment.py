@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import time
-import uuid
 from typing import Callable, Optional, Union
 
 from lamina.local.environments.log_tail import LogTail
@@ -44,12 +43,11 @@ class ExecutionEnvironment:
                  containment: Containment,
                  on_exit: Optional[Callable[[ExecutionEnvironment], None]] = None) -> None:
         self.config = config
-        self.id = uuid.uuid4().hex[:8]
         self.lifecycle = Lifecycle(snap_start=config.snap_start)
         self.last_used = time.monotonic()
         self.process = EnvironmentProcess(config, server, sink, self, self.lifecycle, self._emit,
                                           self._complete, lambda: on_exit(self) if on_exit else None,
-                                          containment.scope(self.id))
+                                          containment)
         self._sink = sink
         self._poll: Optional[asyncio.Future[tuple[Invocation, int]]] = None
         self._result: Optional[asyncio.Future[Outcome]] = None

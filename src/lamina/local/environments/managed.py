@@ -17,7 +17,6 @@ from __future__ import annotations
 import asyncio
 import collections
 import time
-import uuid
 from dataclasses import dataclass, field
 from typing import Callable, Optional, Union
 
@@ -52,12 +51,11 @@ class ManagedEnvironment:
                  containment: Containment,
                  on_exit: Optional[Callable[[ManagedEnvironment], None]] = None) -> None:
         self.config = config
-        self.id = uuid.uuid4().hex[:8]
         self.lifecycle = ManagedLifecycle(config.environment_concurrency or 1)
         self.last_used = time.monotonic()
         self.process = EnvironmentProcess(config, server, sink, self, self.lifecycle, self._emit,
                                           self._complete, lambda: on_exit(self) if on_exit else None,
-                                          containment.scope(self.id))
+                                          containment)
         self._sink = sink
         self._runs: dict[str, _Run] = {}
         self._polls: collections.deque[asyncio.Future[tuple[Invocation, int]]] = collections.deque()

@@ -18,6 +18,7 @@ import contextlib
 import shutil
 import tempfile
 import time
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Protocol, Union
@@ -37,7 +38,7 @@ from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
 from lamina.local.sandbox import bubblewrap, memory, variables
-from lamina.local.sandbox.containment import EnvironmentScope
+from lamina.local.sandbox.containment import Containment
 from lamina.local.sandbox.process import RuntimeProcess
 from lamina.runtime import error_types
 
@@ -89,9 +90,10 @@ class EnvironmentProcess:
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
                  owner: InvocationOwner, lifecycle: EnvironmentLifecycle,
                  emit: Callable[[str], None], complete: Callable[[Outcomes], None],
-                 on_exit: Callable[[], None], scope: EnvironmentScope) -> None:
+                 on_exit: Callable[[], None], containment: Containment) -> None:
         self.config = config
-        self.scope = scope
+        self.id = uuid.uuid4().hex[:8]
+        self.scope = containment.scope(self.id)
         self.lifecycle = lifecycle
         self.peak_memory = 0  # bytes, the highest the environment's memory was measured at
         self.init_duration_ms: Optional[float] = None

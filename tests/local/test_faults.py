@@ -136,8 +136,8 @@ def test_client_disconnecting_mid_invocation_leaves_the_server_serving(tmp_path:
     with serve_handler("handlers.sleep", tmp_path) as server:
         body = b'{"seconds": 0.5}'
         with socket.create_connection(("127.0.0.1", server.port)) as sock:
-            sock.sendall(b"POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: x\r\n"
-                         b"Content-Length: %d\r\n\r\n%s" % (len(body), body))
+            sock.sendall(b"POST /2015-03-31/functions/function/invocations HTTP/1.1\r\nHost: 127.0.0.1:%d\r\n"
+                         b"Content-Length: %d\r\n\r\n%s" % (server.port, len(body), body))
             time.sleep(0.1)
         result = server.invoke(b'{"seconds": 0}')
         assert result.status == 200

@@ -166,8 +166,11 @@ def test_plain_invoke_passes_the_http_integration_prelude_through(server: Lamina
 
 
 def test_plain_invoke_reports_a_mid_stream_error_and_the_log_tail_in_trailers(server: LaminaServer) -> None:
-    request = (b"POST /2015-03-31/functions/fail_midway/invocations HTTP/1.1\r\nHost: x\r\n"
-               b"X-Amz-Log-Type: Tail\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+    path = "/2015-03-31/functions/fail_midway/invocations"
+    signed = sigv4_headers("POST", f"http://127.0.0.1:{server.port}{path}", b"{}", {"X-Amz-Log-Type": "Tail"})
+    request = (f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+               + "".join(f"{name}: {value}\r\n" for name, value in signed.items())
+               + "Content-Length: 2\r\nConnection: close\r\n\r\n{}").encode()
     with socket.create_connection(("127.0.0.1", server.port), timeout=60) as sock:
         sock.sendall(request)
         raw = b""

@@ -17,6 +17,12 @@ from lamina.local.api.access import AccessConfig
 from lamina.local.api.invoke import LOCAL_LAMBDA_KEY
 from lamina.local.api.middleware import install_access
 from lamina.local.invoke.service import LocalLambda
+from lamina.local.runtime_api.connection_limits import (
+    KEEPALIVE_TIMEOUT,
+    ConnectionLimiter,
+    ConnectionLimits,
+    LimitedSite,
+)
 from lamina.runtime import protocol
 
 __all__ = ["LOCAL_LAMBDA_KEY", "create_app", "run_app"]
@@ -44,10 +50,15 @@ def create_app(local: LocalLambda, access: Optional[AccessConfig] = None) -> web
     return app
 
 
-async def run_app(app: web.Application, host: str, port: int) -> web.AppRunner:
-    """Start serving ``app`` on ``host:port``; the caller cleans the returned runner up."""
-    runner = web.AppRunner(app, access_log=None)
+async def run_app(app: web.Application, host: str, port: int,
+                  limits: Optional[ConnectionLimits] = None) -> web.AppRunner:
+    """Start serving ``app`` on ``host:port``; the caller cleans the returned runner up.
+
+    Connections are bounded (header timeout, count: :mod:`lamina.local.runtime_api.connection_limits`).
+    """
+    runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEPALIVE_TIMEOUT)
     await runner.setup()
-    site = web.TCPSite(runner, host, port)
-    await site.start()
+    assert runner.server is not None
+    limiter = ConnectionLimiter(runner.server, limits or ConnectionLimits.from_environment(), "Invoke API")
+    await LimitedSite(runner, limiter, host=host, port=port).start()
     return runner

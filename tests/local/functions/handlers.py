@@ -10,6 +10,10 @@ def echo(event, context):
     return event
 
 
+def echo_with_id(event, context):
+    return {"event": event, "request_id": context.aws_request_id}
+
+
 def context_info(event, context):
     client = context.client_context
     return {

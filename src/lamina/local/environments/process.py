@@ -101,6 +101,7 @@ class EnvironmentProcess:
         self.spawn_error: Optional[str] = None
         self.exited = asyncio.Event()
         self.runtime = RuntimeProcess(emit)
+        self.runtime.cgroup = self.scope.cgroup  # memory from the cgroup where it meters memory
         self._server = server
         self.owner = owner
         self._emit = emit

@@ -34,7 +34,9 @@ __all__ = ["ConnectionLimiter", "ConnectionLimits", "LimitedSite"]
 HEADER_TIMEOUT_ENV = "LAMINA_HEADER_TIMEOUT"
 MAX_CONNECTIONS_ENV = "LAMINA_MAX_CONNECTIONS"
 DEFAULT_HEADER_TIMEOUT = 10.0
-DEFAULT_MAX_CONNECTIONS = 512
+# Above Lambda's default account concurrency (1,000): each synchronous invocation holds a connection.
+DEFAULT_MAX_CONNECTIONS = 4096
+_OPEN_FILES_WANTED = 65536
 # What an idle keep-alive connection of the Invoke API or the HTTP front is kept (aiohttp's run_app's).
 KEEPALIVE_TIMEOUT = 75.0
 
@@ -44,10 +46,24 @@ _BUSY = (b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: text/plain\r\nConte
          b"Connection: close\r\n\r\ntoo many open connections")
 
 
+def raise_open_file_limit() -> int:
+    """Raise this process's soft descriptor limit to its hard limit (at most 65,536), as servers do:
+    a laptop's default soft limit of 1,024 would cap concurrency far below Lambda's. The new limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = _OPEN_FILES_WANTED if hard == resource.RLIM_INFINITY else min(hard, _OPEN_FILES_WANTED)
+    if soft != resource.RLIM_INFINITY and soft < wanted:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (OSError, ValueError):
+            pass
+    return soft
+
+
 def _default_max_connections() -> int:
-    """512, or a quarter of the descriptors this process may open if that is less (a laptop's 1024
-    leaves room for three servers' connections and the environments' pipes)."""
-    soft, _ = resource.getrlimit(resource.RLIMIT_NOFILE)
+    """4,096, or a quarter of the descriptors this process may open if that is less (room for three
+    servers' connections and the environments' pipes)."""
+    soft = raise_open_file_limit()
     if soft == resource.RLIM_INFINITY:
         return DEFAULT_MAX_CONNECTIONS
     return max(16, min(DEFAULT_MAX_CONNECTIONS, soft // 4))

@@ -1,4 +1,4 @@
-"""``lamina build`` end to end: real pip against the package index, real zips, real failures."""
+"""``lamina build`` end to end: real uv against the package index, real zips, real failures."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ def test_native_dependency_builds_for_each_architecture(tmp_path: Path, arch: st
     contents = names(out)
     assert "app.py" in contents
     assert f"markupsafe/_speedups.cpython-312-{cpu}-linux-gnu.so" in contents
-    assert not [name for name in contents if "__pycache__" in name or name.endswith(".pyc")]
+    assert not [name for name in contents if name.endswith(".pyc") and ".cpython-312." not in name]
     assert run_lamina("check", str(out), "--arch", arch).returncode == 0
 
 
@@ -70,7 +70,7 @@ def test_output_inside_the_code_directory_is_not_bundled_into_itself(tmp_path: P
     for _ in range(2):
         result = run_lamina("build", cwd=code)
         assert result.returncode == 0, result.stderr
-    assert names(code / "dist" / "function.zip") == ["app.py"]
+    assert names(code / "dist" / "function.zip") == ["__pycache__/app.cpython-312.pyc", "app.py"]
 
 
 def assert_failed_cleanly(result: subprocess.CompletedProcess[str], out: Path, *fragments: str) -> None:
@@ -129,8 +129,8 @@ def test_unreachable_package_index_is_reported_as_such_not_as_an_unknown_project
         held.bind(("127.0.0.1", 0))
         closed = f"http://127.0.0.1:{held.getsockname()[1]}/simple"
         result = run_lamina("build", "--code", str(code), "--out", str(out),
-                            env={"PIP_INDEX_URL": closed, "PIP_RETRIES": "1", "PIP_NO_CACHE_DIR": "1"})
-    assert_failed_cleanly(result, out, "the package index could not be reached", "PIP_INDEX_URL")
+                            env={"UV_DEFAULT_INDEX": closed, "UV_HTTP_RETRIES": "0"})
+    assert_failed_cleanly(result, out, "the package index could not be reached", "UV_DEFAULT_INDEX")
 
 
 def test_link_out_of_the_code_directory_is_refused(tmp_path: Path) -> None:
@@ -161,14 +161,16 @@ def test_bundle_over_250_mb_unzipped_names_the_largest_contributors(tmp_path: Pa
         sparse.truncate(260 * MB)
     out = tmp_path / "dist" / "function.zip"
     result = run_lamina("build", "--code", str(code), "--out", str(out))
-    assert_failed_cleanly(result, out, "over Lambda's 250.0 MB limit", "largest: model.bin 260.0 MB")
+    assert_failed_cleanly(result, out, "over Lambda's 250.0 MiB limit", "largest, unzipped: model.bin 260.0 MiB")
 
 
 def test_zip_over_the_direct_upload_limit_is_not_written(tmp_path: Path) -> None:
     code = function_dir(tmp_path, requirements="")
     (code / "noise.bin").write_bytes(os.urandom(64 * 1024))
     out = tmp_path / "dist" / "function.zip"
-    expected = r"zipped, over Lambda's .* limit for direct upload \(largest: noise.bin"
+    expected = (r"zipped, over Lambda's .* MiB limit for direct upload \(largest, zipped: noise.bin 0.1 MiB.*\): "
+                r"move dependencies to a layer \(lamina layer build --requirements FILE\) or upload through S3 "
+                r"\(lamina deploy --s3-bucket BUCKET\)")
     with pytest.raises(BuildError, match=expected):
         build_function_zip(code, out, zipped_limit=32 * 1024)
     assert not out.exists()

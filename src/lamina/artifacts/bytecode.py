@@ -5,6 +5,10 @@ Lambda each such file looks stale, is recompiled on every cold start and never c
 ``/var/task`` are read-only; aws/aws-lambda-builders#924). Rewriting the header to PEP 552's
 "unchecked hash" form makes the interpreter trust the file whatever the mtime. Only used for an
 interpreter's own standard library, whose sources never change under it.
+
+Bundles and layers get bytecode written straight in that form (``compile_tree``), by an interpreter of
+the target's Python version: the magic number in a ``.pyc`` is per minor version, and an interpreter
+ignores bytecode of any other.
 """
 
 from __future__ import annotations
@@ -53,12 +57,38 @@ def _runs(interpreter: str) -> bool:
 
 
 def find_interpreter(version: str) -> str | None:
-    """An interpreter of Python ``version`` on this machine (this one, PATH, or pyenv), if any."""
+    """An interpreter of Python ``version`` on this machine (this one, PATH, pyenv, or uv's), if any."""
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return sys.executable
     candidates = [shutil.which(f"python{version}")]
     candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
-    return next((c for c in candidates if c and _runs(c)), None)
+    found = next((c for c in candidates if c and _runs(c)), None)
+    return found or _uv_python_find(version)
+
+
+def _uv_python_find(version: str) -> str | None:
+    """uv's own discovery (its managed Pythons too), never downloading one."""
+    try:
+        from uv import find_uv_bin
+
+        result = subprocess.run([str(find_uv_bin()), "python", "find", "--no-python-downloads", version],
+                                capture_output=True, text=True, timeout=60)
+    except (ImportError, FileNotFoundError, OSError, subprocess.TimeoutExpired):
+        return None
+    path = result.stdout.strip()
+    return path if result.returncode == 0 and path and _runs(path) else None
+
+
+def compile_tree(root: Path, interpreter: str, install_path: str) -> None:
+    """Write unchecked-hash bytecode for every module under ``root`` with ``interpreter``.
+
+    ``install_path`` is where ``root`` will be on Lambda (``/var/task``, ``/opt/python``): tracebacks name
+    it, and this machine's temporary path never reaches the bytecode, so builds stay byte-identical.
+    Files that do not compile for the target (Python 2 leftovers, templates) are left as source.
+    """
+    subprocess.run([interpreter, "-m", "compileall", "-qq", "-j", "0", "--invalidation-mode",
+                    "unchecked-hash", "-d", install_path, str(root)], capture_output=True, timeout=1800,
+                   env={**os.environ, "PYTHONHASHSEED": "0"})  # set constants in a fixed order
 
 
 def precompile_package(package: Path, install_path: str, versions: tuple[str, ...] = SUPPORTED_PYTHONS,
@@ -78,8 +108,6 @@ def precompile_package(package: Path, install_path: str, versions: tuple[str, ..
         if interpreter is None or interpreter in seen:
             continue
         seen.add(interpreter)
-        subprocess.run([interpreter, "-m", "compileall", "-q", "--invalidation-mode", "unchecked-hash",
-                        "-d", install_path, str(package)], check=True, capture_output=True, timeout=120,
-                       env={**os.environ, "PYTHONHASHSEED": "0"})  # set constants in a fixed order
+        compile_tree(package, interpreter, install_path)
         compiled.append(version)
     return compiled

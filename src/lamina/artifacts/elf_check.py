@@ -5,6 +5,12 @@ versioned symbol it needs from the system (``GLIBC_2.35``, ``GLIBCXX_3.4.30``…
 and libstdc++. Both facts are in the ELF headers (``e_machine`` and ``.gnu.version_r``), so they are
 checked before upload instead of discovered as an ``ImportError`` at the first cold start. Needs met by
 a library the bundle ships itself (auditwheel's vendored ``libstdc++``) do not count against the OS.
+
+Two more reasons a file will not load: an extension module built for another CPython
+(``_x.cpython-311-x86_64-linux-gnu.so`` in a 3.12 bundle: its name is not even looked for), and a
+binary linked against musl (``libc.musl-x86_64.so.1``, from a musllinux wheel), which Lambda's glibc
+systems do not have. The bundle's Python, when not given, is read from its bytecode and extension
+modules, and the OS defaults to that Python's managed runtime's.
 """
 
 from __future__ import annotations
@@ -13,7 +19,8 @@ import io
 import os
 import re
 import zipfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
@@ -24,10 +31,14 @@ from elftools.elf.elffile import ELFFile
 from elftools.elf.gnuversions import GNUVerNeedSection
 
 from lamina.artifacts.errors import BuildError
-from lamina.artifacts.targets import elf_machine, operating_system
+from lamina.artifacts.targets import PYTHON_VERSIONS, default_os, elf_machine, operating_system
 
 ELF_MAGIC = b"\x7fELF"
 _VERSION = re.compile(r"^(GLIBC|GLIBCXX)_(\d+(?:\.\d+)+)$")
+# CPython's names for extension modules and bytecode: _x.cpython-312-x86_64-linux-gnu.so, m.cpython-312.pyc
+_EXTENSION_ABI = re.compile(r"\.cpython-3(\d+)[a-z]*-[^/]*\.so$")
+_BYTECODE_ABI = re.compile(r"__pycache__/[^/]+\.cpython-3(\d+)(?:\.opt-\d)?\.pyc$")
+_MUSL = re.compile(r"^(?:libc\.musl-|ld-musl-)")
 _MACHINE_NAMES = {"EM_X86_64": "x86_64", "EM_AARCH64": "aarch64", "EM_386": "i386", "EM_ARM": "arm"}
 
 Version = tuple[int, ...]
@@ -43,6 +54,7 @@ class ElfFile:
     soname: str | None = None
     # (library file name, "GLIBC" | "GLIBCXX", version)
     needs: list[tuple[str, str, Version]] = field(default_factory=list)
+    needed: list[str] = field(default_factory=list)  # DT_NEEDED: the libraries it links
     unreadable: str | None = None
 
 
@@ -86,6 +98,8 @@ def read_elf(path: str, stream: BinaryIO) -> ElfFile:
                 for tag in section.iter_tags():
                     if tag.entry.d_tag == "DT_SONAME":
                         info.soname = getattr(tag, "soname", None)  # set by pyelftools per tag
+                    elif tag.entry.d_tag == "DT_NEEDED":
+                        info.needed.append(str(getattr(tag, "needed", "")))
         return info
     except (ELFError, ValueError, KeyError) as exc:
         return ElfFile(path, "unknown", False, unreadable=f"unreadable ELF ({exc})")
@@ -120,7 +134,25 @@ def iter_elf_files(path: Path) -> Iterator[ElfFile]:
             yield read_elf(member.filename, io.BytesIO(archive.read(member)))
 
 
-def judge(files: list[ElfFile], arch: str, os_name: str) -> list[ElfReport]:
+def extension_python(path: str) -> str | None:
+    """The CPython an extension module is for, from its name (``…cpython-311-….so`` -> ``3.11``)."""
+    match = _EXTENSION_ABI.search(path)
+    return f"3.{match.group(1)}" if match else None
+
+
+def bundle_python(names: Iterable[str]) -> str | None:
+    """The Python a bundle is for: its bytecode's tag, else its extension modules' most common one."""
+    names = list(names)
+    for pattern in (_BYTECODE_ABI, _EXTENSION_ABI):
+        counts = Counter(f"3.{m.group(1)}" for m in map(pattern.search, names) if m)
+        known = [(count, version) for version, count in counts.items() if version in PYTHON_VERSIONS]
+        if known:
+            return max(known)[1]
+    return None
+
+
+def judge(files: list[ElfFile], arch: str, os_name: str,
+          python_version: str | None = None) -> list[ElfReport]:
     """Compare each file with the target; versions needed from a library the bundle ships are met."""
     target = operating_system(os_name)
     wanted_machine = machine_name(elf_machine(arch))
@@ -133,6 +165,14 @@ def judge(files: list[ElfFile], arch: str, os_name: str) -> list[ElfReport]:
         elif item.machine != wanted_machine or not item.is_64bit:
             bits = "" if item.is_64bit else " (32-bit)"
             problems.append(f"built for {item.machine}{bits}, not {wanted_machine}")
+        built_for = extension_python(item.path)
+        if python_version and built_for and built_for != python_version:
+            problems.append(f"built for CPython {built_for}, not {python_version}: Python will not import it")
+        musl = [name for name in item.needed if _MUSL.match(name)] or (
+            ["musl"] if "-linux-musl" in item.path.rsplit("/", 1)[-1] else [])
+        if musl:
+            problems.append(f"linked against musl ({musl[0]}), {target.name} has glibc: "
+                            "use a manylinux wheel")
         system_needs = [(kind, version) for library, kind, version in item.needs if library not in shipped]
         glibc = max((v for kind, v in system_needs if kind == "GLIBC"), default=None)
         glibcxx = max((v for kind, v in system_needs if kind == "GLIBCXX"), default=None)
@@ -146,9 +186,37 @@ def judge(files: list[ElfFile], arch: str, os_name: str) -> list[ElfReport]:
     return reports
 
 
-def check_path(path: Path, arch: str = "x86_64", os_name: str = "al2023") -> list[ElfReport]:
+def member_names(path: Path) -> list[str]:
+    """Every file's path in a zip or under a directory (to read the bundle's Python from)."""
+    if path.is_dir():
+        return [item.relative_to(path).as_posix() for item in path.rglob("*") if item.is_file()]
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as archive:
+            return archive.namelist()
+    return []
+
+
+@dataclass(frozen=True)
+class CheckTarget:
+    """What a check compares against: the OS, and the bundle's Python (None: not known)."""
+
+    os_name: str
+    python_version: str | None
+
+
+def check_target(path: Path, os_name: str | None = None, python_version: str | None = None) -> CheckTarget:
+    """The OS and Python to check ``path`` for: as given, else the bundle's Python and its runtime's OS."""
+    if python_version is None and path.exists():
+        python_version = bundle_python(member_names(path))
+    if os_name is None:
+        os_name = default_os(python_version) if python_version else "al2023"
+    return CheckTarget(os_name, python_version)
+
+
+def check_path(path: Path, arch: str = "x86_64", os_name: str = "al2023",
+               python_version: str | None = None) -> list[ElfReport]:
     """The verdict on every ELF file in ``path`` (zip or directory) for a Lambda architecture and OS."""
-    return judge(list(iter_elf_files(path)), arch, os_name)
+    return judge(list(iter_elf_files(path)), arch, os_name, python_version)
 
 
 def offenders(reports: list[ElfReport]) -> list[ElfReport]:
@@ -163,9 +231,10 @@ class IncompatibleBinaries(BuildError):
         self.reports = reports
 
 
-def require_loadable(path: Path, arch: str, os_name: str, what: str = "the bundle") -> list[ElfReport]:
+def require_loadable(path: Path, arch: str, os_name: str, what: str = "the bundle",
+                     python_version: str | None = None) -> list[ElfReport]:
     """Check a build's output; raise ``IncompatibleBinaries`` when any ELF file will not load."""
-    reports = check_path(path, arch, os_name)
+    reports = check_path(path, arch, os_name, python_version)
     bad = offenders(reports)
     if bad:
         first = bad[0]

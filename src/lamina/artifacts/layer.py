@@ -14,6 +14,11 @@ Both scripts put ``$LAMBDA_TASK_ROOT`` and ``python/`` on ``PYTHONPATH``; the CP
 
 The runtime package is copied from the installed lamina (``lamina.runtime.__file__``) at build time, so
 the layer always carries the runtime of the lamina that built it.
+
+A dependency layer (:func:`build_dependency_layer_zip`) holds a function's requirements instead, in
+``python/`` (on ``sys.path`` in every Python runtime and in lamina's bootstraps), installed and checked
+by the same rules as a function's bundle: wheels for the target, bytecode for its Python, the ELF and
+ABI checks, the quotas.
 """
 
 from __future__ import annotations
@@ -25,13 +30,15 @@ from pathlib import Path
 
 import lamina
 import lamina.runtime
+from lamina.artifacts.bundle import add_bytecode, install_dependencies, validate_target
 from lamina.artifacts.bytecode import make_bytecode_unchecked, precompile_package
 from lamina.artifacts.dependencies import Report
 from lamina.artifacts.elf_check import require_loadable
 from lamina.artifacts.errors import BuildError
 from lamina.artifacts.layer_scripts import BOOTSTRAP_SYSTEM_PYTHON, EXEC_WRAPPER, bootstrap_cpython
 from lamina.artifacts.limits import UNZIPPED_LIMIT, ZIPPED_LIMIT, write_checked_zip
-from lamina.artifacts.targets import ARCHITECTURES, PYTHON_VERSIONS
+from lamina.artifacts.requirements import resolve_requirements
+from lamina.artifacts.targets import ARCHITECTURES, PYTHON_VERSIONS, default_os
 
 CPYTHON_DIR = "cpython"
 MANAGED_RUNTIMES = [f"python{version}" for version in PYTHON_VERSIONS]
@@ -191,4 +198,39 @@ def build_layer_zip(out: Path = Path("dist/lamina-layer.zip"), *, arch: str = "x
             require_loadable(staging, arch, os_name, what="the layer")
         # A layer counts towards the function's 250 MB unzipped too, and is published by direct upload.
         write_checked_zip(staging, out, UNZIPPED_LIMIT, ZIPPED_LIMIT, report)
+    return out
+
+
+def dependency_layer_runtimes(python_version: str) -> list[str]:
+    """The runtimes a dependency layer for ``python_version`` suits: its managed runtime, and provided.*."""
+    return [f"python{python_version}", *OS_ONLY_RUNTIMES]
+
+
+def build_dependency_layer_zip(requirements: Path, out: Path = Path("dist/dependencies-layer.zip"), *,
+                               arch: str = "x86_64", python_version: str = "3.12", os_name: str | None = None,
+                               bytecode: bool = True, report: Report | None = None,
+                               warn: Report | None = None, zipped_limit: int | None = ZIPPED_LIMIT) -> Path:
+    """Build a layer of ``requirements`` (``python/``) for the target at ``out`` and return ``out``.
+
+    The same rules as :func:`~lamina.artifacts.bundle.build_function_zip`: wheels resolved for the
+    target, bytecode for its Python under ``/opt/python``, every native file checked, the quotas.
+    """
+    validate_target(arch, python_version)
+    os_name = os_name or default_os(python_version)
+    with tempfile.TemporaryDirectory(prefix="lamina-layer-") as tmp:
+        workdir = Path(tmp)
+        python_dir = workdir / "layer" / "python"
+        python_dir.mkdir(parents=True)
+        requirements_file = resolve_requirements(workdir, requirements, workdir)
+        if requirements_file is None:
+            raise BuildError(f"{requirements} names no dependencies: nothing to put in the layer")
+        install_dependencies(requirements_file, python_dir, arch, os_name, python_version, report)
+        if bytecode:
+            if report:
+                report(f"compiling bytecode for Python {python_version}")
+            add_bytecode(python_dir, python_version, "/opt/python", warn)
+        if report:
+            report("checking native files")
+        require_loadable(python_dir.parent, arch, os_name, what="the layer", python_version=python_version)
+        write_checked_zip(python_dir.parent, out, UNZIPPED_LIMIT, zipped_limit, report)
     return out

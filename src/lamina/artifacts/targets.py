@@ -2,7 +2,7 @@
 
 A function bundle or a layer is right for Lambda only when its native code matches the CPU
 (x86_64 or arm64) and loads against the glibc and libstdc++ of the operating system the runtime runs on.
-These facts live here once; ``bundle`` uses them to ask pip for wheels and ``elf_check`` to verify files.
+These facts live here once; ``dependencies`` uses them to ask uv for wheels and ``elf_check`` to verify files.
 """
 
 from __future__ import annotations
@@ -57,14 +57,41 @@ def default_os(python_version: str) -> str:
     return "al2023" if minor >= 12 else "al2"
 
 
-def wheel_platforms(arch: str, os_name: str) -> list[str]:
-    """Every manylinux tag a wheel may carry and still load on the OS: manylinux2014 up to its glibc.
+def wheel_platforms(arch: str, os_name: str, glibc_minor: int | None = None) -> list[str]:
+    """Every manylinux tag a wheel may carry and still load on the OS: manylinux1 up to its glibc.
 
-    pip does not widen a ``--platform`` it is given, so each acceptable tag is listed; musllinux and
-    macOS tags never load on Lambda.
+    ``glibc_minor`` overrides the OS's ceiling (to ask "would a newer glibc have a wheel?").
+    musllinux and macOS tags never load on Lambda.
     """
-    glibc_minor = operating_system(os_name).glibc[1]
+    ceiling = operating_system(os_name).glibc[1] if glibc_minor is None else glibc_minor
     cpu = machine(arch)
-    tags = [f"manylinux2014_{cpu}"]
-    tags += [f"manylinux_2_{minor}_{cpu}" for minor in range(17, glibc_minor + 1)]
+    legacy = ["manylinux1", "manylinux2010"] if cpu == "x86_64" else []
+    tags = [f"{name}_{cpu}" for name in legacy] + [f"manylinux2014_{cpu}"]
+    tags += [f"manylinux_2_{minor}_{cpu}" for minor in range(5, ceiling + 1)]
     return tags
+
+
+# The manylinux ceilings uv's --python-platform can name (uv 0.13: 2_17, 2_28, 2_31…2_40).
+_UV_MANYLINUX = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
+
+
+def uv_platform(arch: str, os_name: str) -> str:
+    """uv's ``--python-platform`` for the OS: the highest manylinux level uv names that still loads.
+
+    AL2023 (glibc 2.34) is exact: ``x86_64-manylinux_2_34``. AL2 (2.26) has no name of its own, so
+    ``manylinux_2_17`` is used: every wheel it picks loads, and the rare ``manylinux_2_24``-``2_26``
+    wheel is reached by ``dependencies``' exact-tag fallback.
+    """
+    ceiling = operating_system(os_name).glibc[1]
+    level = max(minor for minor in _UV_MANYLINUX if minor <= ceiling)
+    return f"{machine(arch)}-manylinux_2_{level}"
+
+
+def uv_platform_is_exact(os_name: str) -> bool:
+    """Whether :func:`uv_platform` names the OS's own glibc ceiling (False on AL2)."""
+    return operating_system(os_name).glibc[1] in _UV_MANYLINUX
+
+
+def abi_tag(python_version: str) -> str:
+    """CPython's ABI tag and extension-module infix for a version: ``3.12`` -> ``312``."""
+    return python_version.replace(".", "")

@@ -110,7 +110,7 @@ def test_unsupported_functions_are_warned_about_and_the_rest_served(tmp_path: Pa
         Resources:
           Node: {Type: AWS::Serverless::Function, Properties: {Runtime: nodejs20.x, Handler: i.h}}
           Remote: {Type: AWS::Serverless::Function, Properties: {CodeUri: s3://b/k.zip, Handler: a.h}}
-          Image: {Type: AWS::Serverless::Function, Properties: {PackageType: Image}}
+          Image: {Type: AWS::Serverless::Function, Properties: {PackageType: Image, ImageUri: "repo:latest"}}
           Py: {Type: AWS::Serverless::Function, Properties: {Handler: app.handler, Runtime: python3.11}}
         """), tmp_path)
     assert [f.name for f in app.functions] == ["Py"]

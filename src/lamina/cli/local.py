@@ -32,6 +32,45 @@ from lamina.project.functions import find_project_file, load_functions
 F = Callable[..., Any]
 
 
+def template_options(command: F) -> F:
+    """The flags that read a SAM or CDK application, for ``serve`` and ``invoke`` (sam local's names)."""
+    options = [
+        click.option("--template", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+                     help="Serve the functions of a SAM or CloudFormation template (template.yaml, "
+                          "cdk.out/Stack.template.json)."),
+        click.option("--cdk-out", type=click.Path(file_okay=False, exists=True, path_type=Path), default=None,
+                     help="Serve every stack template of a CDK cloud assembly (cdk synth's cdk.out)."),
+        click.option("--parameter-overrides", "parameter_overrides", multiple=True, metavar="K=V ...",
+                     help="Template parameter values: 'Key=Value Key2=Value2' or "
+                          "'ParameterKey=K,ParameterValue=V' (repeatable)."),
+        click.option("--env-vars", "env_vars", type=click.Path(dir_okay=False, exists=True, path_type=Path),
+                     default=None, help="SAM's environment variables JSON file: a Parameters object for "
+                                        "every function, and objects per logical id or FunctionName."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _template_source(template: Optional[Path], cdk_out: Optional[Path], parameter_overrides: tuple[str, ...],
+                     env_vars: Optional[Path], region: Optional[str]) -> Any:
+    """The templates to read, or None without --template/--cdk-out."""
+    from lamina.local.frontends.options import TemplateSource
+    from lamina.local.model.names import DEFAULT_REGION
+    from lamina.project.cdk import stack_templates
+    from lamina.project.overrides import parse_parameter_overrides
+
+    if template is None and cdk_out is None:
+        if parameter_overrides or env_vars:
+            raise click.UsageError("--parameter-overrides and --env-vars need --template or --cdk-out")
+        return None
+    if template is not None and cdk_out is not None:
+        raise click.UsageError("give --template or --cdk-out, not both")
+    paths = (template,) if template is not None else tuple(stack_templates(cdk_out))  # type: ignore[arg-type]
+    return TemplateSource(paths, parse_parameter_overrides(parameter_overrides), region or DEFAULT_REGION,
+                          env_vars)
+
+
 def function_options(command: F) -> F:
     """The flags that describe a function, shared by ``serve`` and ``invoke``."""
     options = [
@@ -99,8 +138,12 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
 @click.option("--http-format", type=click.Choice(["2.0", "1.0", "url"]), default=None,
               help="Event format for every route: HTTP API 2.0 (default), REST API 1.0, or url "
                    "(a function URL's).")
-@click.option("--template", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
-              help="Serve the functions of a SAM template (template.yaml).")
+@template_options
+@click.option("--region", default=None, help="AWS_REGION of the functions, and the region in their ARNs and "
+                                             "in the template's AWS::Region (default us-east-1).")
+@click.option("--eager", is_flag=True, default=False,
+              help="Start an execution environment of every function at start-up, not at its first "
+                   "invocation (sam local's --warm-containers EAGER).")
 @click.option("--watch/--no-watch", default=True, show_default=True,
               help="Recycle a function's environments when its code changes (hot reload).")
 @click.option("--max-concurrency", type=click.IntRange(min=1), default=None, metavar="N",
@@ -123,7 +166,9 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
                    "repeatable. Default: none (same-origin only).")
 @function_options
 def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_port: Optional[int],
-          http_format: Optional[str], template: Optional[Path], watch: bool, max_concurrency: Optional[int],
+          http_format: Optional[str], template: Optional[Path], cdk_out: Optional[Path],
+          parameter_overrides: tuple[str, ...], env_vars: Optional[Path], region: Optional[str], eager: bool,
+          watch: bool, max_concurrency: Optional[int],
           snap_start: bool, allow_origins: tuple[str, ...], allow_hosts: tuple[str, ...], auth: Optional[str],
           http_cors_origins: tuple[str, ...], code: Optional[Path], bootstrap: Optional[str],
           timeout: Optional[float], memory: Optional[int], concurrency: Optional[int], env: tuple[str, ...],
@@ -147,11 +192,12 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
     access = access_config(host, port, allow_origins=allow_origins, allow_hosts=allow_hosts,
                            credentials=credentials)
     frontends = FrontendOptions(host=host, http_port=http_port, payload_format=http_format, watch=watch,
-                                data_dir=data_dir, cors_origins=list(http_cors_origins))
+                                data_dir=data_dir, cors_origins=list(http_cors_origins), eager=eager)
     overrides = _overrides(timeout, memory, concurrency, bootstrap, max_concurrency, snap_start, env)
-    if template is not None:
+    source = _template_source(template, cdk_out, parameter_overrides, env_vars, region)
+    if source is not None:
         # The overrides are kept with the template: a reloaded template gets them again.
-        functions = frontend_options(frontends, template=template, overrides=overrides, warn=_warn)
+        functions = frontend_options(frontends, template=source, overrides=overrides, warn=_warn)
     elif handler or code or bootstrap or name:
         functions = [_flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name,
                                   max_concurrency, snap_start)]
@@ -161,8 +207,10 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
         functions = [] if project is None else load_functions(project, overrides)
         if project is not None:
             frontend_options(frontends, project=project, warn=_warn)
+    if region is not None and source is None:
+        functions = [config.with_changes(region=region) for config in functions]
     try:
-        event_loop.run(_serve(host, port, functions, data_dir, frontends, access))
+        event_loop.run(_serve(host, port, functions, data_dir, frontends, access, region))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
@@ -172,14 +220,15 @@ def _warn(line: str) -> None:
 
 
 async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path,
-                 frontends: Any = None, access: Any = None) -> None:
+                 frontends: Any = None, access: Any = None, region: Optional[str] = None) -> None:
     from aiohttp import web
 
     from lamina.local.api.app import create_app, run_app
     from lamina.local.api.control_plane.mount import mount_control_plane
+    from lamina.local.invoke.registry import FunctionRegistry
 
     sink = ConsoleSink()
-    local = LocalLambda(sink=sink)
+    local = LocalLambda(registry=FunctionRegistry(region=region) if region else None, sink=sink)
     for config in functions:
         local.registry.put(config)
     app = create_app(local, access)
@@ -231,28 +280,59 @@ def _read_event(event: Optional[str], event_file: Optional[str]) -> bytes:
 @click.option("--remote", metavar="NAME", default=None,
               help="Invoke the deployed function NAME (AWS, or --endpoint-url) instead of a local handler.")
 @click.option("--endpoint-url", default=None, help="With --remote: a Lambda-compatible endpoint.")
-@click.option("--region", default=None, help="With --remote: AWS region.")
+@click.option("--region", default=None, help="AWS region (with --remote: of the deployed function).")
 @click.option("--profile", default=None, help="With --remote: AWS profile.")
+@template_options
 @function_options
 def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[str], remote: Optional[str],
-           endpoint_url: Optional[str], region: Optional[str], profile: Optional[str], code: Optional[Path],
+           endpoint_url: Optional[str], region: Optional[str], profile: Optional[str],
+           template: Optional[Path], cdk_out: Optional[Path], parameter_overrides: tuple[str, ...],
+           env_vars: Optional[Path], code: Optional[Path],
            bootstrap: Optional[str], timeout: Optional[float], memory: Optional[int],
            concurrency: Optional[int], env: tuple[str, ...], name: Optional[str]) -> None:
     """Invoke HANDLER once, as Lambda would: result on stdout, logs on stderr.
 
-    Exits 1 (with the error document on stdout) when the function fails.
+    With --template or --cdk-out, HANDLER names a function of the template instead: its logical id, its
+    FunctionName, or Child/Function inside a nested application. Exits 1 (with the error document on
+    stdout) when the function fails.
     """
     if remote is not None:
         from lamina.deploy import remote_invoke
 
         sys.exit(remote_invoke.main(remote, _read_event(event, event_file), endpoint_url, region, profile))
-    config = _flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)
+    source = _template_source(template, cdk_out, parameter_overrides, env_vars, region)
+    if source is not None:
+        config = _template_function(source, handler, _overrides(timeout, memory, concurrency, bootstrap,
+                                                                env=env))
+    else:
+        config = _flag_config(handler, code, bootstrap, timeout, memory, concurrency, env, name)
+        if region is not None:
+            config = config.with_changes(region=region)
     payload = _read_event(event, event_file)
     body, failed = event_loop.run(_invoke_once(config, payload))
     sys.stdout.buffer.write(body + b"\n")
     sys.stdout.flush()
     if failed:
         sys.exit(1)
+
+
+def _template_function(source: Any, identifier: Optional[str], overrides: dict[str, Any]) -> FunctionConfig:
+    """The function of a template that ``lamina invoke --template T FUNCTION`` names."""
+    from lamina.local.frontends.options import FrontendOptions, frontend_options
+
+    options = FrontendOptions()
+    functions = frontend_options(options, template=source, overrides=overrides, warn=_warn)
+    by_name = {config.name: config for config in functions}
+    if identifier is None and len(functions) == 1:
+        return functions[0]
+    if identifier is None:
+        raise click.UsageError(f"name the function to invoke: one of {', '.join(sorted(by_name))}")
+    aliases = options.aliases
+    config = by_name.get(identifier) or by_name.get(aliases.get(identifier, ""))
+    if config is None:
+        raise click.UsageError(f"{identifier} is not a function of the template (functions: "
+                               f"{', '.join(sorted({*by_name, *aliases}))})")
+    return config
 
 
 async def _invoke_once(config: FunctionConfig, payload: bytes) -> tuple[bytes, bool]:

@@ -62,7 +62,7 @@ class Resolver:
     def __init__(self, *, parameters: Mapping[str, Any], resources: Mapping[str, Any],
                  mappings: Optional[Mapping[str, Any]] = None, conditions: Optional[Mapping[str, Any]] = None,
                  region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT,
-                 stack_name: str = "lamina") -> None:
+                 stack_name: str = "lamina", pseudo: Optional[Mapping[str, Any]] = None) -> None:
         self.parameters = dict(parameters)
         self.resources = resources
         self.mappings = mappings or {}
@@ -71,6 +71,7 @@ class Resolver:
             "AWS::Region": region, "AWS::AccountId": account, "AWS::StackName": stack_name,
             "AWS::StackId": f"arn:aws:cloudformation:{region}:{account}:stack/{stack_name}/local",
             "AWS::Partition": "aws", "AWS::URLSuffix": "amazonaws.com", "AWS::NotificationARNs": [],
+            **(pseudo or {}),  # --parameter-overrides AWS::AccountId=… as sam local allows
         }
         self.region, self.account = region, account
         self.warnings: List[str] = []
@@ -85,6 +86,8 @@ class Resolver:
             (key, arg), = value.items()
             if key == "Ref":
                 return self._ref(arg)
+            if key == "Condition" and isinstance(arg, str):
+                return self.condition(arg)
             if key.startswith("Fn::"):
                 return self._function(key[4:], arg)
         resolved = {k: self.resolve(v) for k, v in value.items()}
@@ -125,7 +128,8 @@ class Resolver:
 
         return _SUB_RE.sub(replace, template).replace("${!", "${")
 
-    def _condition(self, name: Any) -> bool:
+    def condition(self, name: Any) -> bool:
+        """A named condition's value (true when it cannot be evaluated locally)."""
         condition = self.conditions.get(name)
         if condition is None:
             return True
@@ -148,12 +152,16 @@ class Resolver:
             return str(text).split(delimiter)
         if name == "If":
             condition, when_true, when_false = arg
-            return self.resolve(when_true if self._condition(condition) else when_false)
+            return self.resolve(when_true if self.condition(condition) else when_false)
         if name == "Equals":
             left, right = self.resolve(arg)
             return left == right
         if name == "Not":
             return not self.resolve(arg)[0]
+        if name == "Or":
+            return any(bool(v) for v in self.resolve(arg))
+        if name == "And":
+            return all(bool(v) for v in self.resolve(arg))
         if name == "FindInMap":
             table, first, second = self.resolve(arg)[:3]
             try:

@@ -67,6 +67,10 @@ class FunctionPool:
         finally:
             self._release_slot()
 
+    async def prewarm(self) -> None:
+        """Start one environment now, kept idle for the first invocation (``lamina serve --eager``)."""
+        self._put_back(await self._new_environment())
+
     async def close(self) -> None:
         """Stop every environment; busy ones are killed (used on config change and shutdown)."""
         self._closed = True

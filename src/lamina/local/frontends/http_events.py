@@ -6,7 +6,10 @@ Three formats, field for field as AWS documents them:
   values comma-joined, ``cookies`` split out of the ``Cookie`` header, ``queryStringParameters``
   comma-joined, ``rawPath``/``rawQueryString`` as received, ``requestContext.http``.
 * REST API payload format 1.0: ``headers`` (last value wins) and ``multiValueHeaders``, the same for
-  the query string, ``resource``/``path``/``httpMethod``, ``null`` for absent parts.
+  the query string, ``resource``/``path``/``httpMethod``, ``null`` for absent parts. An HTTP API's
+  format 1.0 events add ``"version": "1.0"``; a REST API's do not, and carry its stage in
+  ``requestContext.path`` (``/Prod/items``) as requests to its execute-api URL do. A REST API passes a
+  body as base64 only when its content type is one of the API's binary media types.
 
 Pure code: the caller supplies the request, the matched route, a request id and a clock reading.
 """
@@ -21,7 +24,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, Optional, Tuple
 from urllib.parse import parse_qsl
 
-from lamina.local.frontends.routes import DEFAULT_ROUTE_KEY, RouteMatch
+from lamina.local.frontends.routes import DEFAULT_API, DEFAULT_ROUTE_KEY, Api, RouteMatch
 from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION
 
 __all__ = [
@@ -97,9 +100,13 @@ def is_text_content_type(content_type: Optional[str]) -> bool:
     return main == "application" and (sub in _TEXT_SUBTYPES or sub.endswith(("+json", "+xml")))
 
 
-def _body(request: HttpRequest) -> tuple[Optional[str], bool]:
+def _body(request: HttpRequest, api: Api = DEFAULT_API) -> tuple[Optional[str], bool]:
     if not request.body:
         return None, False
+    if api.is_rest:  # binary media types decide, and everything else is passed as text
+        if api.is_binary(request.header("content-type")):
+            return base64.b64encode(request.body).decode("ascii"), True
+        return request.body.decode("utf-8", errors="replace"), False
     if is_text_content_type(request.header("content-type")):
         try:
             return request.body.decode("utf-8"), False
@@ -192,9 +199,11 @@ def build_v1_event(request: HttpRequest, match: RouteMatch, context: EventContex
     if route.is_default:
         path_parameters = {"proxy": request.raw_path.lstrip("/")} if request.raw_path.strip("/") else None
     domain, prefix = _domain(request, context)
-    body, is_base64 = _body(request)
+    api = route.api
+    body, is_base64 = _body(request, api)
     user_agent = request.header("user-agent")
-    return {
+    event: Dict[str, Any] = {} if api.is_rest else {"version": "1.0"}
+    event.update({
         "resource": resource,
         "path": request.raw_path,
         "httpMethod": request.method.upper(),
@@ -225,7 +234,7 @@ def build_v1_event(request: HttpRequest, match: RouteMatch, context: EventContex
                 "userAgent": user_agent,
                 "userArn": None,
             },
-            "path": request.raw_path,
+            "path": f"/{context.stage}{request.raw_path}" if api.is_rest else request.raw_path,
             "protocol": request.protocol,
             "requestId": context.request_id,
             "requestTime": format_request_time(context.time_epoch_ms),
@@ -236,7 +245,8 @@ def build_v1_event(request: HttpRequest, match: RouteMatch, context: EventContex
         },
         "body": body,
         "isBase64Encoded": is_base64,
-    }
+    })
+    return event
 
 
 def build_event(request: HttpRequest, match: RouteMatch, context: EventContext) -> Dict[str, Any]:

@@ -6,6 +6,11 @@ becomes the body as is. A dict with ``statusCode`` is read as ``statusCode``/``h
 ``body``/``isBase64Encoded``. Format 1.0 (REST API) infers nothing: ``statusCode`` is required, and
 ``headers`` merge with ``multiValueHeaders``. A function error or a result that breaks these rules is
 answered ``502`` with API Gateway's own body. Pure code.
+
+A REST API (the route's :class:`~lamina.local.frontends.routes.Api`) adds two rules of its own: an answer
+without ``Content-Type`` is ``application/json``, and an ``isBase64Encoded`` body is decoded only when
+the request's first ``Accept`` type is one of the API's binary media types (otherwise the client gets
+the base64 text, as from API Gateway).
 """
 
 from __future__ import annotations
@@ -17,6 +22,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, List, Optional, Tuple
 
+from lamina.local.frontends.routes import DEFAULT_API, Api
 from lamina.runtime import protocol
 
 __all__ = [
@@ -90,7 +96,7 @@ def _mapping(result: Mapping[str, Any], key: str) -> Mapping[str, Any]:
     return value
 
 
-def _body(result: Mapping[str, Any]) -> bytes:
+def _body(result: Mapping[str, Any], decode: bool = True) -> bytes:
     body = result.get("body")
     encoded = result.get("isBase64Encoded", False)
     if not isinstance(encoded, bool):
@@ -99,7 +105,7 @@ def _body(result: Mapping[str, Any]) -> bytes:
         return b""
     if not isinstance(body, str):
         raise MalformedResultError(f"body must be a string, got {type(body).__name__}")
-    if encoded:
+    if encoded and decode:
         try:
             return base64.b64decode(body, validate=True)
         except (binascii.Error, ValueError) as exc:
@@ -134,8 +140,9 @@ def _v2_headers(result: Mapping[str, Any]) -> list[tuple[str, str]]:
     return headers
 
 
-def response_from_v1_result(payload: bytes) -> HttpResponse:
-    """Apply format 1.0's rules (``statusCode`` required) to a successful result."""
+def response_from_v1_result(payload: bytes, api: Api = DEFAULT_API,
+                            accept: Optional[str] = None) -> HttpResponse:
+    """Apply format 1.0's rules (``statusCode`` required) to a successful result (and a REST API's)."""
     result = _parse(payload)
     if not isinstance(result, dict) or "statusCode" not in result:
         raise MalformedResultError("a REST API proxy result needs a statusCode")
@@ -149,16 +156,22 @@ def response_from_v1_result(payload: bytes) -> HttpResponse:
         pair = (str(name), _header_value(str(name), value))
         if (pair[0].lower(), pair[1]) not in present:
             headers.append(pair)
-    return HttpResponse(_status(result), headers, _body(result))
+    if not api.is_rest:
+        return HttpResponse(_status(result), headers, _body(result))
+    if not any(name.lower() == "content-type" for name, _ in headers):
+        headers.append(("Content-Type", JSON))
+    first_accept = (accept or "").split(",")[0].strip() or None
+    return HttpResponse(_status(result), headers, _body(result, decode=api.is_binary(first_accept)))
 
 
-def response_from_result(function_error: Optional[str], payload: bytes, payload_format: str) -> HttpResponse:
+def response_from_result(function_error: Optional[str], payload: bytes, payload_format: str, *,
+                         api: Api = DEFAULT_API, accept: Optional[str] = None) -> HttpResponse:
     """The HTTP response for an invocation's outcome, 502 for errors and malformed results."""
     if function_error is not None:
         return bad_gateway(payload_format)
     try:
         if payload_format == "1.0":
-            return response_from_v1_result(payload)
+            return response_from_v1_result(payload, api, accept)
         return response_from_v2_result(payload)
     except MalformedResultError:
         return bad_gateway(payload_format)

@@ -10,6 +10,13 @@ an API without a CORS configuration). For a configured origin the front answers 
 adds ``Access-Control-Allow-Origin`` to every answer, overriding the function's, as API Gateway does.
 This server has only the route table's routes: the Invoke API and the control plane are not on it.
 
+A template's APIs add their own rules (each route's :class:`~lamina.local.frontends.routes.Api`): an HTTP
+API's CORS configuration answers preflights and sets the CORS headers of every answer; a REST API's
+OPTIONS mock methods answer as they are declared; a request no route takes is a REST API's
+``403 {"message":"Missing Authentication Token"}`` (an HTTP API's ``404 Not Found``); the event carries
+the API's stage and stage variables; ``X-Amz-Tenant-Id`` is passed to the invocation (tenant isolation).
+Answers are HTTP/1.1 whatever the request's version, as API Gateway's are.
+
 A streamed response (a :class:`StreamedResponse`) is answered as a function URL in ``RESPONSE_STREAM``
 mode answers it: status, headers and cookies from its HTTP integration prelude (or ``200`` and its own
 content type), then the body in chunks as the function produces them. An error before the status is
@@ -18,6 +25,7 @@ sent is the usual ``502``; after it, the response is cut short (no last chunk), 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import os
@@ -25,7 +33,7 @@ import time
 from collections.abc import Sequence
 from typing import Optional
 
-from aiohttp import ClientConnectionResetError, web
+from aiohttp import ClientConnectionResetError, HttpVersion11, web
 from multidict import CIMultiDict
 
 from lamina.local.frontends.http_events import (
@@ -43,7 +51,7 @@ from lamina.local.frontends.http_results import (
     response_from_result,
     stream_head,
 )
-from lamina.local.frontends.routes import RouteTable
+from lamina.local.frontends.routes import Route, RouteMatch, RouteTable
 from lamina.local.invoke.invoker import Invoker, StreamedResponse
 from lamina.local.model.service_errors import ServiceError
 from lamina.local.runtime_api.connection_limits import (
@@ -89,6 +97,67 @@ async def _add_cors(request: web.Request, response: web.StreamResponse) -> None:
     if allow_origin is not None:
         response.headers["Access-Control-Allow-Origin"] = allow_origin
         response.headers.add("Vary", "Origin")
+
+
+def _api_preflight(request: web.Request, table: RouteTable) -> Optional[web.Response]:
+    """An HTTP API with a CORS configuration answers preflights itself, for any path (204)."""
+    asked = request.headers["Access-Control-Request-Method"]
+    match = table.match(asked, request.rel_url.raw_path) or table.path_match(request.rel_url.raw_path)
+    cors = match.route.api.cors if match is not None and not match.route.api.is_rest else None
+    if cors is None:
+        return None
+    headers: dict[str, str] = {}
+    allow_origin = cors.origin_for(request.headers.get("Origin"))
+    if allow_origin is not None:
+        headers["Access-Control-Allow-Origin"] = allow_origin
+        headers["Access-Control-Allow-Methods"] = ",".join(cors.allow_methods) or asked
+        asked_headers = request.headers.get("Access-Control-Request-Headers")
+        if cors.allow_headers or asked_headers:
+            headers["Access-Control-Allow-Headers"] = ",".join(cors.allow_headers) or str(asked_headers)
+        if cors.max_age is not None:
+            headers["Access-Control-Max-Age"] = str(cors.max_age)
+        if cors.allow_credentials:
+            headers["Access-Control-Allow-Credentials"] = "true"
+    return web.Response(status=204, headers=headers)
+
+
+def _api_cors(route: Route, request: web.Request, response: HttpResponse) -> HttpResponse:
+    """An HTTP API's CORS headers on an answer, replacing the function's own (as API Gateway does)."""
+    cors = route.api.cors
+    allow_origin = cors.origin_for(request.headers.get("Origin")) if cors and not route.api.is_rest else None
+    if cors is None or allow_origin is None:
+        return response
+    headers = [(k, v) for k, v in response.headers if not k.lower().startswith("access-control-")]
+    headers.append(("Access-Control-Allow-Origin", allow_origin))
+    if cors.expose_headers:
+        headers.append(("Access-Control-Expose-Headers", ",".join(cors.expose_headers)))
+    if cors.allow_credentials:
+        headers.append(("Access-Control-Allow-Credentials", "true"))
+    return dataclasses.replace(response, headers=headers)
+
+
+def _unrouted(table: RouteTable, raw_path: str) -> HttpResponse:
+    """No route takes the request: a REST API's 403 (its answer to unknown paths and methods), else 404."""
+    match = table.path_match(raw_path)
+    if (match is not None and match.route.api.is_rest) or (match is None and table.rest_only):
+        return gateway_error(403, "Missing Authentication Token")
+    return gateway_error(404, "Not Found")
+
+
+def _mock_response(match: RouteMatch) -> HttpResponse:
+    assert match.route.mock is not None
+    status, headers = match.route.mock
+    return HttpResponse(status, [("Content-Type", "application/json"), *headers])
+
+
+def _as_http11(request: web.Request) -> None:
+    """API Gateway answers HTTP/1.1 to every client; aiohttp would echo an HTTP/1.0 request's version.
+
+    Only the version of the status line changes: an HTTP/1.0 client without keep-alive still gets
+    ``Connection: close``, and a whole (not streamed) answer has its Content-Length.
+    """
+    if request.version != HttpVersion11:
+        request._message = request._message._replace(version=HttpVersion11)
 
 
 class _TooLarge(Exception):
@@ -208,14 +277,28 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
     """
 
     async def handle(request: web.Request) -> web.StreamResponse:
+        response = await answer(request)
+        if isinstance(response, web.Response):  # whole answers; a stream is already on its way
+            _as_http11(request)
+        return response
+
+    async def answer(request: web.Request) -> web.StreamResponse:
         context = EventContext.now(api_id)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             allow_origin = _cors_origin(request)
             if allow_origin is not None:  # a preflight API Gateway answers without the function
                 return _preflight(request, allow_origin)
+            api_preflight = _api_preflight(request, table)
+            if api_preflight is not None:
+                return api_preflight
         match = table.match(request.method, request.rel_url.raw_path)
         if match is None:
-            return _to_aiohttp(gateway_error(404, "Not Found"), context.request_id)
+            return _to_aiohttp(_unrouted(table, request.rel_url.raw_path), context.request_id)
+        if match.route.mock is not None:
+            return _to_aiohttp(_mock_response(match), context.request_id)
+        api = match.route.api
+        context = dataclasses.replace(context, api_id=api.api_id if api_id == "lamina" else api_id,
+                                      stage=api.stage, stage_variables=dict(api.stage_variables))
         try:
             body = await _read_body(request, max_request_bytes)
         except _TooLarge:
@@ -239,22 +322,27 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
         function_name = match.route.function_name
         if len(payload) > protocol.MAX_SYNC_REQUEST:  # Lambda refuses it; API Gateway answers 413
             return _to_aiohttp(gateway_error(413, "Request Entity Too Large"), context.request_id)
+        tenant_id = request.headers.get("X-Amz-Tenant-Id")
         try:
-            answer = await invoke(function_name, payload)
+            if tenant_id:
+                result = await invoke(function_name, payload, tenant_id=tenant_id)
+            else:
+                result = await invoke(function_name, payload)
         except ServiceError as exc:
             log.warning("%s %s -> %s: %s", request.method, request.rel_url.raw_path, function_name, exc)
             return _to_aiohttp(_service_error_response(exc), context.request_id)
         except Exception:  # the local Lambda failed: answer as API Gateway does, keep serving
             log.exception("%s %s -> %s failed", request.method, request.rel_url.raw_path, function_name)
             return _to_aiohttp(gateway_error(500, "Internal Server Error"), context.request_id)
-        if isinstance(answer, StreamedResponse):
-            return await _relay(request, answer, context.request_id, match.route.payload_format)
-        function_error, result = answer
-        response = response_from_result(function_error, result, match.route.payload_format)
+        if isinstance(result, StreamedResponse):
+            return await _relay(request, result, context.request_id, match.route.payload_format)
+        function_error, body = result
+        response = response_from_result(function_error, body, match.route.payload_format, api=api,
+                                        accept=request.headers.get("Accept"))
         if response.status == 502:
             log.warning("%s %s -> %s: function error %s or malformed result: %.200r", request.method,
-                        request.rel_url.raw_path, function_name, function_error, result)
-        return _to_aiohttp(response, context.request_id)
+                        request.rel_url.raw_path, function_name, function_error, body)
+        return _to_aiohttp(_api_cors(match.route, request, response), context.request_id)
 
     app = web.Application(client_max_size=max_request_bytes + 1)
     app[_TABLE] = table

@@ -11,21 +11,42 @@ import sys
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from lamina.local.frontends.routes import InvalidRouteError, Route
 from lamina.local.invoke.event_policy import EventInvokeConfig
 from lamina.local.model.function_config import FunctionConfig, parse_bootstrap
+from lamina.local.model.names import DEFAULT_REGION
 from lamina.project.errors import TemplateError
 from lamina.project.functions import ASYNC, HTTP, function_tables, keys_read_by
-from lamina.project.sam import load_template
+from lamina.project.overrides import load_env_vars
+from lamina.project.sam import load_templates
 
-__all__ = ["FRONTEND_KEYS", "FrontendOptions", "TemplateFunctions", "event_configs", "frontend_options",
-           "functions_from_template"]
+__all__ = ["FRONTEND_KEYS", "FrontendOptions", "TemplateFunctions", "TemplateSource", "event_configs",
+           "frontend_options", "functions_from_template"]
 
 # Project-file keys the front ends read from [tool.lamina.functions.NAME] (lamina.project.functions).
 FRONTEND_KEYS = keys_read_by(HTTP, ASYNC)
 _ASYNC_KEYS = keys_read_by(ASYNC)
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """Where a served application comes from: its templates and what ``sam local`` users pass with them."""
+
+    paths: Tuple[Path, ...]
+    parameter_overrides: Mapping[str, str] = field(default_factory=dict)
+    region: str = DEFAULT_REGION
+    env_vars: Optional[Path] = None  # SAM's --env-vars JSON file
+
+    @classmethod
+    def of(cls, template: Union[Path, TemplateSource]) -> TemplateSource:
+        return template if isinstance(template, TemplateSource) else cls((Path(template),))
+
+    @property
+    def watched(self) -> Tuple[Path, ...]:
+        """The files whose edits reload the application (templates and the --env-vars file)."""
+        return self.paths + ((self.env_vars,) if self.env_vars is not None else ())
 
 
 @dataclass
@@ -40,9 +61,12 @@ class FrontendOptions:
     tables: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)  # project function tables
     routes: List[Route] = field(default_factory=list)  # from a template
     event_configs: Dict[str, EventInvokeConfig] = field(default_factory=dict)
-    template: Optional[Path] = None  # watched with the code: edits reload the functions and routes
+    template: Optional[TemplateSource] = None  # watched with the code: edits reload functions and routes
     overrides: Dict[str, Any] = field(default_factory=dict)  # FunctionConfig changes from the flags
     cors_origins: List[str] = field(default_factory=list)  # the HTTP front's CORS ("*": any origin)
+    aliases: Dict[str, str] = field(default_factory=dict)  # a template's logical ids → served names
+    warned: List[str] = field(default_factory=list)  # the template's warnings, shown at start-up
+    eager: bool = False  # start an environment of every function at start-up (sam's --warm-containers EAGER)
 
 
 @dataclass
@@ -53,21 +77,26 @@ class TemplateFunctions:
     routes: List[Route]
     event_configs: Dict[str, EventInvokeConfig]
     warnings: List[str]
+    aliases: Dict[str, str] = field(default_factory=dict)  # logical id → served name
 
 
-def functions_from_template(path: Path, overrides: Optional[Mapping[str, Any]] = None) -> TemplateFunctions:
-    """Function configs, routes and async settings from a SAM template; raises TemplateError."""
-    app = load_template(path)
+def functions_from_template(template: Union[Path, TemplateSource],
+                            overrides: Optional[Mapping[str, Any]] = None) -> TemplateFunctions:
+    """Function configs, routes and async settings from SAM/CloudFormation templates; raises TemplateError."""
+    source = TemplateSource.of(template)
+    env_vars = load_env_vars(source.env_vars) if source.env_vars is not None else None
+    app = load_templates(source.paths, source.parameter_overrides, source.region, env_vars)
     changes = dict(overrides or {})
     extra_environment = changes.pop("environment", {})  # --env adds to the template's variables
     functions = []
     for sam in app.functions:
         config = FunctionConfig(name=sam.name, code_dir=sam.code_dir, handler=sam.handler,
                                 runtime=sam.runtime, memory_mb=sam.memory_size, timeout=sam.timeout,
-                                environment={**sam.environment, **extra_environment}, layers=sam.layers)
+                                environment={**sam.environment, **extra_environment}, layers=sam.layers,
+                                tenant_isolation=sam.tenant_isolation, region=source.region)
         functions.append(config.with_changes(**changes) if changes else config)
     event_configs = {f.name: f.event_invoke_config for f in app.functions if f.event_invoke_config}
-    return TemplateFunctions(functions, app.routes, event_configs, app.warnings)
+    return TemplateFunctions(functions, app.routes, event_configs, app.warnings, app.aliases)
 
 
 def _destinations_under(table: Mapping[str, Any], base: Path) -> Dict[str, Any]:
@@ -84,7 +113,7 @@ def _to_stderr(line: str) -> None:
     print(line, file=sys.stderr, flush=True)
 
 
-def frontend_options(options: FrontendOptions, *, template: Optional[Path] = None,
+def frontend_options(options: FrontendOptions, *, template: Union[Path, TemplateSource, None] = None,
                      project: Optional[Path] = None, overrides: Optional[Mapping[str, Any]] = None,
                      warn: Callable[[str], None] = _to_stderr) -> List[FunctionConfig]:
     """Fill ``options`` from a SAM template (returning its functions) or a project file's tables.
@@ -103,16 +132,21 @@ def frontend_options(options: FrontendOptions, *, template: Optional[Path] = Non
     changes = {renamed.get(k, k): v for k, v in (overrides or {}).items()}
     if "bootstrap" in changes:
         changes["bootstrap"] = parse_bootstrap(changes["bootstrap"])
+    source = TemplateSource.of(template)
+    label = ", ".join(str(p) for p in source.paths)
     try:
-        served = functions_from_template(template, changes)
+        served = functions_from_template(source, changes)
     except (TemplateError, InvalidRouteError) as exc:
-        raise TemplateError(f"{template}: {exc}") from None
-    options.template, options.overrides = template, changes
-    for warning in served.warnings:
-        warn(f"lamina: {template.name}: {warning}")
+        raise TemplateError(f"{label}: {exc}") from None
+    options.template, options.overrides = source, changes
+    for warning in dict.fromkeys(served.warnings):  # each once
+        warn(f"lamina: {source.paths[0].name}: {warning}")
     if not served.functions:
-        raise TemplateError(f"{template}: no AWS::Serverless::Function that lamina can serve")
+        raise TemplateError(f"{label}: no AWS::Serverless::Function or AWS::Lambda::Function that lamina can "
+                            "serve")
     options.routes = served.routes
+    options.aliases = served.aliases
+    options.warned = list(dict.fromkeys(served.warnings))
     options.event_configs.update(served.event_configs)
     return served.functions
 

@@ -4,6 +4,10 @@ A route key is ``GET /items/{id}``, ``ANY /files/{proxy+}`` or ``$default``. Whe
 request, API Gateway picks the most specific: static segments beat ``{variables}``, which beat a greedy
 ``{proxy+}``; a route with a method beats ``ANY`` on the same path; ``$default`` answers last. Pure code:
 the HTTP server asks :meth:`RouteTable.match` and builds events from the :class:`RouteMatch`.
+
+Each route belongs to an :class:`Api`: a REST API (``AWS::ApiGateway::RestApi``, SAM's ``Api`` events)
+or an HTTP API, with its stage, stage variables, CORS configuration and binary media types, which
+change the events and answers (API Gateway's rules, applied by the HTTP server).
 """
 
 from __future__ import annotations
@@ -15,8 +19,13 @@ from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
 __all__ = [
+    "DEFAULT_API",
     "DEFAULT_ROUTE_KEY",
+    "HTTP_API",
     "PAYLOAD_FORMATS",
+    "REST_API",
+    "Api",
+    "Cors",
     "InvalidRouteError",
     "Route",
     "RouteMatch",
@@ -34,8 +43,61 @@ _VARIABLE_RE = re.compile(r"^\{([A-Za-z0-9._-]+)\}$")
 _GREEDY_RE = re.compile(r"^\{([A-Za-z0-9._-]+)\+\}$")
 
 
+REST_API, HTTP_API = "REST", "HTTP"
+
+
 class InvalidRouteError(ValueError):
     """A route key API Gateway would refuse (``BadRequestException`` on ``CreateRoute``)."""
+
+
+@dataclass(frozen=True)
+class Cors:
+    """An API's CORS configuration (SAM's ``Cors``, an HTTP API's ``CorsConfiguration``)."""
+
+    allow_origins: Tuple[str, ...] = ("*",)
+    allow_methods: Tuple[str, ...] = ()
+    allow_headers: Tuple[str, ...] = ()
+    expose_headers: Tuple[str, ...] = ()
+    max_age: Optional[int] = None
+    allow_credentials: bool = False
+
+    def origin_for(self, origin: Optional[str]) -> Optional[str]:
+        """The ``Access-Control-Allow-Origin`` to answer a request from ``origin`` with, if allowed."""
+        if origin is None:
+            return None
+        if "*" in self.allow_origins:
+            return origin if self.allow_credentials else "*"
+        return origin if origin.rstrip("/") in {o.rstrip("/") for o in self.allow_origins} else None
+
+
+@dataclass(frozen=True)
+class Api:
+    """The API a route belongs to, as far as it changes events and answers."""
+
+    kind: str = HTTP_API  # REST_API or HTTP_API
+    api_id: str = "lamina"
+    stage: str = "$default"  # a REST API always has a named stage (SAM's implicit one is "Prod")
+    stage_variables: Tuple[Tuple[str, str], ...] = ()
+    cors: Optional[Cors] = None
+    binary_media_types: Tuple[str, ...] = ()  # REST APIs only: request bodies passed as base64
+
+    @property
+    def is_rest(self) -> bool:
+        return self.kind == REST_API
+
+    def is_binary(self, content_type: Optional[str]) -> bool:
+        """Whether a REST API treats this media type as binary (``image/*`` and ``*/*`` wildcards)."""
+        if not content_type or not self.binary_media_types:
+            return False
+        main, _, sub = content_type.split(";")[0].strip().lower().partition("/")
+        for declared in self.binary_media_types:
+            d_main, _, d_sub = declared.lower().partition("/")
+            if d_main in ("*", main) and d_sub in ("*", sub):
+                return True
+        return False
+
+
+DEFAULT_API = Api()
 
 
 @dataclass(frozen=True)
@@ -47,6 +109,10 @@ class Route:
     method: str = "ANY"
     path: str = ""
     payload_format: str = "2.0"
+    api: Api = DEFAULT_API
+    # A REST API's MOCK integration (the OPTIONS methods CORS adds): (status, headers) answered as is,
+    # without a function.
+    mock: Optional[Tuple[int, Tuple[Tuple[str, str], ...]]] = None
     # (kind, text) per path segment; empty for $default
     segments: Tuple[Tuple[int, str], ...] = field(default=(), compare=False)
 
@@ -96,13 +162,15 @@ def _parse_segments(path: str, route_key: str) -> tuple[tuple[int, str], ...]:
     return tuple(segments)
 
 
-def parse_route(route_key: str, function_name: str, payload_format: str = "2.0") -> Route:
+def parse_route(route_key: str, function_name: str, payload_format: str = "2.0",
+                api: Api = DEFAULT_API,
+                mock: Optional[Tuple[int, Tuple[Tuple[str, str], ...]]] = None) -> Route:
     """Parse ``"GET /items/{id}"`` (or ``"$default"``, or a bare ``"/path"`` meaning ANY) into a Route."""
     if payload_format not in PAYLOAD_FORMATS:
         raise InvalidRouteError(f"Invalid payload format version {payload_format!r}: use 1.0 or 2.0")
     key = " ".join(route_key.split())
     if key == DEFAULT_ROUTE_KEY:
-        return Route(function_name, DEFAULT_ROUTE_KEY, payload_format=payload_format)
+        return Route(function_name, DEFAULT_ROUTE_KEY, payload_format=payload_format, api=api, mock=mock)
     method, _, path = key.partition(" ") if " " in key else ("ANY", "", key)
     method = method.upper()
     if method == "*":
@@ -110,7 +178,7 @@ def parse_route(route_key: str, function_name: str, payload_format: str = "2.0")
     if method not in METHODS:
         raise InvalidRouteError(f"Invalid route key: {route_key!r}: unknown method {method!r}")
     segments = _parse_segments(path, route_key)
-    return Route(function_name, f"{method} {path}", method, path, payload_format, segments)
+    return Route(function_name, f"{method} {path}", method, path, payload_format, api, mock, segments)
 
 
 def _match_segments(segments: Sequence[tuple[int, str]], parts: Sequence[str]) -> Optional[dict[str, str]]:
@@ -140,22 +208,36 @@ class RouteTable:
         self.replace(routes)
 
     def replace(self, routes: Iterable[Route]) -> None:
-        """Swap in a new set of routes (a reloaded template); the old set stays if the new is invalid."""
+        """Swap in a new set of routes (a reloaded template); the old set stays if the new is invalid.
+
+        A route key declared twice in one API is refused (API Gateway's ``ConflictException``).
+        """
         ordered = sorted(routes, key=Route.priority)
-        seen: set[str] = set()
+        seen: set[tuple[str, str]] = set()
         for route in ordered:
-            if route.route_key in seen:
-                raise InvalidRouteError(f"Route {route.route_key!r} is declared more than once")
-            seen.add(route.route_key)
+            key = (route.api.api_id, route.route_key)
+            if key in seen:
+                raise InvalidRouteError(f"Route {route.route_key!r} is declared more than once"
+                                        + ("" if route.api is DEFAULT_API else f" in {route.api.api_id}"))
+            seen.add(key)
         self.routes = ordered
 
-    def match(self, method: str, raw_path: str) -> Optional[RouteMatch]:
+    @property
+    def rest_only(self) -> bool:
+        """Every route is a REST API's: unmatched requests get its ``403 Missing Authentication Token``."""
+        return bool(self.routes) and all(route.api.is_rest for route in self.routes)
+
+    def path_match(self, raw_path: str) -> Optional[RouteMatch]:
+        """A route of any method for this path (CORS preflights, REST's 403 for a wrong method)."""
+        return self.match("ANY", raw_path, any_method=True)
+
+    def match(self, method: str, raw_path: str, *, any_method: bool = False) -> Optional[RouteMatch]:
         parts = [unquote(p) for p in raw_path.split("?")[0].split("/")[1:] if p != ""]
         method = method.upper()
         for route in self.routes:
             if route.is_default:
                 return RouteMatch(route, {})
-            if route.method not in ("ANY", method):
+            if not any_method and route.method not in ("ANY", method):
                 continue
             params = _match_segments(route.segments, parts)
             if params is not None:
@@ -163,7 +245,7 @@ class RouteTable:
         return None
 
     def function_names(self) -> list[str]:
-        return sorted({route.function_name for route in self.routes})
+        return sorted({route.function_name for route in self.routes if route.mock is None})
 
 
 def routes_from_functions(functions: Mapping[str, Mapping[str, Any]],

@@ -36,7 +36,6 @@ from lamina.local.frontends.routes import (
     PAYLOAD_FORMATS,
     InvalidRouteError,
     RouteTable,
-    parse_route,
     routes_from_functions,
 )
 from lamina.local.invoke import streaming as streaming_relay
@@ -62,8 +61,9 @@ def local_invoker(local: LocalLambda) -> Invoker:
     serves a function URL in ``RESPONSE_STREAM`` mode; any other function answers its whole result.
     """
 
-    async def invoke(function_name: str, payload: bytes) -> InvokeResult | StreamedResponse:
-        relay, task = await streaming_relay.start(local, function_name, payload)
+    async def invoke(function_name: str, payload: bytes, *,
+                     tenant_id: Optional[str] = None) -> InvokeResult | StreamedResponse:
+        relay, task = await streaming_relay.start(local, function_name, payload, tenant_id=tenant_id)
         if not relay.started:
             result = await task
             return result.function_error, result.payload
@@ -90,7 +90,7 @@ def _route_table(names: List[str], options: FrontendOptions) -> RouteTable:
     if options.routes:
         routes = options.routes
         if forced:
-            routes = [parse_route(r.route_key, r.function_name, forced) for r in routes]
+            routes = [r if r.mock else dataclasses.replace(r, payload_format=forced) for r in routes]
         return RouteTable(routes)
     tables: Dict[str, Dict[str, Any]] = {name: dict(options.tables.get(name, {})) for name in names}
     if forced:
@@ -108,11 +108,13 @@ class Frontends:
         self.sink = sink
         self._event_configs = event_configs(options)  # mutated in place when a template reloads
         self._template_names = {config.name for config in local.registry} if options.template else set()
+        self._warned = set(options.warned)  # template warnings already shown: each is said once
         self._template_watcher: Optional[asyncio.Task[None]] = None
         self._http: Optional[web.AppRunner] = None
         self._table: Optional[RouteTable] = None
         self._stop_watch = asyncio.Event()
         self._watcher: Optional[asyncio.Task[None]] = None
+        self._prewarm: Optional[asyncio.Task[None]] = None
 
     def _say(self, line: str) -> None:
         if self.sink is not None:
@@ -121,6 +123,7 @@ class Frontends:
             log.info("%s", line)
 
     async def start(self) -> None:
+        self.local.registry.set_aliases(self.options.aliases)
         await self.local.open_event_queue(self.options.data_dir, self._event_configs,
                                           retry_delays=_retry_delays())
         table = None
@@ -134,6 +137,8 @@ class Frontends:
                                   cors_origins=self.options.cors_origins)
             self._http = await start_http_server(app, self.options.host, self.options.http_port)
             for route in table.routes:
+                if route.mock is not None:
+                    continue
                 self._say(f"http://{self.options.host}:{self.options.http_port} {route.route_key} -> "
                           f"{route.function_name} (payload {route.payload_format})")
         if self.options.watch:
@@ -142,6 +147,18 @@ class Frontends:
                 self._watcher = asyncio.get_running_loop().create_task(self._watch(dirs))
             if self.options.template is not None:
                 self._template_watcher = asyncio.get_running_loop().create_task(self._watch_template())
+        if self.options.eager:
+            self._prewarm = asyncio.get_running_loop().create_task(self._start_environments())
+
+    async def _start_environments(self) -> None:
+        """``--eager``: an execution environment of every function starts now, not at its first call."""
+        async def one(name: str) -> None:
+            try:
+                await self.local.prewarm(name)
+            except Exception as exc:  # an init failure shows again at the first invocation
+                self._say(f"{name}: eager start failed: {exc}")
+
+        await asyncio.gather(*(one(config.name) for config in self.local.registry))
 
     async def _watch(self, dirs: Dict[str, Path]) -> None:
         try:
@@ -150,12 +167,13 @@ class Frontends:
             self._say(f"hot reload stopped: {exc}")
 
     async def _watch_template(self) -> None:
-        template = self.options.template
-        assert template is not None
+        source = self.options.template
+        assert source is not None
         try:
-            # the directory, not the file: editors save by replacing the file, which ends a file watch
-            target = template.resolve()
-            async for _ in awatch(target.parent, watch_filter=lambda _c, path: Path(path) == target,
+            # the directories, not the files: editors save by replacing the file, which ends a file watch
+            targets = {path.resolve() for path in source.watched}
+            async for _ in awatch(*sorted({str(t.parent) for t in targets}),
+                                  watch_filter=lambda _c, path: Path(path) in targets,
                                   recursive=False, debounce=50, step=20, stop_event=self._stop_watch):
                 self.reload_template()
         except Exception as exc:
@@ -166,17 +184,23 @@ class Frontends:
 
         A template that no longer reads (a half-saved edit) is reported and the running set kept.
         """
-        template = self.options.template
-        assert template is not None
+        source = self.options.template
+        assert source is not None
+        label = source.paths[0].name
         try:
-            served = functions_from_template(template, self.options.overrides)
-            candidate = dataclasses.replace(self.options, routes=served.routes)
-            routes = _route_table([config.name for config in served.functions], candidate).routes
-            if self._table is not None:
-                self._table.replace(routes)
+            served = functions_from_template(source, self.options.overrides)
+            if self._table is not None:  # without --http there are no routes to check or swap
+                candidate = dataclasses.replace(self.options, routes=served.routes)
+                self._table.replace(_route_table([c.name for c in served.functions], candidate).routes)
         except (TemplateError, InvalidRouteError) as exc:
-            self._say(f"{template.name}: not reloaded: {exc}")
+            self._say(f"{label}: not reloaded: {exc}")
             return
+        for warning in dict.fromkeys(served.warnings):
+            if warning not in self._warned:
+                self._warned.add(warning)
+                self._say(f"{label}: {warning}")
+        self.local.registry.set_aliases(served.aliases)
+        self.options.aliases = served.aliases
         names = {config.name for config in served.functions}
         for config in served.functions:
             if self.local.registry.get(config.name) != config:
@@ -188,7 +212,7 @@ class Frontends:
         self._event_configs.clear()
         self._event_configs.update(event_configs(self.options))
         self._event_configs.update(served.event_configs)
-        self._say(f"{template.name}: reloaded ({len(served.functions)} functions, "
+        self._say(f"{label}: reloaded ({len(served.functions)} functions, "
                   f"{len(served.routes)} routes)")
 
     def recycle(self, function_name: str) -> None:
@@ -200,6 +224,10 @@ class Frontends:
 
     async def close(self) -> None:
         self._stop_watch.set()
+        if self._prewarm is not None and not self._prewarm.done():
+            self._prewarm.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._prewarm
         for watcher in (self._watcher, self._template_watcher):
             if watcher is not None:
                 with contextlib.suppress(asyncio.CancelledError, asyncio.TimeoutError):

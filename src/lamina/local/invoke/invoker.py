@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable
 from dataclasses import dataclass
-from typing import Callable, Optional, Tuple, Union
+from typing import Callable, Optional, Protocol, Tuple, Union
 
 InvokeResult = Tuple[Optional[str], bytes]
 
@@ -33,7 +33,14 @@ class StreamedResponse:
     abandon: Callable[[], None]  # the client left: drop the rest (the invocation still runs to its end)
 
 
-Invoker = Callable[[str, bytes], Awaitable[Union[InvokeResult, StreamedResponse]]]
+class Invoker(Protocol):
+    """``invoke(function_name, payload, tenant_id=None)``: one synchronous invocation."""
+
+    def __call__(self, function_name: str, payload: bytes, *,
+                 tenant_id: Optional[str] = None) -> Awaitable[Union[InvokeResult, StreamedResponse]]: ...
+
+
+
 # The async path passes the request id too: an Event invocation keeps the id its 202 announced
 # across every attempt, as Lambda's does.
 EventInvoker = Callable[[str, bytes, str], Awaitable[InvokeResult]]

@@ -6,7 +6,7 @@ when its code or configuration changes (as Lambda does on UpdateFunctionConfigur
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Optional
+from typing import Callable, Iterator, Mapping, Optional
 
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION, LATEST, NAME_PATTERN
@@ -37,6 +37,7 @@ class FunctionRegistry:
     def __init__(self, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT) -> None:
         self._functions: dict[str, FunctionConfig] = {}
         self._listeners: list[Listener] = []
+        self._aliases: dict[str, str] = {}  # another name Invoke accepts → the function's name
         self.region = region
         self.account = account
 
@@ -60,6 +61,10 @@ class FunctionRegistry:
     def get(self, name: str) -> Optional[FunctionConfig]:
         return self._functions.get(name)
 
+    def set_aliases(self, aliases: Mapping[str, str]) -> None:
+        """Other names Invoke accepts (a template's logical ids → FunctionNames); replaces the last set."""
+        self._aliases = dict(aliases)
+
     def __iter__(self) -> Iterator[FunctionConfig]:
         return iter(list(self._functions.values()))
 
@@ -75,6 +80,8 @@ class FunctionRegistry:
                                "specified qualifier.")
         qualifier = qualifier or embedded
         config = self._functions.get(name) if NAME_PATTERN.fullmatch(name) else None
+        if config is None and name in self._aliases:
+            config = self._functions.get(self._aliases[name])
         if config is None or qualifier not in (None, LATEST, config.version):
             arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
             if qualifier:

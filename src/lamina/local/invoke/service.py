@@ -158,6 +158,10 @@ class LocalLambda:
         while it is produced; the result then carries no payload.
         """
         config = self.registry.resolve(function_name, qualifier)
+        if config.tenant_isolation and not tenant_id:
+            raise service_errors.ServiceError(
+                error_types.INVALID_PARAMETER_VALUE,
+                "Tenant ID configuration not specified: the function uses tenant isolation mode PER_TENANT")
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()), payload=payload,
             function_arn=function_arn or (config.arn + (f":{qualifier}" if qualifier else "")),
@@ -169,6 +173,10 @@ class LocalLambda:
             raise service_errors.snapstart_restore_failed(function_errors.error_details(outcome.body))
         return InvocationResult(invocation.request_id, config, outcome.body, outcome.content_type,
                                 outcome.kind, outcome.error_type, record.log, record)
+
+    async def prewarm(self, function_name: str) -> None:
+        """Start an execution environment of the function before any invocation (``--eager``)."""
+        await self._pool_for(self.registry.resolve(function_name)).prewarm()
 
     def invoke_in_background(self, function_name: str, payload: bytes, **kwargs: object) -> str:
         """Accept an ``Event`` invocation: it runs after this returns; returns its request id."""

@@ -46,6 +46,7 @@ class FunctionConfig:
     # None: one at a time, as on-demand Lambda.
     environment_concurrency: Optional[int] = None
     snap_start: bool = False  # init, snapshot, restore (lamina.local.lifecycle.snapstart)
+    tenant_isolation: bool = False  # TenancyConfig PER_TENANT: each invocation must name a tenant
     queue_size: int = 100  # invocations waiting for an environment before 429
     idle_timeout: float = 300.0  # seconds a warm environment is kept
     init_timeout: float = protocol.INIT_TIMEOUT_SECONDS

@@ -83,3 +83,11 @@ def write_marker(event, context):
 
 def pid(event, context):
     return os.getpid()
+
+
+def recurse_forever(event, context):
+    """A RecursionError: awslambdaric's X-Ray cause for it is hundreds of KB in one header."""
+    def down(n):
+        return down(n + 1)
+
+    return down(0)

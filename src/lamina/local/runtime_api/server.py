@@ -68,6 +68,9 @@ _FOREIGN_PEER = Reply.error(403, "AccessDeniedException", "The Runtime API of an
                             "answers only that environment's processes")
 _INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
 _RESTORE_PATHS = (protocol.PATH_RESTORE_NEXT, protocol.PATH_RESTORE_ERROR)
+# A header line as long as Lambda takes: awslambdaric posts an X-Ray error cause of up to 1 MiB in one
+# header (a deep traceback's is far over aiohttp's default 8,190 bytes), and AWS's emulator accepts it.
+MAX_HEADER_LINE = protocol.MAX_XRAY_CAUSE + 1024
 
 
 class RuntimeApiServer:
@@ -82,7 +85,8 @@ class RuntimeApiServer:
         self._limiter: Optional[ConnectionLimiter] = None
         # The runtime's long-poll must end when the runtime goes away, so the poll is not left dangling.
         # Its connections also keep chunked requests' trailers (mid-stream errors of streamed responses).
-        server = TrailerAwareServer(self._dispatch, handler_cancellation=True, access_log=None)
+        server = TrailerAwareServer(self._dispatch, handler_cancellation=True, access_log=None,
+                                    max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE)
         self._runner = web.ServerRunner(server)
         self._started = False
 

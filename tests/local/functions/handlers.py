@@ -91,3 +91,14 @@ def recurse_forever(event, context):
         return down(n + 1)
 
     return down(0)
+
+
+def write_partial(event, context):
+    """Output without a trailing newline, then a line with a carriage return inside it."""
+    import sys
+
+    if event.get("cr"):
+        sys.stdout.write("one\rline\r\n")
+    sys.stdout.write(f"partial-{event['n']}")
+    sys.stdout.flush()
+    return event["n"]

@@ -185,7 +185,8 @@ class ExecutionEnvironment:
                 self._result.set_result(outcome)
 
     def _report(self, invocation: Invocation, outcome: Outcome) -> InvocationRecord:
-        self.process.runtime.read()  # what the runtime wrote before its last call lands before END
+        # What the runtime wrote before its last call lands before END, a partial line included.
+        self.process.runtime.end_line()
         now = time.perf_counter()
         duration_ms = (now - (self._began_at or now)) * 1000
         init_ms = self.process.take_init_ms()

@@ -154,6 +154,12 @@ class RuntimeProcess:
                 return
             self._lines.feed(chunk)
 
+    def end_line(self) -> None:
+        """What the process wrote without a newline so far becomes a line of its own: output belongs to
+        the invocation during which it was written (called before an invocation's END)."""
+        self.read()
+        self._lines.flush()
+
     async def wait(self) -> int:
         """Wait for the process to end; its last output is relayed and the pipe closed."""
         assert self._process is not None

@@ -6,39 +6,17 @@ defaults. Progress goes to stderr; the function's ARN, the one result, goes to s
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
-from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TransferSpeedColumn
 
+from lamina.cli.display import stderr_console, steps, upload_bar, warn
 from lamina.cli.errors import Command
 from lamina.cli.options import environment_option
 from lamina.deploy.function import deploy_function
-from lamina.deploy.packaging import build_zips
+from lamina.deploy.packaging import function_zip, runtime_layer_zip
 from lamina.deploy.settings import DEFAULT_MEMORY, DEFAULT_TIMEOUT, resolve_settings
-from lamina.deploy.upload import Advance
-
-
-def stderr_console() -> Console:
-    return Console(stderr=True, width=None if sys.stderr.isatty() else 160)
-
-
-@contextlib.contextmanager
-def upload_bar(console: Console) -> Iterator[Advance]:
-    """A transfer bar for each large upload made inside the block (fed by the ``Advance`` yielded)."""
-    columns = (TextColumn("uploading"), BarColumn(), DownloadColumn(), TransferSpeedColumn())
-    with Progress(*columns, console=console, transient=True) as progress:
-        task = progress.add_task("upload", total=None, visible=False)
-
-        def advance(sent: int, total: int) -> None:
-            progress.update(task, completed=sent, total=total, visible=sent < total)
-
-        yield advance
 
 
 @click.command(cls=Command)
@@ -64,6 +42,12 @@ def upload_bar(console: Console) -> Iterator[Advance]:
 @click.option("--memory", type=int, help=f"Memory size in MB. [default: {DEFAULT_MEMORY}]")
 @click.option("--timeout", type=int, help=f"Timeout in seconds. [default: {DEFAULT_TIMEOUT}]")
 @click.option("--env", "env_pairs", multiple=True, help="Environment variable KEY=VALUE (repeatable).")
+@click.option("--s3-bucket", help="Upload the zips through this S3 bucket (same region): needed past "
+                                  "Lambda's 50 MiB for a direct upload.")
+@click.option("--bytecode/--no-bytecode", default=None,
+              help="Ship .pyc for the runtime's Python (default: on).")
+@click.option("--rebuild", is_flag=True, default=None,
+              help="Build the zip even when its inputs are those of an earlier build.")
 @click.option("--endpoint-url", help="A Lambda-compatible endpoint, e.g. lamina serve's http://127.0.0.1:9001.")
 @click.option("--region", help="AWS region.")
 @click.option("--profile", help="AWS profile.")
@@ -74,9 +58,21 @@ def deploy(name: str | None, zip_file: Path | None, env_pairs: tuple[str, ...], 
     console = stderr_console()
     settings = resolve_settings(name, {**options, "zip": zip_file, "env": environment_option(env_pairs)},
                                 Path.cwd())
-    with console.status("building") as status:
-        zip_bytes, layer_zip = build_zips(settings, report=status.update,
-                                          warn=lambda line: console.print(f"[yellow]warning:[/] {line}"))
+    with steps(console, f"building {settings.name}") as report:
+        zip_bytes = function_zip(settings, report=report, warn=warn(console),
+                                 reused=lambda key: console.print(f"{settings.name}: inputs unchanged, using "
+                                                                  f"the zip built from them ({key[:12]})"))
+
+    def runtime_layer() -> bytes:
+        on_aws = not settings.endpoint_url
+        if settings.runtime.startswith("provided") and settings.python_dist is None and on_aws:
+            warn(console)("Lambda's provided.* runtimes have no python3: pass --python-dist (a "
+                          "python-build-standalone archive) so the layer carries its own")
+        with steps(console, "building lamina's runtime layer") as report:
+            return runtime_layer_zip(settings.arch, settings.python_dist, report=report,
+                                     rebuild=settings.rebuild)
+
     with upload_bar(console) as advance:
-        arn = deploy_function(settings, zip_bytes, layer_zip, console.print, advance)
+        arn = deploy_function(settings, zip_bytes, lambda line: console.print(line, highlight=False), advance,
+                              runtime_layer)
     click.echo(arn)

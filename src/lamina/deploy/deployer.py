@@ -11,6 +11,10 @@ The order is fixed so that a failure always leaves a function that works:
 When both code and configuration change, the previous code is downloaded first (GetFunction's
 ``Code.Location``, checked against its CodeSha256): if step 4 then fails, it is put back, so the
 previous version keeps running. :class:`DeployError` always says which version is live.
+
+Code goes up in the request (``ZipFile``, up to 50 MiB) or, when the deploy has a bucket, through S3
+(``S3Bucket``/``S3Key``): a :data:`CodeUpload` turns a zip into the ``Code`` fields, and is called only
+when the zip must actually go up.
 """
 
 from __future__ import annotations
@@ -26,6 +30,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError, WaiterError
 
+from lamina.artifacts.limits import megabytes
 from lamina.deploy.errors import DeployError
 
 DEFAULT_MEMORY = 128  # Lambda's defaults: an option left out means this value, not "keep"
@@ -38,6 +43,16 @@ TRUST_POLICY = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow",'
                 '"Principal":{"Service":"lambda.amazonaws.com"},"Action":"sts:AssumeRole"}]}')
 
 Notify = Callable[[str], None]
+CodeUpload = Callable[[bytes], dict[str, str]]  # a zip -> Lambda's Code fields (ZipFile, or S3Bucket/S3Key)
+# What AWSLambdaBasicExecutionRole allows, for endpoints that do not have AWS's managed policies (moto).
+BASIC_EXECUTION_DOCUMENT = ('{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":['
+                            '"logs:CreateLogGroup","logs:CreateLogStream","logs:PutLogEvents"],'
+                            '"Resource":"*"}]}')
+
+
+def direct_upload(zip_bytes: bytes) -> dict[str, str]:
+    """The zip in the request itself (Lambda's limit: 50 MiB)."""
+    return {"ZipFile": zip_bytes}  # type: ignore[dict-item]  # boto3 takes bytes here
 
 
 @dataclass(frozen=True)
@@ -55,6 +70,10 @@ class FunctionSpec:
     environment: dict[str, str] = field(default_factory=dict)
     layers: tuple[str, ...] = ()
     description: str | None = None
+    upload: CodeUpload = direct_upload
+    # a role that may still be on its way to Lambda (IAM is eventually consistent); False for a
+    # placeholder that will never exist, so "cannot be assumed" is answered at once
+    wait_for_role: bool = True
 
     @property
     def code_sha256(self) -> str:
@@ -87,7 +106,8 @@ def aws_error(exc: Exception) -> str:
 
 
 def publish_layer_if_new(client: Any, layer_name: str, zip_bytes: bytes, runtimes: list[str],
-                         architecture: str, notify: Notify) -> str:
+                         architecture: str, notify: Notify, upload: CodeUpload = direct_upload,
+                         description: str = "lamina runtime") -> str:
     """The ARN of a layer version with exactly this zip: an existing one, else a newly published one."""
     wanted = code_sha256(zip_bytes)
     for version in _recent_layer_versions(client, layer_name):
@@ -96,11 +116,11 @@ def publish_layer_if_new(client: Any, layer_name: str, zip_bytes: bytes, runtime
             if found.get("Content", {}).get("CodeSha256") == wanted:
                 notify(f"layer {layer_name} unchanged (version {version['Version']})")
                 return str(found["LayerVersionArn"])
-    notify(f"publishing layer {layer_name} ({len(zip_bytes) / 1e6:.1f} MB)")
+    notify(f"publishing layer {layer_name} ({megabytes(len(zip_bytes))})")
     try:
         published = client.publish_layer_version(
-            LayerName=layer_name, Content={"ZipFile": zip_bytes}, CompatibleRuntimes=runtimes,
-            CompatibleArchitectures=[architecture], Description="lamina runtime")
+            LayerName=layer_name, Content=upload(zip_bytes), CompatibleRuntimes=runtimes,
+            CompatibleArchitectures=[architecture], Description=description)
     except (ClientError, BotoCoreError) as exc:
         raise DeployError(f"publishing layer {layer_name} failed ({aws_error(exc)}); "
                           "nothing was changed: the previous version is still running") from None
@@ -128,8 +148,16 @@ def ensure_role(iam: Any, function_name: str, notify: Notify) -> str:
     try:
         iam.attach_role_policy(RoleName=role_name, PolicyArn=BASIC_EXECUTION_POLICY)
     except ClientError as exc:
-        raise DeployError(f"attaching AWSLambdaBasicExecutionRole to {role_name} failed "
-                          f"({aws_error(exc)})") from None
+        if exc.response.get("Error", {}).get("Code") != "NoSuchEntity":
+            raise DeployError(f"attaching AWSLambdaBasicExecutionRole to {role_name} failed "
+                              f"({aws_error(exc)})") from None
+        # an endpoint without AWS's managed policies (moto by default): the same permissions, inline
+        try:
+            iam.put_role_policy(RoleName=role_name, PolicyName="lamina-basic-execution",
+                                PolicyDocument=BASIC_EXECUTION_DOCUMENT)
+        except ClientError as inline:
+            raise DeployError(f"giving {role_name} CloudWatch Logs permissions failed "
+                              f"({aws_error(inline)})") from None
     return str(role["Arn"])
 
 
@@ -161,27 +189,29 @@ class Deployer:
         if not spec.role:
             raise DeployError(f"function {spec.name} does not exist yet and needs an execution role: "
                               "pass --role ARN or --create-role")
-        self.notify(f"creating function {spec.name} ({len(spec.zip_bytes) / 1e6:.1f} MB)")
+        self.notify(f"creating function {spec.name} ({megabytes(len(spec.zip_bytes))})")
         try:
-            created = self._create_once_role_is_visible(spec)
+            created = self._create_once_role_is_visible(spec, spec.upload(spec.zip_bytes))
             self._wait("function_active_v2", spec.name)
         except (ClientError, BotoCoreError) as exc:
+            if _role_not_assumable(exc):
+                raise DeployError(f"creating function {spec.name} failed: Lambda cannot assume the role "
+                                  f"{spec.role} ({aws_error(exc)}): pass --role ARN of a role Lambda may "
+                                  "assume, or --create-role") from None
             raise DeployError(f"creating function {spec.name} failed ({aws_error(exc)})") from None
         return DeployOutcome(str(created["FunctionArn"]), created=True)
 
-    def _create_once_role_is_visible(self, spec: FunctionSpec) -> dict[str, Any]:
+    def _create_once_role_is_visible(self, spec: FunctionSpec, code: dict[str, str]) -> dict[str, Any]:
         """CreateFunction, retried while a role created moments ago has not reached Lambda yet (IAM is
         eventually consistent: Lambda says the role "cannot be assumed" for some seconds)."""
-        for attempt in range(ROLE_PROPAGATION_ATTEMPTS):
+        attempts = ROLE_PROPAGATION_ATTEMPTS if spec.wait_for_role else 1
+        for attempt in range(attempts):
             try:
                 return dict(self.client.create_function(
-                    FunctionName=spec.name, Role=spec.role, Code={"ZipFile": spec.zip_bytes},
+                    FunctionName=spec.name, Role=spec.role, Code=code,
                     Architectures=[spec.architecture], PackageType="Zip", **self._configuration(spec)))
             except ClientError as exc:
-                error = exc.response.get("Error", {})
-                if (error.get("Code") != "InvalidParameterValueException"
-                        or "cannot be assumed" not in error.get("Message", "")
-                        or attempt == ROLE_PROPAGATION_ATTEMPTS - 1):
+                if not _role_not_assumable(exc) or attempt == attempts - 1:
                     raise
                 if attempt == 0:
                     self.notify("waiting for the execution role to reach Lambda")
@@ -197,10 +227,10 @@ class Deployer:
                 or configuration.get("Architectures", ["x86_64"]) != [spec.architecture]):
             # keep the running code at hand while the configuration is not yet through
             previous_zip = _download_code(current) if changes else None
-            self.notify(f"uploading code of {spec.name} ({len(spec.zip_bytes) / 1e6:.1f} MB)")
+            self.notify(f"uploading code of {spec.name} ({megabytes(len(spec.zip_bytes))})")
             try:
-                self.client.update_function_code(FunctionName=spec.name, ZipFile=spec.zip_bytes,
-                                                 Architectures=[spec.architecture])
+                self.client.update_function_code(FunctionName=spec.name, Architectures=[spec.architecture],
+                                                 **spec.upload(spec.zip_bytes))
                 self._wait("function_updated_v2", spec.name)
             except (ClientError, BotoCoreError) as exc:
                 raise DeployError(f"updating the code of {spec.name} failed ({aws_error(exc)}); "
@@ -272,6 +302,15 @@ class Deployer:
             return (f"rolling back the code failed too ({aws_error(exc)}): the function runs the NEW code "
                     "with its PREVIOUS configuration")
         return f"the code was rolled back: the previous version (CodeSha256 {wanted}) is still running"
+
+
+def _role_not_assumable(exc: Exception) -> bool:
+    """Lambda's answer for a role it cannot use (yet, or ever)."""
+    if not isinstance(exc, ClientError):
+        return False
+    error = exc.response.get("Error", {})
+    return error.get("Code") == "InvalidParameterValueException" and "cannot be assumed" in error.get(
+        "Message", "")
 
 
 def _download_code(function: dict[str, Any]) -> bytes | None:

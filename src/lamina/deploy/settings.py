@@ -42,6 +42,9 @@ class Settings:
     region: str | None
     profile: str | None
     description: str | None
+    s3_bucket: str | None = None  # zips go through this bucket (past the 50 MiB of a direct upload)
+    bytecode: bool = True  # ship .pyc for the target Python
+    rebuild: bool = False  # build even when the inputs are those of an earlier build
 
 
 def resolve_settings(name: str | None, options: Mapping[str, Any], directory: Path) -> Settings:
@@ -62,9 +65,10 @@ def resolve_settings(name: str | None, options: Mapping[str, Any], directory: Pa
         raise DeploySettingsError("pass --handler module.function (e.g. app.handler)")
     layers = list(options.get("layers") or ()) or list(project.get("layers", []))
     for layer in layers:
-        if not layer.startswith("arn:") and not Path(layer).is_dir():
-            raise DeploySettingsError(f"Invalid value for --layer: {layer} is neither a layer version ARN "
-                                      "nor a directory")
+        if not layer.startswith("arn:") and not Path(layer).is_dir() and not (
+                layer.endswith(".zip") and Path(layer).is_file()):
+            raise DeploySettingsError(f"Invalid value for --layer: {layer} is neither a layer version ARN, "
+                                      "a directory nor a layer zip")
     from_project_zip = Path(project["zip"]) if "zip" in project and options.get("code") is None else None
     return Settings(
         name=name, runtime=pick("runtime", DEFAULT_RUNTIME), arch=pick("arch", DEFAULT_ARCH), handler=handler,
@@ -74,4 +78,6 @@ def resolve_settings(name: str | None, options: Mapping[str, Any], directory: Pa
         code_dir=options.get("code") or Path(project.get("code", ".")),
         with_layer=pick("with_layer"), python_dist=options.get("python_dist"), role=pick("role"),
         create_role=bool(pick("create_role", False)), endpoint_url=pick("endpoint_url"),
-        region=pick("region"), profile=pick("profile"), description=project.get("description"))
+        region=pick("region"), profile=pick("profile"), description=project.get("description"),
+        s3_bucket=options.get("s3_bucket") or None, bytecode=options.get("bytecode") is not False,
+        rebuild=bool(options.get("rebuild")))

@@ -28,7 +28,8 @@ def _project(tmp_path: Path) -> Path:
 async def _invoke_all(port: int) -> list[tuple[int, dict[str, object], str]]:
     url = f"http://127.0.0.1:{port}/2015-03-31/functions/echo/invocations"
     timeout = aiohttp.ClientTimeout(total=240)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=CALLERS), timeout=timeout) as session:
+    connector = aiohttp.TCPConnector(limit=CALLERS)
+    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
 
         async def call(n: int) -> tuple[int, dict[str, object], str]:
             body = json.dumps({"caller": n}).encode()

@@ -76,3 +76,11 @@ def test_project_routes_and_payload_format_are_read_per_function() -> None:
 def test_several_functions_without_routes_is_an_error() -> None:
     with pytest.raises(InvalidRouteError, match="No routes"):
         routes_from_functions({"a": {}, "b": {}})
+
+
+def test_unrouted_request_of_a_rest_only_table_is_missing_authentication_token() -> None:
+    from lamina.local.frontends.http_server import _unrouted
+    from lamina.local.frontends.routes import REST_API, Api
+
+    rest = RouteTable([parse_route("GET /items", "fn", "1.0", Api(REST_API, "R", "Prod"))])
+    assert _unrouted(rest, "/other").status == 403 and _unrouted(table("GET /items"), "/other").status == 404

@@ -137,7 +137,11 @@ def _api_cors(route: Route, request: web.Request, response: HttpResponse) -> Htt
 
 
 def _unrouted(table: RouteTable, raw_path: str) -> HttpResponse:
-    """No route takes the request: a REST API's 403 (its answer to unknown paths and methods), else 404."""
+    """No route takes the request: a REST API's 403 (its answer to unknown paths and methods), else 404.
+
+    A path of a REST API's route (another method) answers 403; a path of no route answers 403 when only
+    REST APIs are served, else 404 (APIs share one port locally).
+    """
     match = table.path_match(raw_path)
     if (match is not None and match.route.api.is_rest) or (match is None and table.rest_only):
         return gateway_error(403, "Missing Authentication Token")
@@ -156,8 +160,9 @@ def _as_http11(request: web.Request) -> None:
     Only the version of the status line changes: an HTTP/1.0 client without keep-alive still gets
     ``Connection: close``, and a whole (not streamed) answer has its Content-Length.
     """
-    if request.version != HttpVersion11:
-        request._message = request._message._replace(version=HttpVersion11)
+    if request.version != HttpVersion11:  # aiohttp keeps the version in _version, reified as .version
+        request._version = HttpVersion11
+        request._cache.pop("version", None)
 
 
 class _TooLarge(Exception):

@@ -221,23 +221,12 @@ def _warn(line: str) -> None:
 
 async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path,
                  frontends: Any = None, access: Any = None, region: Optional[str] = None) -> None:
-    from aiohttp import web
-
-    from lamina.local.api.app import create_app, run_app
-    from lamina.local.api.control_plane.mount import mount_control_plane
-    from lamina.local.invoke.registry import FunctionRegistry
+    from lamina.local.server import LocalServer
 
     sink = ConsoleSink()
-    local = LocalLambda(registry=FunctionRegistry(region=region) if region else None, sink=sink)
-    for config in functions:
-        local.registry.put(config)
-    app = create_app(local, access)
-    mount_control_plane(app, data_dir, notify=lambda line: sink.write("lamina", line))
-    if frontends is not None:  # HTTP front, durable Event queue, hot reload (lamina.local.frontends)
-        from lamina.local.frontends.serve import install_frontends
-
-        install_frontends(app, local, frontends, sink)
-    runner: web.AppRunner = await run_app(app, host, port)
+    server = LocalServer(functions, host=host, port=port, data_dir=data_dir, sink=sink,
+                         frontends=frontends, access=access, region=region)
+    await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
@@ -250,7 +239,7 @@ async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir
     try:
         await stop.wait()
     finally:
-        await runner.cleanup()
+        await server.stop()
         sink.flush()
 
 

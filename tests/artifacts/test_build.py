@@ -161,15 +161,17 @@ def test_bundle_over_250_mb_unzipped_names_the_largest_contributors(tmp_path: Pa
         sparse.truncate(260 * MB)
     out = tmp_path / "dist" / "function.zip"
     result = run_lamina("build", "--code", str(code), "--out", str(out))
-    assert_failed_cleanly(result, out, "over Lambda's 250.0 MiB limit", "largest, unzipped: model.bin 260.0 MiB")
+    assert_failed_cleanly(result, out, "over Lambda's 250.0 MiB limit",
+                          "largest, unzipped: model.bin 260.0 MiB")
 
 
 def test_zip_over_the_direct_upload_limit_is_not_written(tmp_path: Path) -> None:
     code = function_dir(tmp_path, requirements="")
     (code / "noise.bin").write_bytes(os.urandom(64 * 1024))
     out = tmp_path / "dist" / "function.zip"
-    expected = (r"zipped, over Lambda's .* MiB limit for direct upload \(largest, zipped: noise.bin 0.1 MiB.*\): "
-                r"move dependencies to a layer \(lamina layer build --requirements FILE\) or upload through S3 "
+    expected = (r"zipped, over Lambda's .* MiB limit for direct upload "
+                r"\(largest, zipped: noise.bin 0.1 MiB.*\): move dependencies to a layer "
+                r"\(lamina layer build --requirements FILE\) or upload through S3 "
                 r"\(lamina deploy --s3-bucket BUCKET\)")
     with pytest.raises(BuildError, match=expected):
         build_function_zip(code, out, zipped_limit=32 * 1024)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -70,3 +71,35 @@ def test_missing_path_is_a_one_line_error(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert error_lines(result) == [f"Error: {tmp_path / 'nothing-here'} does not exist: give a function zip, "
                                    "a layer zip or a directory"]
+
+
+def test_extension_module_for_another_cpython_is_flagged(tmp_path: Path, manylinux_x86_64_so: Path) -> None:
+    assert "cpython-312" in manylinux_x86_64_so.name
+    shutil.copy(manylinux_x86_64_so, tmp_path / manylinux_x86_64_so.name)
+    result = run_lamina("check", str(tmp_path), "--python", "3.11")
+    assert result.returncode == 1
+    assert "built for CPython 3.12, not 3.11" in result.stdout
+    assert run_lamina("check", str(tmp_path), "--python", "3.12").returncode == 0
+
+
+def test_bundle_python_comes_from_its_bytecode_and_sets_the_default_os(tmp_path: Path,
+                                                                         manylinux_x86_64_so: Path) -> None:
+    shutil.copy(manylinux_x86_64_so, tmp_path / manylinux_x86_64_so.name)
+    (tmp_path / "__pycache__").mkdir()
+    (tmp_path / "__pycache__" / "app.cpython-311.pyc").write_bytes(b"")
+    result = run_lamina("check", str(tmp_path))
+    assert result.returncode == 1
+    assert "on al2 x86_64, Python 3.11" in result.stdout + result.stderr  # AL2: the python3.11 runtime's OS
+    assert "built for CPython 3.12, not 3.11" in result.stdout
+
+
+def test_musl_binary_is_flagged(tmp_path: Path) -> None:
+    from lamina.artifacts.dependencies import uv_binary
+
+    target = tmp_path / "musl"
+    subprocess.run([uv_binary(), "pip", "install", "--target", str(target), "--python-platform",
+                    "x86_64-unknown-linux-musl", "--python-version", "3.12", "--only-binary", ":all:",
+                    "--no-deps", "markupsafe==3.0.2"], check=True, capture_output=True, timeout=180)
+    reports = offenders(check_path(target, "x86_64", "al2023", "3.12"))
+    assert reports and all("linked against musl (libc.musl-x86_64.so.1)" in "; ".join(r.problems)
+                           for r in reports)

@@ -308,3 +308,21 @@ def test_python_dist_layer_runs_a_function_under_lamina_local_lambda(
     body = invoke_locally(opt / "bootstrap", function_code(tmp_path), "/usr/bin:/bin")
     assert body["prefix"] == str(opt / "cpython")
     assert body["runtime"] == str(opt / "python" / "lamina" / "runtime" / "__init__.py")
+
+
+def test_dependency_layer_has_python_layout_target_wheels_and_bytecode(tmp_path: Path) -> None:
+    requirements = tmp_path / "requirements.txt"
+    requirements.write_text('six\ntomli; platform_machine == "aarch64"\n'
+                            'certifi; platform_machine == "x86_64"\n')
+    out = tmp_path / "deps.zip"
+    result = run_lamina("layer", "build", "--requirements", str(requirements), "--arch", "arm64", "--python",
+                        "3.12", "--out", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "--compatible-runtimes python3.12 provided.al2023 provided.al2" in result.stdout
+    with zipfile.ZipFile(out) as archive:
+        names = archive.namelist()
+    assert all(name.startswith("python/") for name in names)
+    assert "python/six.py" in names and "python/tomli/__init__.py" in names
+    assert not [name for name in names if name.startswith("python/certifi")]
+    if any(name.endswith(".pyc") for name in names):
+        assert "python/__pycache__/six.cpython-312.pyc" in names

@@ -18,6 +18,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+from lamina.artifacts.bytecode import find_interpreter
 from lamina.artifacts.errors import BuildError
 from lamina.artifacts.index import IndexUnreachable, project_files, wheel_fit
 from lamina.artifacts.targets import (
@@ -78,8 +79,13 @@ def uv_binary() -> str:
 
 def uv_install_command(requirements_file: Path, target: Path, arch: str, os_name: str,
                        python_version: str) -> list[str]:
-    """The uv install that resolves wheels for Lambda instead of for this machine."""
-    return [uv_binary(), "pip", "install", "--target", str(target), "--python", sys.executable,
+    """The uv install that resolves wheels for Lambda instead of for this machine.
+
+    uv checks a lock file's ``requires-python`` against the interpreter it runs for, so one of the
+    target's version is used when this machine has it (the resolution is the target's either way).
+    """
+    interpreter = find_interpreter(python_version) or sys.executable
+    return [uv_binary(), "pip", "install", "--target", str(target), "--python", interpreter,
             "--python-platform", uv_platform(arch, os_name), "--python-version", python_version,
             "--only-binary", ":all:", "--no-compile", "--color", "never", "-r", str(requirements_file)]
 

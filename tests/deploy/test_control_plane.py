@@ -41,16 +41,18 @@ def files_outside(data_dir: Path, tmp_path: Path) -> list[Path]:
     return [p for p in tmp_path.rglob("*") if data_dir not in (p, *p.parents)]
 
 
-def test_create_function_returns_active_configuration_with_lambdas_code_sha(control_plane: ControlPlaneServer
-                                                                              ) -> None:
+def test_create_function_answers_pending_then_reads_active_with_lambdas_code_sha(
+        control_plane: ControlPlaneServer) -> None:
     client = control_plane.client()
     created = create(client, Environment={"Variables": {"GREETING": "hi"}}, MemorySize=256)
     assert created["ResponseMetadata"]["HTTPStatusCode"] == 201
     assert created["FunctionArn"] == "arn:aws:lambda:us-east-1:123456789012:function:hello"
     assert created["CodeSha256"] == base64.b64encode(hashlib.sha256(APP).digest()).decode()
     assert created["CodeSize"] == len(APP)
-    assert (created["State"], created["LastUpdateStatus"], created["Version"]) == ("Active", "Successful",
-                                                                                  "$LATEST")
+    assert (created["State"], created["StateReasonCode"], created["Version"]) == ("Pending", "Creating",
+                                                                                 "$LATEST")
+    configuration = client.get_function_configuration(FunctionName="hello")
+    assert (configuration["State"], configuration["LastUpdateStatus"]) == ("Active", "Successful")
     assert (created["MemorySize"], created["Timeout"]) == (256, 3)
     assert created["Environment"] == {"Variables": {"GREETING": "hi"}}
     client.get_waiter("function_active_v2").wait(FunctionName="hello", WaiterConfig={"Delay": 1})
@@ -61,8 +63,12 @@ def test_create_function_returns_active_configuration_with_lambdas_code_sha(cont
 def test_function_is_found_by_name_partial_arn_and_arn(control_plane: ControlPlaneServer) -> None:
     client = control_plane.client()
     arn = create(client)["FunctionArn"]
-    for identifier in ("hello", "123456789012:function:hello", arn, f"{arn}:$LATEST"):
+    for identifier in ("hello", "123456789012:function:hello", arn):
         assert client.get_function_configuration(FunctionName=identifier)["FunctionArn"] == arn
+    # a qualified read shows the qualified ARN, as Lambda does
+    assert client.get_function_configuration(FunctionName=f"{arn}:$LATEST")["FunctionArn"] == f"{arn}:$LATEST"
+    assert client.get_function(FunctionName="hello", Qualifier="$LATEST")["Configuration"]["FunctionArn"] == (
+        f"{arn}:$LATEST")
     got = client.get_function(FunctionName="hello")
     assert got["Code"]["RepositoryType"] == "S3"
     with urllib.request.urlopen(got["Code"]["Location"], timeout=10) as response:
@@ -230,7 +236,7 @@ def test_unzipped_size_over_250_mb_is_lambdas_invalid_parameter_value(control_pl
                                 "Unzipped size must be smaller than 262144000 bytes", 400)
 
 
-def test_zip_over_the_direct_upload_limit_is_request_entity_too_large(
+def test_zip_over_50_mb_is_request_entity_too_large_with_lambdas_zipped_size_message(
         control_plane: ControlPlaneServer, monkeypatch: pytest.MonkeyPatch) -> None:
     # the server runs in this process: lower the 50 MB limit instead of sending 70 MB of base64
     monkeypatch.setattr(protocol, "MAX_ZIPPED_DIRECT_UPLOAD", 64 * 1024)
@@ -240,7 +246,7 @@ def test_zip_over_the_direct_upload_limit_is_request_entity_too_large(
         create(client, code=big)
     code, message, status = error_of(caught)
     assert (code, status) == ("RequestEntityTooLargeException", 413)
-    assert message.endswith("for the CreateFunction operation")
+    assert message == f"Zipped size must be smaller than {64 * 1024} bytes"
 
 
 def test_code_storage_quota_is_code_storage_exceeded(tmp_path: Path) -> None:

@@ -88,14 +88,15 @@ def test_deleting_the_function_frees_its_merged_layers(tmp_path: Path) -> None:
     store, plane = deploy(tmp_path, "python3.12", {"app.py": ""}, [{"python/x.py": ""}])
     function_config(plane.function("f"), store, mode="path")  # type: ignore[arg-type]
     assert list(store.opt_root.iterdir())
-    plane.delete_function("f", None)
+    plane.delete_function("f", None, "us-east-1")
     assert list(store.opt_root.iterdir()) == []
 
 
 def test_json_logging_config_reaches_the_runtime_as_lambdas_variables(tmp_path: Path) -> None:
     store, plane = deploy(tmp_path, "python3.12", {"app.py": ""}, [])
     plane.update_function_configuration("f", {"LoggingConfig": {"LogFormat": "JSON",
-                                                                "ApplicationLogLevel": "DEBUG"}})
+                                                                "ApplicationLogLevel": "DEBUG"}},
+                                        "us-east-1")
     config = function_config(plane.function("f"), store, mode="path")  # type: ignore[arg-type]
     assert config.environment["AWS_LAMBDA_LOG_FORMAT"] == "JSON"
     assert config.environment["AWS_LAMBDA_LOG_LEVEL"] == "DEBUG"

@@ -8,7 +8,9 @@ one invocation and exits with the function's status.
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
+import os
 import signal
 import sys
 from pathlib import Path
@@ -93,6 +95,33 @@ def function_options(command: F) -> F:
     return command
 
 
+def debug_option(command: F) -> F:
+    """``--debug-port``, shared by ``serve`` and ``invoke``."""
+    option = click.option("--debug-port", type=click.IntRange(1, 65535), default=None, metavar="PORT",
+                          help="Run the function's runtime under debugpy on 127.0.0.1:PORT, waiting for the "
+                               "debugger (VS Code: the launch.json printed); no timeout while attached.")
+    return option(command)
+
+
+def _with_debugger(config: FunctionConfig, port: Optional[int]) -> FunctionConfig:
+    """``config`` with the debugger of ``--debug-port``, and pdb on the terminal ``lamina`` runs in."""
+    from lamina.local.environments import debugger
+
+    if sys.stdin.isatty():  # breakpoint() opens pdb there
+        config = config.with_changes(debug_terminal=os.ttyname(sys.stdin.fileno()))
+    if port is None:
+        return config
+    try:
+        debugger.command(config.command(), port)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--debug-port") from None
+    if importlib.util.find_spec("debugpy") is None:
+        raise click.UsageError("--debug-port needs debugpy where lamina runs: pip install debugpy")
+    click.echo(f"lamina: {config.name} waits for a debugger on 127.0.0.1:{port}; attach with this "
+               f"VS Code launch.json:\n{debugger.launch_json(port, config.name)}", err=True)
+    return config.with_changes(debug_port=port, max_concurrency=1)  # one environment can hold the port
+
+
 def _flag_config(handler: Optional[str], code: Optional[Path], bootstrap: Optional[str],
                  timeout: Optional[float], memory: Optional[int], concurrency: Optional[int],
                  env: tuple[str, ...], name: Optional[str], max_concurrency: Optional[int] = None,
@@ -164,6 +193,9 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
 @click.option("--http-cors-origin", "http_cors_origins", multiple=True, metavar="ORIGIN",
               help="With --http: answer CORS for ORIGIN ('*' for any) as API Gateway's CORS setting does; "
                    "repeatable. Default: none (same-origin only).")
+@debug_option
+@click.option("--debug-function", default=None, metavar="NAME",
+              help="With --debug-port: the function to debug (default: the only one served).")
 @function_options
 def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_port: Optional[int],
           http_format: Optional[str], template: Optional[Path], cdk_out: Optional[Path],
@@ -172,7 +204,8 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
           snap_start: bool, allow_origins: tuple[str, ...], allow_hosts: tuple[str, ...], auth: Optional[str],
           http_cors_origins: tuple[str, ...], code: Optional[Path], bootstrap: Optional[str],
           timeout: Optional[float], memory: Optional[int], concurrency: Optional[int], env: tuple[str, ...],
-          name: Optional[str]) -> None:
+          name: Optional[str], debug_port: Optional[int] = None,
+          debug_function: Optional[str] = None) -> None:
     """Serve functions locally behind the Lambda Invoke API (boto3, the AWS CLI, AWS's emulator path).
 
     One function from the flags, or every function of the project file (pyproject.toml's
@@ -209,10 +242,24 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
             frontend_options(frontends, project=project, warn=_warn)
     if region is not None and source is None:
         functions = [config.with_changes(region=region) for config in functions]
+    if debug_port is not None:
+        functions = _debugged_function(functions, debug_port, debug_function)
     try:
         event_loop.run(_serve(host, port, functions, data_dir, frontends, access, region))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+
+
+def _debugged_function(functions: list[FunctionConfig], port: int,
+                       name: Optional[str]) -> list[FunctionConfig]:
+    names = [config.name for config in functions]
+    if name is None and len(names) != 1:
+        raise click.UsageError(f"--debug-port: name the function with --debug-function ({', '.join(names)})")
+    target = name or names[0]
+    if target not in names:
+        raise click.BadParameter(f"no function {target!r} is served ({', '.join(names)})",
+                                 param_hint="--debug-function")
+    return [_with_debugger(config, port) if config.name == target else config for config in functions]
 
 
 def _warn(line: str) -> None:
@@ -272,13 +319,15 @@ def _read_event(event: Optional[str], event_file: Optional[str]) -> bytes:
 @click.option("--region", default=None, help="AWS region (with --remote: of the deployed function).")
 @click.option("--profile", default=None, help="With --remote: AWS profile.")
 @template_options
+@debug_option
 @function_options
 def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[str], remote: Optional[str],
            endpoint_url: Optional[str], region: Optional[str], profile: Optional[str],
            template: Optional[Path], cdk_out: Optional[Path], parameter_overrides: tuple[str, ...],
            env_vars: Optional[Path], code: Optional[Path],
            bootstrap: Optional[str], timeout: Optional[float], memory: Optional[int],
-           concurrency: Optional[int], env: tuple[str, ...], name: Optional[str]) -> None:
+           concurrency: Optional[int], env: tuple[str, ...], name: Optional[str],
+           debug_port: Optional[int] = None) -> None:
     """Invoke HANDLER once, as Lambda would: result on stdout, logs on stderr.
 
     With --template or --cdk-out, HANDLER names a function of the template instead: its logical id, its
@@ -298,6 +347,7 @@ def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[st
         if region is not None:
             config = config.with_changes(region=region)
     payload = _read_event(event, event_file)
+    config = _with_debugger(config, debug_port)
     body, failed = event_loop.run(_invoke_once(config, payload))
     sys.stdout.buffer.write(body + b"\n")
     sys.stdout.flush()

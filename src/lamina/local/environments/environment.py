@@ -13,6 +13,7 @@ import asyncio
 import time
 from typing import Callable, Optional, Union
 
+from lamina.local.environments import debugger
 from lamina.local.environments.log_tail import LogTail
 from lamina.local.environments.logsink import LogSink
 from lamina.local.environments.process import EnvironmentLost, EnvironmentProcess, InvocationRecord
@@ -172,9 +173,20 @@ class ExecutionEnvironment:
 
     def _timed_out(self) -> None:
         self._timer = None
+        if self._debugger_holds():
+            self._timer = asyncio.get_running_loop().call_later(debugger.RECHECK_SECONDS, self._timed_out)
+            return
         outcome = self.lifecycle.timed_out()
         self.process.kill()
         self._complete(outcome)
+
+    def _debugger_holds(self) -> bool:
+        """A debugger attached (or, with --debug-port, still awaited by the init): the timeout waits."""
+        config = self.config
+        if config.debug_port is None and config.debug_terminal is None:
+            return False
+        awaited = config.debug_port is not None and not self.lifecycle.init_done
+        return awaited or debugger.attached(config.debug_port, config.debug_terminal, self.process.pids())
 
     def _complete(self, ended: Outcomes) -> None:
         for outcome in outcomes(ended):

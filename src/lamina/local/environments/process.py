@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional, Protocol, Union
 
+from lamina.local.environments import debugger
 from lamina.local.environments.logsink import LogSink
 from lamina.local.lifecycle.states import (
     EnvironmentLifecycle,
@@ -167,9 +168,10 @@ class EnvironmentProcess:
             argv, extra = bubblewrap.wrap(self.config.command(), self.config.code_dir, self.config.opt_dir,
                                           self.config.ephemeral_storage_mb)
             return argv, {**env, **extra, **self.config.environment}
+        argv, env = debugger.wrap(self.config, self.config.command(), env)
         self._tmp = Path(tempfile.mkdtemp(prefix=f"lamina-{self.config.name}-"))
         private = {"TMPDIR": str(self._tmp), "TMP": str(self._tmp), "TEMP": str(self._tmp)}
-        return self.config.command(), {**env, **private, **self.config.environment}
+        return argv, {**env, **private, **self.config.environment}
 
     def pids(self) -> list[int]:
         """The environment's live processes (whose connections the Runtime API answers)."""

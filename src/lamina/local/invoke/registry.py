@@ -1,69 +1,101 @@
 """The functions the local Lambda knows, by name; a control plane adds, replaces and removes them.
 
-Listeners hear about every change, so the pools can recycle a function's execution environments
-when its code or configuration changes (as Lambda does on UpdateFunctionConfiguration).
+Each function has its ``$LATEST`` configuration and may have published versions (immutable, each its
+own :class:`FunctionConfig` with ``version`` set) and aliases (a version, optionally weighted towards
+a second one, as ``RoutingConfig.AdditionalVersionWeights``). :meth:`FunctionRegistry.resolve` turns
+what an Invoke call names into the configuration that runs. Listeners hear about every change, keyed
+by :func:`pool_key`, so the pools can recycle a function's execution environments when its code or
+configuration changes (as Lambda does on UpdateFunctionConfiguration).
 """
 
 from __future__ import annotations
 
-from typing import Callable, Iterator, Mapping, Optional
+import random
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Callable, Iterator, Optional
 
+from lamina.local.model import names
 from lamina.local.model.function_config import FunctionConfig
-from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION, LATEST, NAME_PATTERN
-from lamina.local.model.service_errors import ServiceError
-from lamina.runtime import error_types
+from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION, LATEST
+from lamina.local.model.service_errors import function_not_found
 
 Listener = Callable[[str, Optional[FunctionConfig]], None]
 
 
-def split_function_name(identifier: str) -> tuple[str, Optional[str]]:
-    """Name and qualifier from a name, ``name:qualifier``, a partial ARN or a full ARN."""
-    parts = identifier.split(":")
-    if identifier.startswith("arn:"):
-        # arn:aws:lambda:region:account:function:name[:qualifier]
-        if len(parts) in (7, 8) and parts[2] == "lambda" and parts[5] == "function":
-            return parts[6], parts[7] if len(parts) == 8 else None
-        return identifier, None
-    if len(parts) in (3, 4) and parts[1] == "function":  # account:function:name[:qualifier]
-        return parts[2], parts[3] if len(parts) == 4 else None
-    if len(parts) == 2:
-        return parts[0], parts[1]
-    return identifier, None
+def pool_key(config: FunctionConfig) -> str:
+    """What identifies the environments of one configuration: the name, and the version if published."""
+    return config.name if config.version == LATEST else f"{config.name}:{config.version}"
+
+
+@dataclass(frozen=True)
+class AliasRoute:
+    """An alias: its version, and the additional versions' weights (0.0 to 1.0 each)."""
+
+    version: str
+    weights: Mapping[str, float] = field(default_factory=dict)
+
+    def pick(self, draw: float) -> str:
+        """The version one invocation runs, for a uniform ``draw`` in [0, 1)."""
+        for version, weight in self.weights.items():
+            if draw < weight:
+                return version
+            draw -= weight
+        return self.version
 
 
 class FunctionRegistry:
-    """Name → :class:`FunctionConfig`. Not thread-safe: use it from the event loop."""
+    """Name → :class:`FunctionConfig`, its versions and aliases. Not thread-safe: use it from the loop."""
 
-    def __init__(self, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT) -> None:
+    def __init__(self, region: str = DEFAULT_REGION, account: str = DEFAULT_ACCOUNT,
+                 draw: Callable[[], float] = random.random) -> None:
         self._functions: dict[str, FunctionConfig] = {}
+        self._versions: dict[str, dict[str, FunctionConfig]] = {}
+        self._aliases: dict[str, dict[str, AliasRoute]] = {}
+        self._other_names: dict[str, str] = {}  # another name Invoke accepts → the function's name
         self._listeners: list[Listener] = []
-        self._aliases: dict[str, str] = {}  # another name Invoke accepts → the function's name
+        self._draw = draw
         self.region = region
         self.account = account
 
     def subscribe(self, listener: Listener) -> None:
-        """Call ``listener(name, config)`` after each change; ``config`` is None on removal."""
+        """Call ``listener(key, config)`` after each change (:func:`pool_key`); None on removal."""
         self._listeners.append(listener)
+
+    def _notify(self, key: str, config: Optional[FunctionConfig]) -> None:
+        for listener in self._listeners:
+            listener(key, config)
 
     def put(self, config: FunctionConfig) -> None:
         """Add a function or replace its configuration (its environments are recycled)."""
         self._functions[config.name] = config
-        for listener in self._listeners:
-            listener(config.name, config)
+        self._notify(config.name, config)
+
+    def set_aliases(self, aliases: Mapping[str, str]) -> None:
+        """Other names Invoke accepts (a template's logical ids → FunctionNames); replaces the last set."""
+        self._other_names = dict(aliases)
+
+    def publish(self, name: str, versions: Mapping[str, FunctionConfig],
+                aliases: Mapping[str, AliasRoute]) -> None:
+        """Set the published versions and aliases of ``name``; versions gone or changed are recycled."""
+        old = self._versions.get(name, {})
+        self._versions[name] = dict(versions)
+        self._aliases[name] = dict(aliases)
+        for version, config in old.items():
+            if versions.get(version) != config:
+                self._notify(f"{name}:{version}", None)
 
     def remove(self, name: str) -> Optional[FunctionConfig]:
         config = self._functions.pop(name, None)
+        self.publish(name, {}, {})
+        self._versions.pop(name, None)
+        self._aliases.pop(name, None)
         if config is not None:
-            for listener in self._listeners:
-                listener(name, None)
+            self._notify(name, None)
         return config
 
     def get(self, name: str) -> Optional[FunctionConfig]:
         return self._functions.get(name)
-
-    def set_aliases(self, aliases: Mapping[str, str]) -> None:
-        """Other names Invoke accepts (a template's logical ids → FunctionNames); replaces the last set."""
-        self._aliases = dict(aliases)
 
     def __iter__(self) -> Iterator[FunctionConfig]:
         return iter(list(self._functions.values()))
@@ -72,22 +104,32 @@ class FunctionRegistry:
         return len(self._functions)
 
     def resolve(self, identifier: str, qualifier: Optional[str] = None) -> FunctionConfig:
-        """The function an Invoke call names, or Lambda's ``ResourceNotFoundException``."""
-        name, embedded = split_function_name(identifier)
-        if embedded is not None and qualifier is not None and embedded != qualifier:
-            raise ServiceError(error_types.INVALID_PARAMETER_VALUE,
-                               "The derived qualifier from the function name does not match the "
-                               "specified qualifier.")
-        qualifier = qualifier or embedded
-        config = self._functions.get(name) if NAME_PATTERN.fullmatch(name) else None
-        if config is None and name in self._aliases:
-            config = self._functions.get(self._aliases[name])
-        if config is None or qualifier not in (None, LATEST, config.version):
-            arn = f"arn:aws:lambda:{self.region}:{self.account}:function:{name}"
-            if qualifier:
-                arn += f":{qualifier}"
-            raise ServiceError(error_types.RESOURCE_NOT_FOUND, f"Function not found: {arn}")
+        """The configuration an Invoke call runs, or Lambda's ``ResourceNotFoundException``.
+
+        ``identifier`` is any form of FunctionName (``names.parse_function_reference``):
+        a version runs its snapshot, an alias one of its versions by weight.
+        """
+        reference = names.parse_function_reference(identifier, namespaced=True)
+        qualifier = names.resolve_qualifier(reference, qualifier)
+        config = self._find(reference.name, qualifier)
+        if config is None:
+            arn = names.function_arn(self.region, reference.name, self.account)
+            raise function_not_found(f"{arn}:{qualifier}" if qualifier else arn)
         return config
+
+    def _find(self, name: str, qualifier: Optional[str]) -> Optional[FunctionConfig]:
+        if name not in self._functions and name in self._other_names:
+            name = self._other_names[name]
+        latest = self._functions.get(name)
+        if latest is None or qualifier in (None, LATEST, latest.version):
+            return latest
+        versions = self._versions.get(name, {})
+        alias = self._aliases.get(name, {}).get(qualifier)
+        if alias is not None:
+            qualifier = alias.pick(self._draw())
+            if qualifier == LATEST:
+                return latest
+        return versions.get(qualifier)
 
     def default(self) -> Optional[FunctionConfig]:
         """The function AWS's emulator path serves: the one named ``function``, else the first."""

@@ -56,6 +56,10 @@ class FunctionConfig:
     sandbox: str = "path"
     opt_dir: Optional[Path] = None
     ephemeral_storage_mb: int = 512
+    # A debugger on the runtime (lamina.local.environments.debugger): debugpy listening on this port of
+    # 127.0.0.1, or pdb on this terminal for breakpoint(); either suspends the timeout while it holds.
+    debug_port: Optional[int] = None
+    debug_terminal: Optional[str] = None
     version: str = LATEST
     region: str = DEFAULT_REGION
     account: str = DEFAULT_ACCOUNT

@@ -8,6 +8,7 @@ refuse is refused here with the same ValidationException.
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from lamina.local.model import service_errors as errors
 
@@ -30,7 +31,8 @@ MAX_FUNCTION_NAME = 140
 MAX_NAMESPACED_FUNCTION_NAME = 256
 MAX_QUALIFIER = 128
 _PREFIX = (r"(?:arn:(?:aws[a-zA-Z-]*)?:lambda:)?"
-           r"(?:(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso(?:[a-z]?)))?-[a-z]+-\d{1}:)?(?:\d{12}:)?(?:function:)?")
+           r"(?:(?P<region>(?:eusc-)?[a-z]{2}(?:(?:-gov)|(?:-iso(?:[a-z]?)))?-[a-z]+-\d{1}):)?"
+           r"(?:(?P<account>\d{12}):)?(?:function:)?")
 # The same patterns with the name and qualifier captured (ASCII: \d is 0-9 only, as in Java).
 _FUNCTION_NAME = re.compile(
     _PREFIX + r"(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?", re.ASCII)
@@ -38,6 +40,9 @@ _NAMESPACED_FUNCTION_NAME = re.compile(
     _PREFIX + r"(?P<name>[a-zA-Z0-9-_\.]+)(?::(?P<qualifier>\$LATEST(?:\.PUBLISHED)?|[a-zA-Z0-9-_]+))?",
     re.ASCII)
 _QUALIFIER = re.compile(QUALIFIER_PATTERN, re.ASCII)
+ALIAS_PATTERN = r"(?!^[0-9]+$)([a-zA-Z0-9-_]+)"
+_ALIAS = re.compile(r"(?![0-9]+$)[a-zA-Z0-9-_]{1,128}", re.ASCII)
+LATEST_PUBLISHED = "$LATEST.PUBLISHED"
 LAYER_NAME_PATTERN = (r"(arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+)|[a-zA-Z0-9-_]+")
 _LAYER_NAME = re.compile(r"(?:arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:)?([a-zA-Z0-9-_]{1,140})")
 LAYER_VERSION_ARN_PATTERN = r"arn:[a-zA-Z0-9-]+:lambda:[a-zA-Z0-9-]+:\d{12}:layer:[a-zA-Z0-9-_]+:[0-9]+"
@@ -57,11 +62,24 @@ def layer_version_arn(region: str, layer_name: str, version: int) -> str:
     return f"{layer_arn(region, layer_name)}:{version}"
 
 
-def parse_function_name(value: str, *, namespaced: bool = False) -> tuple[str, str | None]:
-    """``(name, qualifier)`` from any accepted form of FunctionName, or AWS's ValidationException.
+@dataclass(frozen=True)
+class FunctionReference:
+    """What a FunctionName names: the function, and the qualifier, region and account it spells out."""
+
+    name: str
+    qualifier: str | None = None
+    region: str | None = None
+    account: str | None = None
+
+
+def parse_function_reference(value: str, *, namespaced: bool = False) -> FunctionReference:
+    """Any accepted form of FunctionName, or AWS's refusal.
 
     ``namespaced``: the member is a NamespacedFunctionName (Invoke, InvokeWithResponseStream,
-    GetFunction, DeleteFunction…), which is longer and admits dots; else a FunctionName.
+    GetFunction, DeleteFunction…), which is longer and admits dots; else a FunctionName. A name over
+    64 characters matches neither Lambda's name rule nor any function: a plain FunctionName (create,
+    update) refuses it with InvalidParameterValueException, a namespaced one lets the lookup answer
+    "not found", as Lambda does.
     """
     limit = MAX_NAMESPACED_FUNCTION_NAME if namespaced else MAX_FUNCTION_NAME
     if len(value) > limit:
@@ -73,10 +91,44 @@ def parse_function_name(value: str, *, namespaced: bool = False) -> tuple[str, s
     if match is None:
         raise errors.validation(value, "functionName",
                                 f"Member must satisfy regular expression pattern: {text}")
-    name, qualifier = match.group("name"), match.group("qualifier")
-    if len(name) > 64:
+    name = match.group("name")
+    if len(name) > MAX_FUNCTION_NAME:  # beyond any FunctionName: Lambda names the name's own bound
         raise errors.validation(value, "functionName", "Member must have length less than or equal to 64")
-    return name, qualifier
+    if len(name) > 64 and not namespaced:
+        raise errors.invalid_parameter(
+            f"1 validation error detected: Value '{value}' at 'functionName' failed to satisfy "
+            "constraint: Member must have length less than or equal to 64")
+    return FunctionReference(name, match.group("qualifier"), match.group("region"), match.group("account"))
+
+
+def parse_function_name(value: str, *, namespaced: bool = False) -> tuple[str, str | None]:
+    """``(name, qualifier)`` of :func:`parse_function_reference`."""
+    reference = parse_function_reference(value, namespaced=namespaced)
+    return reference.name, reference.qualifier
+
+
+def resolve_qualifier(reference: FunctionReference, qualifier: str | None) -> str | None:
+    """The one qualifier of a call: the ``Qualifier`` member, or the one in the name, which must agree."""
+    qualifier = parse_qualifier(qualifier)
+    if reference.qualifier is not None and qualifier is not None and reference.qualifier != qualifier:
+        raise errors.invalid_parameter(
+            "The derived qualifier from the function name does not match the specified qualifier.")
+    return qualifier or reference.qualifier
+
+
+def check_reachable(reference: FunctionReference, region: str, account: str, action: str) -> None:
+    """Refuse a function ARN of another region (404) or account (403), as Lambda does."""
+    if reference.region is not None and reference.region != region:
+        raise errors.not_reachable(reference.region, region)
+    if reference.account is not None and reference.account != account:
+        arn = function_arn(reference.region or region, reference.name, reference.account)
+        raise errors.not_authorized(account, action, f"{arn}:{reference.qualifier}" if reference.qualifier
+                                    else arn)
+
+
+def is_alias_name(value: str) -> bool:
+    """An alias's name: Lambda's Alias pattern (never only digits, which is a version)."""
+    return _ALIAS.fullmatch(value) is not None
 
 
 def parse_qualifier(value: str | None) -> str | None:

@@ -34,6 +34,14 @@ INCOMPLETE_SIGNATURE = "IncompleteSignatureException"
 INVALID_SIGNATURE = "InvalidSignatureException"
 UNRECOGNIZED_CLIENT = "UnrecognizedClientException"
 ENVIRONMENT_LIMIT = 4096  # bytes of Environment.Variables as JSON (Lambda's 4 KB quota)
+# Exceptions whose botocore shape names the member ``message`` (lowercase): AWS writes it so.
+LOWERCASE_MESSAGE = frozenset([
+    error_types.INVALID_PARAMETER_VALUE, error_types.INVALID_REQUEST_CONTENT, error_types.RESOURCE_CONFLICT,
+    error_types.PRECONDITION_FAILED, error_types.TOO_MANY_REQUESTS, error_types.CODE_STORAGE_EXCEEDED,
+    "RequestTooLargeException", "UnsupportedMediaTypeException", "ResourceNotReadyException",
+    "PolicyLengthExceededException", "ProvisionedConcurrencyConfigNotFoundException",
+    "AliasLimitExceededException",
+])
 
 
 class ServiceError(Exception):
@@ -50,7 +58,8 @@ class ServiceError(Exception):
         self.headers = dict(headers or {})
 
     def body(self) -> dict[str, str]:
-        return {**self.extra, "Type": "Server" if self.status >= 500 else "User", "Message": self.message}
+        key = "message" if self.error_type in LOWERCASE_MESSAGE else "Message"
+        return {**self.extra, "Type": "Server" if self.status >= 500 else "User", key: self.message}
 
 
 # --- the Invoke API's ------------------------------------------------------------------------------
@@ -180,7 +189,40 @@ def environment_too_large(measured: str) -> ServiceError:
                              f"String measured: {measured}")
 
 
-def bad_zip(reason: str) -> ServiceError:
-    # AWS's sentence first (tools match on it), then what lamina found, so the user can fix the zip.
-    return invalid_parameter(
-        f"Could not unzip uploaded file. Please check your file, then try to upload again. ({reason})")
+def bad_zip() -> ServiceError:
+    """AWS's words exactly (tools match on them); the reason lamina found is logged where it is found."""
+    return invalid_parameter("Could not unzip uploaded file. Please check your file, then try to upload "
+                             "again.")
+
+
+def zipped_too_large() -> ServiceError:
+    return ServiceError(error_types.REQUEST_ENTITY_TOO_LARGE,
+                        f"Zipped size must be smaller than {protocol.MAX_ZIPPED_DIRECT_UPLOAD} bytes")
+
+
+def not_reachable(from_region: str, region: str) -> ServiceError:
+    return ServiceError(error_types.RESOURCE_NOT_FOUND,
+                        f"Functions from '{from_region}' are not reachable in this region ('{region}')")
+
+
+def not_authorized(account: str, action: str, resource: str) -> ServiceError:
+    return access_denied(f"User: arn:aws:iam::{account}:root is not authorized to perform: lambda:{action} "
+                         f"on resource: {resource} because no resource-based policy allows the "
+                         f"lambda:{action} action")
+
+
+def resource_not_found(message: str = "The resource you requested does not exist.") -> ServiceError:
+    return ServiceError(error_types.RESOURCE_NOT_FOUND, message)
+
+
+def conflict(message: str) -> ServiceError:
+    return ServiceError(error_types.RESOURCE_CONFLICT, message)
+
+
+def not_implemented(operation: str, read: bool) -> ServiceError:
+    """An operation of Lambda's API the local Lambda does not run: a read finds nothing (so tools that
+    treat "not found" as "absent" go on), a write is refused as an invalid request."""
+    message = f"lamina's local Lambda does not implement {operation}"
+    if read:
+        return ServiceError(error_types.RESOURCE_NOT_FOUND, f"{message}: the resource does not exist.")
+    return invalid_parameter(f"{message}.")

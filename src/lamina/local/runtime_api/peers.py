@@ -12,7 +12,7 @@ its inode names the socket that some process holds open as ``socket:[inode]``.
 from __future__ import annotations
 
 import os
-from typing import Iterable, Optional
+from typing import Iterable, Iterator, Optional
 
 _TABLES = ("/proc/net/tcp", "/proc/net/tcp6")
 _ESTABLISHED = "01"
@@ -22,26 +22,40 @@ def _port(address: str) -> int:
     return int(address.rsplit(":", 1)[1], 16)
 
 
-def client_socket_inode(server_port: int, peer_port: int) -> Optional[int]:
-    """The inode of the connecting socket (the client's end) of ``peer_port`` → ``server_port``."""
+def _established() -> Iterator[tuple[int, int, int]]:
+    """(local port, remote port, inode) of every established TCP connection of this machine."""
     for table in _TABLES:
         try:
             with open(table, encoding="ascii") as rows:
                 next(rows, None)  # the header
                 for row in rows:
                     fields = row.split()
-                    if len(fields) < 10 or fields[3] != _ESTABLISHED:
-                        continue
-                    if _port(fields[1]) == peer_port and _port(fields[2]) == server_port:
-                        return int(fields[9])
+                    if len(fields) >= 10 and fields[3] == _ESTABLISHED:
+                        yield _port(fields[1]), _port(fields[2]), int(fields[9])
         except OSError:
             continue
+
+
+def client_socket_inode(server_port: int, peer_port: int) -> Optional[int]:
+    """The inode of the connecting socket (the client's end) of ``peer_port`` → ``server_port``."""
+    for local, remote, inode in _established():
+        if local == peer_port and remote == server_port:
+            return inode
     return None
+
+
+def connected_to(server_port: int) -> bool:
+    """Whether any connection to ``server_port`` (a listening port of this machine) is established."""
+    return any(local == server_port for local, _, _ in _established())
 
 
 def held_by(inode: int, pids: Iterable[int]) -> bool:
     """Whether any of ``pids`` holds the socket ``inode`` open."""
-    target = f"socket:[{inode}]"
+    return holds(f"socket:[{inode}]", pids)
+
+
+def holds(target: str, pids: Iterable[int]) -> bool:
+    """Whether any of ``pids`` holds ``target`` open (a path, or ``socket:[inode]``)."""
     for pid in pids:
         directory = f"/proc/{pid}/fd"
         try:

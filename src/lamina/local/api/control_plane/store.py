@@ -40,7 +40,19 @@ CREATE TABLE IF NOT EXISTS layer_versions (
     layer_name TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL,
     PRIMARY KEY (layer_name, version));
 CREATE TABLE IF NOT EXISTS layer_counters (layer_name TEXT PRIMARY KEY, last_version INTEGER NOT NULL);
+CREATE TABLE IF NOT EXISTS function_resources (
+    name TEXT NOT NULL, kind TEXT NOT NULL, key TEXT NOT NULL, record TEXT NOT NULL,
+    PRIMARY KEY (name, kind, key));
 """
+# What a function owns besides $LATEST, each a row of function_resources (kind, key → record), all
+# deleted with the function.
+VERSION = "version"  # key: the version ("1", "$LATEST.PUBLISHED"); record: a FunctionRecord
+VERSION_COUNTER = "version-counter"  # key "": {"last": n}; numbers are never reused, as in Lambda
+ALIAS = "alias"  # key: alias name; record: AliasConfiguration
+POLICY = "policy"  # key: qualifier or ""; record: {"Statement": [...], "RevisionId": …}
+CONCURRENCY = "concurrency"  # key "": {"ReservedConcurrentExecutions": n}
+URL = "url"  # key: qualifier or ""; record: FunctionUrlConfig
+EVENT_INVOKE = "event-invoke"  # key: qualifier or "$LATEST"; record: FunctionEventInvokeConfig
 
 
 @dataclass(frozen=True)
@@ -151,7 +163,8 @@ class FunctionStore:
         """Delete stored code that no function or layer version references any more."""
         with self.lock:
             live = set()
-            for function in self.list_functions():
+            records = [*self.list_functions(), *self.list_versions()]
+            for function in records:
                 live.add(function.code.sha256_hex)
                 live.update(layer.sha256_hex for layer in function.layers)
             live |= {record.code.sha256_hex for record in self.all_layer_versions()}
@@ -163,7 +176,7 @@ class FunctionStore:
                     shutil.rmtree(path, ignore_errors=True)
                 else:
                     path.unlink(missing_ok=True)
-            live_opt = {layers_key(function.layers) for function in self.list_functions()}
+            live_opt = {layers_key(function.layers) for function in records}
             for path in self.opt_root.glob("*"):
                 if path.name not in live_opt:
                     shutil.rmtree(path, ignore_errors=True)
@@ -196,6 +209,74 @@ class FunctionStore:
     def delete_function(self, name: str) -> bool:
         with self.transaction() as db:
             deleted = db.execute("DELETE FROM functions WHERE name = ?", (name,)).rowcount > 0
+            db.execute("DELETE FROM function_resources WHERE name = ?", (name,))
+        if deleted:
+            self.collect_garbage()
+        return deleted
+
+    # --- what a function owns: versions, aliases, policy, settings ---------------------------
+
+    def get_resource(self, name: str, kind: str, key: str) -> dict[str, Any] | None:
+        with self.lock:
+            row = self._db.execute("SELECT record FROM function_resources WHERE name = ? AND kind = ? "
+                                   "AND key = ?", (name, kind, key)).fetchone()
+        return dict(json.loads(row[0])) if row else None
+
+    def put_resource(self, name: str, kind: str, key: str, record: dict[str, Any]) -> None:
+        with self.transaction() as db:
+            db.execute("INSERT OR REPLACE INTO function_resources (name, kind, key, record) "
+                       "VALUES (?, ?, ?, ?)", (name, kind, key, json.dumps(record)))
+
+    def delete_resource(self, name: str, kind: str, key: str) -> bool:
+        with self.transaction() as db:
+            return db.execute("DELETE FROM function_resources WHERE name = ? AND kind = ? AND key = ?",
+                              (name, kind, key)).rowcount > 0
+
+    def list_resources(self, kind: str, name: str | None = None) -> list[tuple[str, str, dict[str, Any]]]:
+        """``(function name, key, record)`` of one kind, for one function or all, in key order."""
+        query = "SELECT name, key, record FROM function_resources WHERE kind = ?"
+        arguments: tuple[str, ...] = (kind,)
+        if name is not None:
+            query, arguments = query + " AND name = ?", (kind, name)
+        with self.lock:
+            rows = self._db.execute(query + " ORDER BY name, key", arguments).fetchall()
+        return [(row[0], row[1], json.loads(row[2])) for row in rows]
+
+    def add_version(self, name: str, build: Callable[[str], FunctionRecord],
+                    version: str | None = None) -> FunctionRecord:
+        """Store the version ``build(number)`` makes: the next number, or ``version`` (replaced)."""
+        with self.transaction() as db:
+            if version is None:
+                row = db.execute("SELECT record FROM function_resources WHERE name = ? AND kind = ? "
+                                 "AND key = ''", (name, VERSION_COUNTER)).fetchone()
+                version = str((json.loads(row[0])["last"] if row else 0) + 1)
+                counter = json.dumps({"last": int(version)})
+                db.execute("INSERT OR REPLACE INTO function_resources (name, kind, key, record) "
+                           "VALUES (?, ?, '', ?)", (name, VERSION_COUNTER, counter))
+            record = build(version)
+            db.execute("INSERT OR REPLACE INTO function_resources (name, kind, key, record) "
+                       "VALUES (?, ?, ?, ?)", (name, VERSION, version, _function_to_json(record)))
+        return record
+
+    def get_version(self, name: str, version: str) -> FunctionRecord | None:
+        with self.lock:
+            row = self._db.execute("SELECT record FROM function_resources WHERE name = ? AND kind = ? "
+                                   "AND key = ?", (name, VERSION, version)).fetchone()
+        return _function_from_json(row[0]) if row else None
+
+    def list_versions(self, name: str | None = None) -> list[FunctionRecord]:
+        """Published versions (of one function, or all), numbered ones in order, then $LATEST.PUBLISHED."""
+        query = "SELECT name, key, record FROM function_resources WHERE kind = ?"
+        arguments: tuple[str, ...] = (VERSION,)
+        if name is not None:
+            query, arguments = query + " AND name = ?", (VERSION, name)
+        with self.lock:
+            rows = self._db.execute(query, arguments).fetchall()
+        rows.sort(key=lambda row: (row[0], not row[1].isdigit(), int(row[1]) if row[1].isdigit() else 0))
+        return [_function_from_json(row[2]) for row in rows]
+
+    def delete_version(self, name: str, version: str) -> bool:
+        deleted = self.delete_resource(name, VERSION, version)
         if deleted:
             self.collect_garbage()
         return deleted

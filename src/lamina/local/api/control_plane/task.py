@@ -17,7 +17,8 @@ from pathlib import Path
 from typing import Optional
 
 from lamina.local.api.control_plane.store import Code, FunctionRecord, FunctionStore, layers_key
-from lamina.local.model.function_config import FunctionConfig, default_bootstrap
+from lamina.local.model.function_config import FunctionConfig
+from lamina.local.model.names import LATEST
 from lamina.local.sandbox.bubblewrap import OPT, RUNTIME_DIR, TASK_ROOT, layer_paths, sandbox_mode
 
 # Runs "$0" with no arguments: the local Lambda appends the handler to a configured bootstrap, but
@@ -50,7 +51,8 @@ def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional
         timeout=float(configuration.get("Timeout", 3)), environment=environment,
         layers=() if opt is None or mode == "bwrap" else (opt,), region=arn_parts[3], account=arn_parts[4],
         sandbox=mode, opt_dir=opt if mode == "bwrap" else None,
-        ephemeral_storage_mb=int((configuration.get("EphemeralStorage") or {}).get("Size", 512)))
+        ephemeral_storage_mb=int((configuration.get("EphemeralStorage") or {}).get("Size", 512)),
+        version=str(configuration.get("Version") or LATEST))
     return config.with_changes(**overrides) if overrides else config
 
 
@@ -64,16 +66,14 @@ def _logging_variables(logging_config: dict[str, str]) -> dict[str, str]:
 
 def _bootstrap(runtime: str, code_dir: Path, opt: Optional[Path], mode: str) -> Optional[tuple[str, ...]]:
     if not runtime.startswith("provided"):
-        command = default_bootstrap()
-    else:
-        found = _find_bootstrap(code_dir, opt)
-        if found is None:
-            # Lambda fails the init the same way: Runtime.InvalidEntrypoint at the first invoke
-            return (*_EXEC_WITHOUT_ARGUMENTS, str(code_dir / "bootstrap"))
-        if mode == "bwrap":
-            found = Path(TASK_ROOT if found.parent == code_dir else OPT) / "bootstrap"
-        command = (*_EXEC_WITHOUT_ARGUMENTS, str(found))
-    return command
+        return None  # lamina's runtime, on the function's python3.X (lamina.local.sandbox.python_runtime)
+    found = _find_bootstrap(code_dir, opt)
+    if found is None:
+        # Lambda fails the init the same way: Runtime.InvalidEntrypoint at the first invoke
+        return (*_EXEC_WITHOUT_ARGUMENTS, str(code_dir / "bootstrap"))
+    if mode == "bwrap":
+        found = Path(TASK_ROOT if found.parent == code_dir else OPT) / "bootstrap"
+    return (*_EXEC_WITHOUT_ARGUMENTS, str(found))
 
 
 def _find_bootstrap(code_dir: Path, opt: Optional[Path]) -> Optional[Path]:

@@ -9,6 +9,7 @@ is removed whole on any refusal.
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
 import stat
@@ -18,6 +19,8 @@ from typing import IO
 
 from lamina.local.model import service_errors as errors
 from lamina.runtime import protocol
+
+log = logging.getLogger("lamina.control_plane")
 
 MAX_ENTRIES = 100_000
 MAX_RATIO = 1000  # a legitimate deployment package never compresses a large entry 1000:1
@@ -30,7 +33,7 @@ def extract(archive: IO[bytes], dest: Path, limit: int = protocol.MAX_UNZIPPED_C
     try:
         zf = zipfile.ZipFile(archive)
     except (zipfile.BadZipFile, OSError, ValueError) as exc:
-        raise errors.bad_zip(f"not a zip archive: {exc}") from None
+        raise _bad_zip(f"not a zip archive: {exc}") from None
     dest.mkdir(parents=True)
     try:
         with zf:
@@ -42,13 +45,13 @@ def extract(archive: IO[bytes], dest: Path, limit: int = protocol.MAX_UNZIPPED_C
             NotImplementedError, RuntimeError) as exc:
         # zlib errors and CRC mismatches surface as these; RuntimeError is an encrypted entry
         shutil.rmtree(dest, ignore_errors=True)
-        raise errors.bad_zip(str(exc) or type(exc).__name__) from None
+        raise _bad_zip(str(exc) or type(exc).__name__) from None
 
 
 def _extract_members(zf: zipfile.ZipFile, root: Path, limit: int) -> int:
     infos = zf.infolist()
     if len(infos) > MAX_ENTRIES:
-        raise errors.bad_zip(f"more than {MAX_ENTRIES} entries")
+        raise _bad_zip(f"more than {MAX_ENTRIES} entries")
     declared = sum(info.file_size for info in infos)
     if declared > limit:
         raise errors.unzipped_too_large()
@@ -60,7 +63,7 @@ def _extract_members(zf: zipfile.ZipFile, root: Path, limit: int) -> int:
         if rel is None:
             continue  # the root directory itself
         if any(parent in link_names for parent in rel.parents):
-            raise errors.bad_zip(f"entry {info.filename!r} is inside a symbolic link")
+            raise _bad_zip(f"entry {info.filename!r} is inside a symbolic link")
         target = root.joinpath(*rel.parts)
         if _is_symlink(info):
             links.append((target, zf.read(info).decode("utf-8", "surrogateescape")))
@@ -71,7 +74,7 @@ def _extract_members(zf: zipfile.ZipFile, root: Path, limit: int) -> int:
             continue
         if info.compress_size and info.file_size > RATIO_MIN_SIZE \
                 and info.file_size / info.compress_size > MAX_RATIO:
-            raise errors.bad_zip(f"entry {info.filename!r} has a compression ratio typical of a zip bomb")
+            raise _bad_zip(f"entry {info.filename!r} has a compression ratio typical of a zip bomb")
         target.parent.mkdir(parents=True, exist_ok=True)
         written = _copy_entry(zf, info, target, written, limit)
         mode = (info.external_attr >> 16) & 0o777
@@ -88,12 +91,12 @@ def _safe_relative(name: str) -> PurePosixPath | None:
     """The entry's path relative to the root, or a refusal when it could land outside it."""
     normalized = name.replace("\\", "/")
     if "\x00" in normalized:
-        raise errors.bad_zip(f"entry {name!r} has a NUL byte in its name")
+        raise _bad_zip(f"entry {name!r} has a NUL byte in its name")
     if normalized.startswith("/") or (len(normalized) > 1 and normalized[1] == ":"):
-        raise errors.bad_zip(f"entry {name!r} has an absolute path")
+        raise _bad_zip(f"entry {name!r} has an absolute path")
     parts = [part for part in normalized.split("/") if part not in ("", ".")]
     if ".." in parts:
-        raise errors.bad_zip(f"entry {name!r} escapes the root with '..'")
+        raise _bad_zip(f"entry {name!r} escapes the root with '..'")
     return PurePosixPath(*parts) if parts else None
 
 
@@ -114,7 +117,7 @@ def _copy_entry(zf: zipfile.ZipFile, info: zipfile.ZipInfo, target: Path, writte
 
 def _make_link(root: Path, path: Path, link_target: str) -> None:
     if not link_target or "\x00" in link_target or os.path.isabs(link_target):
-        raise errors.bad_zip(f"symbolic link {path.relative_to(root)} points to an absolute path")
+        raise _bad_zip(f"symbolic link {path.relative_to(root)} points to an absolute path")
     path.parent.mkdir(parents=True, exist_ok=True)
     os.symlink(link_target, path)
     _check_inside(root, path)
@@ -123,4 +126,10 @@ def _make_link(root: Path, path: Path, link_target: str) -> None:
 def _check_inside(root: Path, path: Path) -> None:
     resolved = Path(os.path.realpath(path))
     if resolved != root and root not in resolved.parents:
-        raise errors.bad_zip(f"symbolic link {path.relative_to(root)} points outside the archive")
+        raise _bad_zip(f"symbolic link {path.relative_to(root)} points outside the archive")
+
+
+def _bad_zip(reason: str) -> errors.ServiceError:
+    """AWS's refusal; the reason, which AWS does not give, goes to lamina's log for the user."""
+    log.warning("refused an uploaded zip: %s", reason)
+    return errors.bad_zip()

@@ -57,15 +57,16 @@ def template_options(command: F) -> F:
 def _template_source(template: Optional[Path], cdk_out: Optional[Path], parameter_overrides: tuple[str, ...],
                      env_vars: Optional[Path], region: Optional[str]) -> Any:
     """The templates to read, or None without --template/--cdk-out."""
+    if template is None and cdk_out is None:
+        if parameter_overrides or env_vars:
+            raise click.UsageError("--parameter-overrides and --env-vars need --template or --cdk-out")
+        return None
+    # only now: the template readers (YAML, SAM) cost lamina invoke 30 ms
     from lamina.local.frontends.options import TemplateSource
     from lamina.local.model.names import DEFAULT_REGION
     from lamina.project.cdk import stack_templates
     from lamina.project.overrides import parse_parameter_overrides
 
-    if template is None and cdk_out is None:
-        if parameter_overrides or env_vars:
-            raise click.UsageError("--parameter-overrides and --env-vars need --template or --cdk-out")
-        return None
     if template is not None and cdk_out is not None:
         raise click.UsageError("give --template or --cdk-out, not both")
     paths = (template,) if template is not None else tuple(stack_templates(cdk_out))  # type: ignore[arg-type]

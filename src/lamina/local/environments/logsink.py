@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import asyncio
 import sys
-from typing import Optional, Protocol, TextIO
+from typing import TYPE_CHECKING, Optional, Protocol, TextIO
 
-from rich.console import Console
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.console import Console
 
 _PLATFORM_PREFIXES = ("START ", "END ", "REPORT ", "INIT_START ")
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta")
@@ -43,7 +43,11 @@ class ConsoleSink:
     def __init__(self, stream: Optional[TextIO] = None, colour: Optional[bool] = None) -> None:
         self._stream = stream or sys.stderr
         is_tty = self._stream.isatty() if colour is None else colour
-        self._console = Console(file=self._stream, highlight=False, soft_wrap=True) if is_tty else None
+        self._console: Optional[Console] = None
+        if is_tty:  # rich only for a terminal: importing it costs a command 20 ms
+            from rich.console import Console
+
+            self._console = Console(file=self._stream, highlight=False, soft_wrap=True)
         self._styles: dict[str, str] = {}
         self._pending: list[tuple[str, str]] = []
         self._pending_chars = 0
@@ -69,6 +73,8 @@ class ConsoleSink:
             self._stream.write("".join(f"{name} | {line}\n" for name, line in pending))
             self._stream.flush()
             return
+        from rich.text import Text
+
         for name, line in pending:
             style = self._styles.setdefault(name, _COLOURS[len(self._styles) % len(_COLOURS)])
             text = Text.assemble((name, f"bold {style}"), " | ")

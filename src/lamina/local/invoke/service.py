@@ -25,7 +25,7 @@ from lamina.local.invoke.event_policy import AWS_RETRY_DELAYS
 from lamina.local.invoke.event_queue import default_queue_path
 from lamina.local.invoke.event_worker import AsyncInvoker, ConfigSource
 from lamina.local.invoke.invoker import InvokeResult
-from lamina.local.invoke.registry import FunctionRegistry, pool_key
+from lamina.local.invoke.registry import FunctionRegistry
 from lamina.local.lifecycle.states import Invocation, Kind
 from lamina.local.model import function_errors, service_errors
 from lamina.local.model.function_config import FunctionConfig
@@ -162,8 +162,6 @@ class LocalLambda:
             raise service_errors.ServiceError(
                 error_types.INVALID_PARAMETER_VALUE,
                 "Tenant ID configuration not specified: the function uses tenant isolation mode PER_TENANT")
-        if config.reserved_concurrency == 0:  # PutFunctionConcurrency 0: the function is switched off
-            raise service_errors.too_many_requests(reserved=True)
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()), payload=payload,
             function_arn=function_arn or (config.arn + (f":{qualifier}" if qualifier else "")),
@@ -205,11 +203,10 @@ class LocalLambda:
         return config.concurrency if config is not None else 0
 
     def _pool_for(self, config: FunctionConfig) -> FunctionPool:
-        key = pool_key(config)  # each published version has its own environments
-        pool = self._pools.get(key)
+        pool = self._pools.get(config.name)
         if pool is None or pool.config is not config:
             pool = FunctionPool(config, self.runtime_api, self.sink, self.containment)
-            self._pools[key] = pool
+            self._pools[config.name] = pool
         return pool
 
     def _function_changed(self, name: str, config: Optional[FunctionConfig]) -> None:

@@ -42,9 +42,6 @@ class FunctionConfig:
     environment: Mapping[str, str] = field(default_factory=dict)
     layers: tuple[Path, ...] = ()
     max_concurrency: Optional[int] = None  # None: one environment per CPU core
-    # PutFunctionConcurrency: the invocations this function may run at once (0: every one is
-    # throttled); None: no reservation, the account's unreserved concurrency applies.
-    reserved_concurrency: Optional[int] = None
     # Lambda Managed Instances: invocations one environment runs at once (AWS_LAMBDA_MAX_CONCURRENCY);
     # None: one at a time, as on-demand Lambda.
     environment_concurrency: Optional[int] = None

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from dataclasses import replace
 from typing import Callable, Optional, Union
 
 from lamina.local.environments import debugger
@@ -18,10 +19,12 @@ from lamina.local.environments.log_tail import LogTail
 from lamina.local.environments.logsink import LogSink
 from lamina.local.environments.process import EnvironmentLost, EnvironmentProcess, InvocationRecord
 from lamina.local.environments.report import write_report
+from lamina.local.lifecycle.extensions import FAILURE, TIMEOUT
 from lamina.local.lifecycle.single import Lifecycle
 from lamina.local.lifecycle.states import (
     Deliver,
     Invocation,
+    Kind,
     Outcome,
     Outcomes,
     Reply,
@@ -29,7 +32,7 @@ from lamina.local.lifecycle.states import (
     Wait,
     outcomes,
 )
-from lamina.local.model import log_lines
+from lamina.local.model import function_errors, log_lines
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
@@ -58,6 +61,7 @@ class ExecutionEnvironment:
         self._began_at: Optional[float] = None
         self._deadline_ms = 0
         self._invoke_deadline: Optional[float] = None  # set when init overran into the invoke phase
+        self.process.extensions.on_failure = self._extension_failed
 
     @property
     def available(self) -> bool:
@@ -65,6 +69,8 @@ class ExecutionEnvironment:
 
     async def run(self, invocation: Invocation) -> InvocationRecord:
         """Run one invocation to its end (response, error, timeout, crash) and report it."""
+        if self.process.settling is not None:  # extensions still at work on the last invocation
+            await asyncio.wait([self.process.settling])
         loop = asyncio.get_running_loop()
         self._result = loop.create_future()
         self._log = LogTail()
@@ -73,6 +79,8 @@ class ExecutionEnvironment:
         self._invoke_deadline = None
         warm = self.lifecycle.init_done
         failure = self.process.spawn_failure(invocation.request_id)
+        if failure is None and self.lifecycle.state is State.INIT and self.process.extensions.active:
+            failure = await self._extensions_initialised(invocation)
         if failure is not None:
             self._result.set_result(failure)
         else:
@@ -161,7 +169,29 @@ class ExecutionEnvironment:
             # waiting for this invocation should not wait for the START line to reach the terminal.
             self._emit(log_lines.start(invocation.request_id, self.config.version))
             self._started_line = True
+            self.process.extensions.invocation_started(invocation, self._deadline_ms, self.config.version)
         return invocation, self._deadline_ms
+
+    async def _extensions_initialised(self, invocation: Invocation) -> Optional[Outcome]:
+        """Init ends when every extension called ``next`` too; how the invocation ends if one failed."""
+        host = self.process.extensions
+        remaining = self.config.init_timeout - (time.perf_counter() - self.process.spawned_at)
+        if await host.wait(lambda: host.state.init_done or host.state.failure is not None, remaining):
+            return host.failure_outcome(invocation.request_id)
+        self.process.reset(TIMEOUT)
+        document = function_errors.timed_out(invocation.request_id, self.config.init_timeout)
+        return Outcome(invocation.request_id, Kind.TIMEOUT, document, error_type=error_types.SANDBOX_TIMEDOUT)
+
+    def _extension_failed(self, error_type: str, message: str) -> None:
+        """An extension crashed or reported an error: the running invocation fails with it (its
+        response, if already sent, stands) and the environment is reset."""
+        current = self.lifecycle.current
+        self.lifecycle.shut_down()
+        if current is not None:
+            failure = self.process.extensions.failure_outcome(current.request_id)
+            kind = Kind.INIT_ERROR if not self.lifecycle.init_done else Kind.EXIT
+            self._complete(replace(failure, kind=kind) if failure is not None else None)
+        self.process.reset(FAILURE)
 
     def _init_timed_out(self) -> None:
         # Lambda retries an init that overran its 10 s inside the invoke phase, under the function's
@@ -177,7 +207,7 @@ class ExecutionEnvironment:
             self._timer = asyncio.get_running_loop().call_later(debugger.RECHECK_SECONDS, self._timed_out)
             return
         outcome = self.lifecycle.timed_out()
-        self.process.kill()
+        self.process.reset(TIMEOUT)
         self._complete(outcome)
 
     def _debugger_holds(self) -> bool:
@@ -203,15 +233,44 @@ class ExecutionEnvironment:
         duration_ms = (now - (self._began_at or now)) * 1000
         init_ms = self.process.take_init_ms()
         used_mb = self.process.used_mb(outcome, first=init_ms is not None)
-        write_report(self._emit, invocation, outcome, version=self.config.version,
-                     memory_mb=self.config.memory_mb, used_mb=used_mb, duration_ms=duration_ms,
-                     init_ms=init_ms,
-                     restore_ms=self.lifecycle.restore_duration_ms if init_ms is not None else None,
-                     init_failed=not self.lifecycle.init_done, started=self._started_line)
+        record = InvocationRecord(outcome, b"", duration_ms, init_ms, used_mb)
+        host = self.process.extensions
+        host.runtime_done(invocation, outcome, duration_ms)
+        if host.working_on(outcome) and self.process.alive:
+            # The caller has its response; the invocation ends when the extensions are done with it.
+            log = self._log.value() if self._log is not None else b""
+            self._log = None
+            self.process.settling = asyncio.get_running_loop().create_task(self._settle(invocation, record))
+            return replace(record, log=log)
+        self._write_report(invocation, record)
         log = self._log.value() if self._log is not None else b""
         self._log = None
+        return replace(record, log=log)
+
+    async def _settle(self, invocation: Invocation, record: InvocationRecord) -> None:
+        """Wait for every INVOKE extension's ``next`` (up to the invocation's deadline), then report."""
+        host = self.process.extensions
+        began = time.perf_counter()
+        remaining = self._deadline_ms / 1000 - time.time()
+        if not await host.wait(lambda: host.state.invoke_done, remaining):
+            self.lifecycle.shut_down()
+            self.process.reset(TIMEOUT)
+        overhead_ms = (time.perf_counter() - began) * 1000
+        self._write_report(invocation, replace(record, duration_ms=record.duration_ms + overhead_ms),
+                           overhead_ms)
+        self.process.settling = None
+
+    def _write_report(self, invocation: Invocation, record: InvocationRecord,
+                      extension_overhead_ms: Optional[float] = None) -> None:
+        outcome, init_ms = record.outcome, record.init_duration_ms
+        write_report(self._emit, invocation, outcome, version=self.config.version,
+                     memory_mb=self.config.memory_mb, used_mb=record.max_memory_used_mb,
+                     duration_ms=record.duration_ms, init_ms=init_ms,
+                     restore_ms=self.lifecycle.restore_duration_ms if init_ms is not None else None,
+                     init_failed=not self.lifecycle.init_done or outcome.kind is Kind.INIT_ERROR,
+                     started=self._started_line)
+        self.process.extensions.report(invocation, record, self.config.memory_mb, extension_overhead_ms)
         self.last_used = time.monotonic()
-        return InvocationRecord(outcome, log, duration_ms, init_ms, used_mb)
 
     def _emit(self, line: str) -> None:
         self._sink.write(self.config.name, line)

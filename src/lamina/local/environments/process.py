@@ -21,10 +21,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Union
+from typing import Callable, Optional, Protocol, Sequence, Union
 
 from lamina.local.environments import debugger
+from lamina.local.environments.extensions import ExtensionHost
 from lamina.local.environments.logsink import LogSink
+from lamina.local.lifecycle.extensions import FAILURE, SPINDOWN
 from lamina.local.lifecycle.states import (
     EnvironmentLifecycle,
     Invocation,
@@ -34,11 +36,11 @@ from lamina.local.lifecycle.states import (
     Reply,
     State,
 )
-from lamina.local.model import function_errors, log_lines
+from lamina.local.model import function_errors, log_lines, telemetry_events
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
-from lamina.local.sandbox import bubblewrap, memory, variables
+from lamina.local.sandbox import bubblewrap, exec_wrapper, memory, variables
 from lamina.local.sandbox.containment import Containment
 from lamina.local.sandbox.process import RuntimeProcess
 from lamina.runtime import error_types
@@ -101,7 +103,10 @@ class EnvironmentProcess:
         self.spawned_at = 0.0
         self.spawn_error: Optional[str] = None
         self.exited = asyncio.Event()
-        self.runtime = RuntimeProcess(emit)
+        self.extensions = ExtensionHost(config, emit)  # /opt/extensions, the Extensions and Telemetry APIs
+        self.extensions.on_change = self._init_step
+        self.runtime = RuntimeProcess(self._runtime_line)
+        self.settling: Optional[asyncio.Task[None]] = None  # extensions finishing the last invocation
         self.runtime.cgroup = self.scope.cgroup  # memory from the cgroup where it meters memory
         self._server = server
         self.owner = owner
@@ -113,6 +118,8 @@ class EnvironmentProcess:
         self._measuring = False
         self._next_measure = 0.0
         self._tmp: Optional[Path] = None
+        self._runtime_ready = False
+        self._extensions_down: Optional[asyncio.Task[None]] = None
 
     @property
     def pid(self) -> Optional[int]:
@@ -126,9 +133,16 @@ class EnvironmentProcess:
         """Open the Runtime API socket and start the runtime process (the init phase begins)."""
         self._address = await self._server.attach(self)
         argv, env = self._command(variables.build(self.config, self._address))
+        argv = exec_wrapper.wrapped(argv, self.config)
         self.spawned_at = time.perf_counter()
         self._emit(log_lines.init_start(self.config.runtime_name))
+        self.extensions.publish(telemetry_events.init_start(
+            self.config.initialization_type, self.config.runtime_name, self.config.name, self.config.version,
+            self.config.memory_mb))
         try:
+            if not await self._start_extensions(env):
+                self.kill()
+                raise OSError(0, str(self.extensions.state.failure_message))
             await self.runtime.spawn(argv, self.config.code_dir, env, preexec=self.scope.preexec())
         except OSError as exc:
             self.spawn_error = f"fork/exec {exc.filename or self.config.command()[0]}: {exc.strerror}"
@@ -173,16 +187,39 @@ class EnvironmentProcess:
         private = {"TMPDIR": str(self._tmp), "TMP": str(self._tmp), "TEMP": str(self._tmp)}
         return argv, {**env, **private, **self.config.environment}
 
+    async def _start_extensions(self, env: dict[str, str]) -> bool:
+        """The init phase's first part: each extension starts and registers; False if one failed."""
+        host = self.extensions
+        if not host.paths:
+            return True
+        keep = tuple(self.scope.variables())
+        await host.launch(variables.for_extensions(env, keep), self.config.code_dir, self.scope.preexec(),
+                          self._sandboxed)
+        if not await host.wait(lambda: host.state.all_registered, self.config.init_timeout):
+            host.state.fail(error_types.SANDBOX_TIMEDOUT, "Extensions did not register in time")
+        return host.state.failure is None
+
+    def _sandboxed(self, argv: Sequence[str]) -> tuple[list[str], dict[str, str]]:
+        """An extension's command in the environment's sandbox (the runtime's view of /var/task and /opt)."""
+        if self.config.sandbox != "bwrap":
+            return list(argv), {}
+        config = self.config
+        return bubblewrap.wrap(argv, config.code_dir, config.opt_dir, config.ephemeral_storage_mb)
+
     def pids(self) -> list[int]:
         """The environment's live processes (whose connections the Runtime API answers)."""
-        pid = self.pid
         found = set(self.scope.pids())
-        if pid is not None:
-            found.update(memory.process_tree(pid))
+        for pid in (self.pid, *self.extensions.pids()):
+            if pid is not None:
+                found.update(memory.process_tree(pid))
         return sorted(found)
+
 
     def spawn_failure(self, request_id: str) -> Optional[Outcome]:
         """How an invocation ends on an environment whose runtime could not start, if it could not."""
+        failure = self.extensions.failure_outcome(request_id)
+        if failure is not None:
+            return failure
         if self.spawn_error is None:
             return None
         message = f"RequestId: {request_id} Error: {self.spawn_error}"
@@ -190,9 +227,36 @@ class EnvironmentProcess:
         return Outcome(request_id, Kind.EXIT, document, error_type=error_types.INVALID_ENTRYPOINT)
 
     def init_finished(self) -> None:
-        """The runtime's first ``next`` (or its init error): the init phase's duration is known."""
-        if self.init_duration_ms is None:
-            self.init_duration_ms = (time.perf_counter() - self.spawned_at) * 1000
+        """The runtime's first ``next`` (or its init error); with every extension's ``next`` too, the init
+        phase is over and its duration known."""
+        self.extensions.state.close_registration()
+        self._runtime_ready = True
+        self._init_step()
+
+    def _init_step(self) -> None:
+        if self.init_duration_ms is not None or not self._runtime_ready:
+            return
+        if self.extensions.active and not self.extensions.state.init_done:
+            return
+        self.init_duration_ms = (time.perf_counter() - self.spawned_at) * 1000
+        if self.extensions.active:
+            self.extensions.init_complete(self.init_duration_ms)
+
+    def _runtime_line(self, line: str) -> None:
+        self._emit(line)
+        self.extensions.function_line(line)
+
+    def reset(self, reason: str) -> None:
+        """End the environment after a failure: the runtime now, extensions after ``SHUTDOWN``."""
+        self.runtime.kill()
+        self._shut_extensions(reason)
+
+    def _shut_extensions(self, reason: str) -> asyncio.Task[None]:
+        if self._extensions_down is None:
+            self._extensions_down = asyncio.get_running_loop().create_task(
+                self.extensions.shutdown(reason, self.kill))
+        return self._extensions_down
+
 
     # --- the Runtime API (RuntimeApiHandler) ------------------------------------------------------
 
@@ -290,7 +354,12 @@ class EnvironmentProcess:
         self.scope.kill_all()
 
     async def stop(self) -> None:
-        """Shut the environment down (idle timeout, config change, server exit)."""
+        """Shut the environment down (idle timeout, config change, server exit): extensions finish the
+        last invocation and get ``SHUTDOWN`` first."""
+        if self.settling is not None:
+            await asyncio.wait([self.settling], timeout=self.config.timeout)
+        if self.alive:
+            await self._shut_extensions(SPINDOWN)
         self.lifecycle.shut_down()
         self.kill()
         with contextlib.suppress(asyncio.TimeoutError):
@@ -299,7 +368,9 @@ class EnvironmentProcess:
     async def _watch_exit(self) -> None:
         returncode = await self.runtime.wait()
         self._complete(self.lifecycle.process_exited(returncode))
+        await self._shut_extensions(FAILURE)  # no-op without extensions, or when they are already told
         self.kill()  # anything the runtime left behind in its session goes with it
+        await self.extensions.close()
         if self._address is not None:
             await self._server.detach(self._address)
         self._ended()

@@ -1,5 +1,5 @@
-"""Lambda's platform log lines (INIT_START, RESTORE_*, START, END, REPORT, the timeout line), as Lambda
-prints them.
+"""Lambda's platform log lines (INIT_START, RESTORE_*, START, END, REPORT, the timeout line, EXTENSION
+and TELEMETRY), as Lambda prints them.
 
 Pure formatting so tests can pin the exact text; the environment decides when each line is written.
 """
@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import Optional
+from typing import Optional, Sequence
 
 
 @dataclass(frozen=True)
@@ -93,3 +93,19 @@ def timed_out(request_id: str, message: str, now: Optional[datetime] = None) -> 
     """``2024-01-01T00:00:00.000Z <id> Task timed out after 3.00 seconds``."""
     stamp = (now or datetime.now(timezone.utc)).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
     return f"{stamp} {request_id} {message}"
+
+
+def _listed(items: Sequence[str]) -> str:
+    return "[" + ", ".join(items) + "]"
+
+
+def extension(name: str, state: str, events: Sequence[str], error_type: Optional[str] = None) -> str:
+    """``EXTENSION Name: x State: Ready Events: [INVOKE, SHUTDOWN]`` (tab-separated), at init's end."""
+    line = f"EXTENSION\tName: {name}\tState: {state}\tEvents: {_listed(events)}"
+    return line + (f"\tError Type: {error_type}" if error_type else "")
+
+
+def subscription(api: str, name: str, types: Sequence[str]) -> str:
+    """``TELEMETRY Name: x State: Subscribed Types: [Platform, Function]`` (``LOGS`` for the Logs API)."""
+    listed = _listed([kind.capitalize() for kind in types])
+    return f"{api.upper()}\tName: {name}\tState: Subscribed\tTypes: {listed}"

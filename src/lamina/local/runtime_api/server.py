@@ -17,6 +17,7 @@ from aiohttp import web
 
 from lamina.local.lifecycle.states import Invocation, Reply
 from lamina.local.model.function_config import FunctionConfig
+from lamina.local.runtime_api import extensions as extensions_api
 from lamina.local.runtime_api import peers, streaming
 from lamina.local.runtime_api.bodies import read_body
 from lamina.local.runtime_api.connection_limits import ConnectionLimiter, ConnectionLimits, LimitedSite
@@ -54,13 +55,13 @@ class RuntimeApiHandler(Protocol):
     def pids(self) -> list[int]:
         """The environment's live processes: the only ones whose connections are answered."""
 
+    @property
+    def extensions(self) -> extensions_api.ExtensionsApiHandler:
+        """The Extensions API and Telemetry API of the environment."""
+
 
 def _reply(reply: Reply) -> web.Response:
     return web.Response(status=reply.status, body=reply.body, content_type="application/json")
-
-
-def _not_supported(error_type: str, message: str) -> web.Response:
-    return _reply(Reply.error(202, error_type, message))
 
 
 # Another process of this machine (another function's, say) connected to this environment's port.
@@ -86,7 +87,7 @@ class RuntimeApiServer:
         # The runtime's long-poll must end when the runtime goes away, so the poll is not left dangling.
         # Its connections also keep chunked requests' trailers (mid-stream errors of streamed responses).
         server = TrailerAwareServer(self._dispatch, handler_cancellation=True, access_log=None,
-                                    max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE)
+                                    max_line_size=8190, max_field_size=8190)
         self._runner = web.ServerRunner(server)
         self._started = False
 
@@ -151,12 +152,8 @@ class RuntimeApiServer:
             return await self._restore(environment, request)
         if method == "GET" and path == f"{_PREFIX}/ping":
             return web.Response(text="pong")
-        if method == "PUT" and path == "/2022-07-01/telemetry":
-            return _not_supported("Telemetry.NotSupported", "Telemetry API is not supported")
-        if method == "PUT" and path == "/2020-08-15/logs":
-            return _not_supported("Logs.NotSupported", "Logs API is not supported")
-        if method == "POST" and path == "/2020-01-01/extension/register":
-            return _reply(Reply.error(403, "Extension.RegistrationClosed", "Extension registration closed"))
+        if path in extensions_api.PATHS:
+            return await extensions_api.handle(environment.extensions, request)
         return web.Response(status=404, text="404 page not found\n")
 
     @staticmethod

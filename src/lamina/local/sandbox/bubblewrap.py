@@ -12,6 +12,8 @@ to show that without root:
 
 from __future__ import annotations
 
+import atexit
+import contextlib
 import functools
 import importlib.util
 import os
@@ -28,6 +30,7 @@ OPT = "/opt"
 RUNTIME_DIR = "/var/runtime"
 DEFAULT_EPHEMERAL_STORAGE_MB = 512
 DEFAULT_TMP_BYTES = DEFAULT_EPHEMERAL_STORAGE_MB * 1024 * 1024
+SANDBOX_HOST = "sandbox.localdomain"
 _SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64")
 # What programs read from /etc (names, certificates, the loader's cache), and nothing else of it.
 _ETC_FILES = ("alternatives", "ca-certificates", "ca-certificates.conf", "pki", "ssl", "hosts",
@@ -59,6 +62,26 @@ def bwrap_works() -> bool:
     return probe.returncode == 0
 
 
+@functools.lru_cache(maxsize=1)
+def sandbox_hosts() -> str:
+    """The sandbox's ``/etc/hosts``: the machine's, plus ``sandbox.localdomain`` (the listener address
+    AWS documents for Telemetry API subscribers) as loopback. One file per ``lamina serve``."""
+    try:
+        hosts = Path("/etc/hosts").read_text()
+    except OSError:
+        hosts = "127.0.0.1\tlocalhost\n"
+    descriptor, path = tempfile.mkstemp(prefix="lamina-hosts-")
+    with os.fdopen(descriptor, "w") as file:
+        file.write(hosts.rstrip("\n") + f"\n127.0.0.1\t{SANDBOX_HOST} sandbox\n")
+    atexit.register(_remove, path)
+    return path
+
+
+def _remove(path: str) -> None:
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+
+
 def bwrap_prefix(code_dir: Path, opt: Optional[Path], tmp_bytes: int = DEFAULT_TMP_BYTES,
                  runtime_binds: Sequence[tuple[Path, str]] = ()) -> tuple[str, ...]:
     """bubblewrap arguments for Lambda's filesystem and nothing else of this machine's.
@@ -79,7 +102,8 @@ def bwrap_prefix(code_dir: Path, opt: Optional[Path], tmp_bytes: int = DEFAULT_T
         elif path.is_dir():
             prefix += ["--ro-bind", str(path), str(path)]
     for name in _ETC_FILES:
-        prefix += ["--ro-bind-try", f"/etc/{name}", f"/etc/{name}"]
+        origin = sandbox_hosts() if name == "hosts" else f"/etc/{name}"
+        prefix += ["--ro-bind-try", origin, f"/etc/{name}"]
     prefix += ["--proc", "/proc", "--dev", "/dev", "--size", str(tmp_bytes), "--tmpfs", "/tmp",
                "--dir", "/var", "--ro-bind", str(code_dir), TASK_ROOT]
     if opt is not None:

@@ -76,3 +76,15 @@ def build(config: FunctionConfig, runtime_api: str,
         env["LD_LIBRARY_PATH"] = _joined(*layer_lib, config.code_dir / "lib")
     env.update(config.environment)
     return env
+
+
+# What only the runtime sees: Lambda gives extensions the function's variables without these, nor any
+# whose name begins with an underscore (AWS's emulator lists the same).
+RUNTIME_ONLY = ("_HANDLER", "AWS_EXECUTION_ENV", "AWS_LAMBDA_LOG_GROUP_NAME", "AWS_LAMBDA_LOG_STREAM_NAME",
+                "LAMBDA_TASK_ROOT", "LAMBDA_RUNTIME_DIR", "AWS_XRAY_CONTEXT_MISSING")
+
+
+def for_extensions(env: Mapping[str, str], keep: tuple[str, ...] = ()) -> dict[str, str]:
+    """An extension's variables: the environment's, less the runtime's own (``keep``: lamina's markers)."""
+    return {key: value for key, value in env.items()
+            if key in keep or (key not in RUNTIME_ONLY and not key.startswith("_"))}

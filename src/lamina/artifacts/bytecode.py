@@ -13,6 +13,7 @@ ignores bytecode of any other.
 
 from __future__ import annotations
 
+import functools
 import glob
 import os
 import shutil
@@ -56,8 +57,12 @@ def _runs(interpreter: str) -> bool:
         return False
 
 
+@functools.lru_cache(maxsize=None)
 def find_interpreter(version: str) -> str | None:
-    """An interpreter of Python ``version`` on this machine (this one, PATH, pyenv, or uv's), if any."""
+    """An interpreter of Python ``version`` on this machine (this one, PATH, pyenv, or uv's), if any.
+
+    Looked up once per process: each candidate is started to see that it runs (a pyenv shim may not).
+    """
     if f"{sys.version_info.major}.{sys.version_info.minor}" == version:
         return sys.executable
     candidates = [shutil.which(f"python{version}")]

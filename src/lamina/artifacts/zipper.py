@@ -23,7 +23,9 @@ from pathlib import Path
 from lamina.artifacts.errors import BuildError
 
 ZIP_EPOCH = (1980, 1, 1, 0, 0, 0)
-COMPRESS_LEVEL = 6
+# zlib's level 3 (its fast strategy) deflates about 2.5 times faster than the default 6, for zips about 7%
+# larger: zipping was most of a build's time.
+COMPRESS_LEVEL = 3
 
 
 def tree_files(root: Path) -> list[tuple[str, Path]]:

@@ -81,16 +81,22 @@ TELEMETRY = r'''#!/usr/bin/env python3
 import http.server, json, os, sys, threading, urllib.request
 runtime_api = "http://" + os.environ["AWS_LAMBDA_RUNTIME_API"]
 out = os.environ["EXT_OUT"]
+seen = []
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         batch = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+        seen.extend(batch)
         with open(out, "a") as f:
             for event in batch:
                 f.write("telemetry " + json.dumps(event) + "\n")
         self.send_response(200); self.send_header("Content-Length", "0"); self.end_headers()
+    def do_GET(self):  # what it received, for a test outside the sandbox
+        body = json.dumps(seen).encode()
+        self.send_response(200); self.send_header("Content-Length", str(len(body))); self.end_headers()
+        self.wfile.write(body)
     def log_message(self, *args):
         pass
-server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+server = http.server.ThreadingHTTPServer(("127.0.0.1", int(os.environ.get("LISTENER_PORT", "0"))), Handler)
 threading.Thread(target=server.serve_forever, daemon=True).start()
 req = urllib.request.Request(runtime_api + "/2020-01-01/extension/register", method="POST",
                              data=b'{"events": ["INVOKE", "SHUTDOWN"]}',
@@ -140,11 +146,13 @@ exec "$@"
 '''
 
 # The function: asks the secrets extension (when SECRETS_PORT is set) and says what it saw.
-APP = '''import json, os, urllib.request
+APP = '''import json, os, socket, urllib.request
 
 def handler(event, context):
     print("handling", context.aws_request_id)
     answer = {"wrapped": os.environ.get("WRAPPED_BY")}
+    if event.get("resolve"):
+        answer["sandbox"] = socket.gethostbyname("sandbox.localdomain")
     if os.environ.get("SECRETS_PORT"):
         url = "http://localhost:%s/secretsmanager/get?secretId=db" % os.environ["SECRETS_PORT"]
         with urllib.request.urlopen(url, timeout=5) as r:

@@ -194,6 +194,10 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
 @click.option("--http-cors-origin", "http_cors_origins", multiple=True, metavar="ORIGIN",
               help="With --http: answer CORS for ORIGIN ('*' for any) as API Gateway's CORS setting does; "
                    "repeatable. Default: none (same-origin only).")
+@click.option("--s3-endpoint-url", default=None, metavar="URL",
+              help="Fetch code given as S3 objects (S3Bucket/S3Key in CreateFunction, UpdateFunctionCode, "
+                   "PublishLayerVersion) from this S3-compatible endpoint with the AWS credentials of "
+                   "this shell. Without it, such code is refused as Lambda refuses an unreachable bucket.")
 @debug_option
 @click.option("--debug-function", default=None, metavar="NAME",
               help="With --debug-port: the function to debug (default: the only one served).")
@@ -203,7 +207,8 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
           parameter_overrides: tuple[str, ...], env_vars: Optional[Path], region: Optional[str], eager: bool,
           watch: bool, max_concurrency: Optional[int],
           snap_start: bool, allow_origins: tuple[str, ...], allow_hosts: tuple[str, ...], auth: Optional[str],
-          http_cors_origins: tuple[str, ...], code: Optional[Path], bootstrap: Optional[str],
+          http_cors_origins: tuple[str, ...], s3_endpoint_url: Optional[str], code: Optional[Path],
+          bootstrap: Optional[str],
           timeout: Optional[float], memory: Optional[int], concurrency: Optional[int], env: tuple[str, ...],
           name: Optional[str], debug_port: Optional[int] = None,
           debug_function: Optional[str] = None) -> None:
@@ -246,7 +251,7 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
     if debug_port is not None:
         functions = _debugged_function(functions, debug_port, debug_function)
     try:
-        event_loop.run(_serve(host, port, functions, data_dir, frontends, access, region))
+        event_loop.run(_serve(host, port, functions, data_dir, frontends, access, region, s3_endpoint_url))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
@@ -268,12 +273,13 @@ def _warn(line: str) -> None:
 
 
 async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path,
-                 frontends: Any = None, access: Any = None, region: Optional[str] = None) -> None:
+                 frontends: Any = None, access: Any = None, region: Optional[str] = None,
+                 s3_endpoint_url: Optional[str] = None) -> None:
     from lamina.local.server import LocalServer
 
     sink = ConsoleSink()
     server = LocalServer(functions, host=host, port=port, data_dir=data_dir, sink=sink,
-                         frontends=frontends, access=access, region=region)
+                         frontends=frontends, access=access, region=region, s3_endpoint_url=s3_endpoint_url)
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -27,7 +27,8 @@ class LocalServer:
 
     def __init__(self, functions: Sequence[FunctionConfig], *, host: str, port: int, data_dir: Path,
                  sink: LogSink, frontends: Any = None, access: Any = None,
-                 notify: Optional[Callable[[str], None]] = None, region: Optional[str] = None) -> None:
+                 notify: Optional[Callable[[str], None]] = None, region: Optional[str] = None,
+                 s3_endpoint_url: Optional[str] = None) -> None:
         self.host = host
         self.port = port
         self.local = LocalLambda(registry=FunctionRegistry(region=region) if region else None, sink=sink)
@@ -38,6 +39,7 @@ class LocalServer:
         self._access = access  # lamina.local.api.access.AccessConfig, or None
         self._sink = sink
         self._notify = notify or (lambda line: sink.write("lamina", line))
+        self._s3_endpoint_url = s3_endpoint_url  # where S3 code is fetched from, if anywhere
         self._runner: Optional[web.AppRunner] = None
 
     async def start(self) -> None:
@@ -46,7 +48,7 @@ class LocalServer:
         from lamina.local.api.control_plane.mount import mount_control_plane
 
         app = create_app(self.local, self._access)
-        mount_control_plane(app, self._data_dir, notify=self._notify)
+        mount_control_plane(app, self._data_dir, notify=self._notify, s3_endpoint_url=self._s3_endpoint_url)
         if self._frontends is not None:  # HTTP front, durable Event queue, hot reload
             from lamina.local.frontends.serve import install_frontends
 

@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional
 from aiohttp import web
 from watchfiles import awatch
 
+from lamina.local.api.control_plane.mount import EVENT_CONFIGS_KEY
 from lamina.local.environments.logsink import LogSink
 from lamina.local.frontends.http_server import create_http_app, start_http_server
 from lamina.local.frontends.options import (
@@ -39,7 +40,7 @@ from lamina.local.frontends.routes import (
     routes_from_functions,
 )
 from lamina.local.invoke import streaming as streaming_relay
-from lamina.local.invoke.event_policy import AWS_RETRY_DELAYS
+from lamina.local.invoke.event_policy import AWS_RETRY_DELAYS, EventInvokeConfig
 from lamina.local.invoke.invoker import Invoker, InvokeResult, StreamedResponse
 from lamina.local.invoke.service import LocalLambda
 from lamina.project.sam import TemplateError
@@ -107,6 +108,9 @@ class Frontends:
         self.options = options
         self.sink = sink
         self._event_configs = event_configs(options)  # mutated in place when a template reloads
+        # Event invoke configs put through the control plane (PutFunctionEventInvokeConfig): the
+        # control plane's mapping, kept current by it, when one is mounted.
+        self.control_plane_configs: Dict[str, EventInvokeConfig] = {}
         self._template_names = {config.name for config in local.registry} if options.template else set()
         self._warned = set(options.warned)  # template warnings already shown: each is said once
         self._template_watcher: Optional[asyncio.Task[None]] = None
@@ -116,6 +120,11 @@ class Frontends:
         self._watcher: Optional[asyncio.Task[None]] = None
         self._prewarm: Optional[asyncio.Task[None]] = None
 
+    def _event_config(self, function_name: str) -> EventInvokeConfig:
+        """A deployed function's event invoke config (the control plane's), else the project's."""
+        return (self.control_plane_configs.get(function_name) or self._event_configs.get(function_name)
+                or EventInvokeConfig())
+
     def _say(self, line: str) -> None:
         if self.sink is not None:
             self.sink.write("lamina", line)
@@ -124,7 +133,7 @@ class Frontends:
 
     async def start(self) -> None:
         self.local.registry.set_aliases(self.options.aliases)
-        await self.local.open_event_queue(self.options.data_dir, self._event_configs,
+        await self.local.open_event_queue(self.options.data_dir, self._event_config,
                                           retry_delays=_retry_delays())
         table = None
         if self.options.http_port is not None:
@@ -246,6 +255,8 @@ def install_frontends(app: web.Application, local: LocalLambda, options: Fronten
         raise InvalidRouteError(f"Invalid payload format version {options.payload_format!r}: "
                                 f"use 1.0, 2.0 or {FUNCTION_URL}")
     frontends = Frontends(local, options, sink)
+    if EVENT_CONFIGS_KEY in app:
+        frontends.control_plane_configs = app[EVENT_CONFIGS_KEY]
     app[FRONTENDS_KEY] = frontends
 
     async def started(app: web.Application) -> None:

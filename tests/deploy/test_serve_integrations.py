@@ -3,6 +3,7 @@ the S3 endpoint) and event invoke configs honoured by the durable Event queue.""
 
 from __future__ import annotations
 
+import http.client
 import io
 import json
 import time
@@ -12,6 +13,7 @@ from pathlib import Path
 
 import boto3
 
+from tests.conftest import free_port
 from tests.deploy.conftest import ROLE
 from tests.local.local_helpers import lambda_client, lamina_serve
 
@@ -60,3 +62,34 @@ def test_event_invoke_config_put_through_the_control_plane_is_honoured(tmp_path:
     # no retries, as configured (Lambda's default is 2): one attempt, then given up
     assert "RetriesExhausted after 1 attempt(s)" in log, log
     assert log.count("fails | START RequestId") == 1
+
+
+URL_HANDLER = """\
+import json
+
+
+def handler(event, context):
+    return {"statusCode": 200, "headers": {"content-type": "application/json"},
+            "body": json.dumps({"routeKey": event["routeKey"], "rawPath": event["rawPath"],
+                                "version": event["version"], "function": context.function_name})}
+"""
+
+
+def test_a_function_url_config_is_served_by_the_http_front_at_its_own_host(tmp_path: Path) -> None:
+    http_port = free_port()
+    with lamina_serve(["--no-watch", "--data-dir", str(tmp_path / "data"), "--http", str(http_port)],
+                      tmp_path, cwd=tmp_path) as server:
+        client = lambda_client(server.port)
+        client.create_function(FunctionName="site", Runtime="python3.12", Role=ROLE, Handler="app.handler",
+                               Code={"ZipFile": _zip(URL_HANDLER)})
+        client.get_waiter("function_active_v2").wait(FunctionName="site")
+        url = client.create_function_url_config(FunctionName="site", AuthType="NONE")["FunctionUrl"]
+        url_id = url.split("//", 1)[1].split(".", 1)[0]
+        connection = http.client.HTTPConnection("127.0.0.1", http_port, timeout=30)
+        host = f"{url_id}.lambda-url.localhost:{http_port}"
+        connection.request("GET", "/some/page?x=1", headers={"Host": host})
+        answer = connection.getresponse()
+        body = json.loads(answer.read())
+        connection.close()
+    assert answer.status == 200
+    assert body == {"routeKey": "$default", "rawPath": "/some/page", "version": "2.0", "function": "site"}

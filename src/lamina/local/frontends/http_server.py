@@ -30,8 +30,8 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
-from typing import Optional
+from collections.abc import Callable, Mapping, Sequence
+from typing import Optional, Tuple
 
 from aiohttp import ClientConnectionResetError, HttpVersion11, web
 from multidict import CIMultiDict
@@ -51,7 +51,7 @@ from lamina.local.frontends.http_results import (
     response_from_result,
     stream_head,
 )
-from lamina.local.frontends.routes import Route, RouteMatch, RouteTable
+from lamina.local.frontends.routes import DEFAULT_ROUTE_KEY, Route, RouteMatch, RouteTable, parse_route
 from lamina.local.invoke.invoker import Invoker, StreamedResponse
 from lamina.local.model.service_errors import ServiceError
 from lamina.local.runtime_api.connection_limits import (
@@ -272,13 +272,34 @@ async def _relay(request: web.Request, streamed: StreamedResponse, request_id: s
     return response
 
 
+# url id -> (function name, qualifier or None), as the control plane's URL configs say now
+FunctionUrls = Callable[[], Mapping[str, Tuple[str, Optional[str]]]]
+_URL_HOST = ".lambda-url."
+
+
+def _function_url_target(request: web.Request, function_urls: Optional[FunctionUrls]) -> Optional[RouteMatch]:
+    """The function whose URL ``request`` is addressed to (``<url-id>.lambda-url.<anything>``), if any."""
+    host = request.host.lower()
+    if function_urls is None or _URL_HOST not in host:
+        return None
+    target = function_urls().get(host.split(".", 1)[0])
+    if target is None:
+        return None
+    name, qualifier = target
+    return RouteMatch(parse_route(DEFAULT_ROUTE_KEY, f"{name}:{qualifier}" if qualifier else name), {})
+
+
 def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina",
                     function_url: bool = False, max_request_bytes: int = MAX_REQUEST_BYTES,
-                    cors_origins: Sequence[str] = ()) -> web.Application:
+                    cors_origins: Sequence[str] = (),
+                    function_urls: Optional[FunctionUrls] = None) -> web.Application:
     """An aiohttp app that sends every request through ``table`` to ``invoke``.
 
     ``function_url`` builds function URL events (``$default``, no path parameters) for format 2.0.
     ``cors_origins``: the origins CORS is answered for (``*``: any); none by default.
+    ``function_urls``: the function URLs configured through the control plane (url id → function and
+    qualifier); a request to ``<url-id>.lambda-url.localhost`` is that function's URL, as Lambda gives
+    each function its own host.
     """
 
     async def handle(request: web.Request) -> web.StreamResponse:
@@ -296,7 +317,8 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
             api_preflight = _api_preflight(request, table)
             if api_preflight is not None:
                 return api_preflight
-        match = table.match(request.method, request.rel_url.raw_path)
+        url_target = _function_url_target(request, function_urls)
+        match = url_target or table.match(request.method, request.rel_url.raw_path)
         if match is None:
             return _to_aiohttp(_unrouted(table, request.rel_url.raw_path), context.request_id)
         if match.route.mock is not None:
@@ -319,7 +341,7 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
             source_ip=request.remote or "127.0.0.1",
             protocol=f"HTTP/{request.version.major}.{request.version.minor}",
         )
-        if function_url and match.route.payload_format == "2.0":
+        if (function_url or url_target is not None) and match.route.payload_format == "2.0":
             event = build_function_url_event(http_request, match, context)
         else:
             event = build_event(http_request, match, context)

@@ -17,12 +17,14 @@ import logging
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Dict, List, Optional
+from typing import Any, Dict, List, Optional, Tuple
 
 from aiohttp import web
 from watchfiles import awatch
 
 from lamina.local.api.control_plane.mount import EVENT_CONFIGS_KEY
+from lamina.local.api.control_plane.routes import CONTROL_PLANE_KEY
+from lamina.local.api.control_plane.service import ControlPlane
 from lamina.local.environments.logsink import LogSink
 from lamina.local.frontends.http_server import create_http_app, start_http_server
 from lamina.local.frontends.options import (
@@ -111,6 +113,8 @@ class Frontends:
         # Event invoke configs put through the control plane (PutFunctionEventInvokeConfig): the
         # control plane's mapping, kept current by it, when one is mounted.
         self.control_plane_configs: Dict[str, EventInvokeConfig] = {}
+        # Function URL configs put through the control plane (CreateFunctionUrlConfig), if one is mounted.
+        self.control_plane: Optional[ControlPlane] = None
         self._template_names = {config.name for config in local.registry} if options.template else set()
         self._warned = set(options.warned)  # template warnings already shown: each is said once
         self._template_watcher: Optional[asyncio.Task[None]] = None
@@ -119,6 +123,13 @@ class Frontends:
         self._stop_watch = asyncio.Event()
         self._watcher: Optional[asyncio.Task[None]] = None
         self._prewarm: Optional[asyncio.Task[None]] = None
+
+    def function_urls(self) -> Dict[str, Tuple[str, Optional[str]]]:
+        """url id → (function, qualifier) of every function URL the control plane has configured."""
+        if self.control_plane is None:
+            return {}
+        return {url_id: (name, qualifier)
+                for url_id, (name, qualifier, _) in self.control_plane.function_urls().items()}
 
     def _event_config(self, function_name: str) -> EventInvokeConfig:
         """A deployed function's event invoke config (the control plane's), else the project's."""
@@ -138,12 +149,15 @@ class Frontends:
         table = None
         if self.options.http_port is not None:
             # an InvalidRouteError goes to the command line, which reports it (exit status 2)
-            table = _route_table([config.name for config in self.local.registry], self.options)
+            names = [config.name for config in self.local.registry]
+            # With nothing but deployed functions, the front serves their function URLs (and routes
+            # a reloaded template adds): no route yet is no error.
+            table = _route_table(names, self.options) if names or self.options.routes else RouteTable([])
         self._table = table
         if table is not None and self.options.http_port is not None:
             app = create_http_app(table, local_invoker(self.local),
                                   function_url=self.options.payload_format == FUNCTION_URL,
-                                  cors_origins=self.options.cors_origins)
+                                  cors_origins=self.options.cors_origins, function_urls=self.function_urls)
             self._http = await start_http_server(app, self.options.host, self.options.http_port)
             for route in table.routes:
                 if route.mock is not None:
@@ -257,6 +271,8 @@ def install_frontends(app: web.Application, local: LocalLambda, options: Fronten
     frontends = Frontends(local, options, sink)
     if EVENT_CONFIGS_KEY in app:
         frontends.control_plane_configs = app[EVENT_CONFIGS_KEY]
+    if CONTROL_PLANE_KEY in app:
+        frontends.control_plane = app[CONTROL_PLANE_KEY]
     app[FRONTENDS_KEY] = frontends
 
     async def started(app: web.Application) -> None:

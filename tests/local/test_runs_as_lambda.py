@@ -6,12 +6,16 @@ from __future__ import annotations
 
 import asyncio
 import json
+import shutil
+import time
 from pathlib import Path
 
 import pytest
 
 from lamina.local.invoke.service import InvocationResult, LocalLambda
 from lamina.local.model.function_config import FunctionConfig
+from lamina.local.model.service_errors import ServiceError
+from lamina.local.sandbox.python_runtime import PythonRuntimes, find_interpreter, probe
 from tests.local.local_helpers import FUNCTIONS, RIC, serve_handler
 
 
@@ -46,3 +50,115 @@ def test_a_partial_line_is_flushed_before_end_into_its_own_log_result(
         assert sum(f"partial-{m}" in result.log_tail().decode() for m in (1, 2, 3)) == 1
     # CR as Lambda treats it: only a newline ends a line (a CR inside one stays; CRLF ends one).
     assert "one\rline" in results[1].log_tail().decode().split("\n")
+
+
+PYTHON_312 = next((p for p in ("/root/.pyenv/versions/3.12.1/bin/python3.12", shutil.which("python3.12"))
+                   if p and probe(p) is not None and probe(p).version == "3.12"), None)  # type: ignore[union-attr]
+
+
+def _run_on(python: PythonRuntimes, config: FunctionConfig, payload: bytes) -> InvocationResult:
+    async def scenario() -> InvocationResult:
+        async with LocalLambda(python=python) as local:
+            local.registry.put(config)
+            return await local.invoke(config.name, payload)
+
+    return asyncio.run(asyncio.wait_for(scenario(), 60))
+
+
+@pytest.mark.skipif(PYTHON_312 is None, reason="no Python 3.12 on this machine")
+def test_a_python312_function_runs_on_python312_with_only_its_packages_and_boto3() -> None:
+    config = FunctionConfig(name="py312", code_dir=FUNCTIONS, handler="packages.report", runtime="python3.12")
+    modules = b'{"modules": ["boto3", "botocore", "aiohttp", "pytest", "lamina"]}'
+    result = _run_on(PythonRuntimes({"3.12": str(PYTHON_312)}), config, modules)
+    answer = json.loads(result.payload)
+    assert answer["version"] == "3.12", answer
+    assert answer["found"] == {"boto3": True, "botocore": True, "aiohttp": False, "pytest": False,
+                               "lamina": True}
+    assert not any("site-packages" in entry for entry in answer["path"]), answer["path"]
+    assert answer["path"][0] == str(FUNCTIONS)  # the code first, as /var/task on Lambda
+
+
+def test_python312_is_found_without_being_named() -> None:
+    if PYTHON_312 is None:
+        pytest.skip("no Python 3.12 on this machine")
+    assert find_interpreter("3.12", {}).version == "3.12"
+
+
+def test_an_unbundled_import_fails_as_on_lambda_and_no_boto3_leaves_the_sdk_out() -> None:
+    config = FunctionConfig(name="unbundled", code_dir=FUNCTIONS, handler="unbundled.handler")
+    result = _run_on(PythonRuntimes(), config, b"{}")
+    assert json.loads(result.payload)["errorType"] == "Runtime.ImportModuleError"
+    assert "No module named 'aiohttp'" in json.loads(result.payload)["errorMessage"]
+    config = FunctionConfig(name="nosdk", code_dir=FUNCTIONS, handler="packages.report")
+    result = _run_on(PythonRuntimes(boto3=False), config, b'{"modules": ["boto3", "lamina"]}')
+    assert json.loads(result.payload)["found"] == {"boto3": False, "lamina": True}
+
+
+def test_a_runtime_that_is_not_installed_fails_the_invocation_with_invalid_entrypoint() -> None:
+    config = FunctionConfig(name="py399", code_dir=FUNCTIONS, handler="packages.report", runtime="python3.99")
+    result = _run_on(PythonRuntimes(), config, b"{}")
+    document = json.loads(result.payload)
+    assert result.function_error == "Unhandled"
+    assert document["errorType"] == "Runtime.InvalidEntrypoint"
+    assert "Runtime python3.99 is not installed" in document["errorMessage"]
+    assert "--python 3.99=/path/to/python3.99" in document["errorMessage"]
+
+
+def _reasons(results: list[object]) -> list[object]:
+    """The throttle reason of each result (None for an answer), in a fixed order."""
+    reasons = [result if result is None or isinstance(result, str)
+               else getattr(result, "extra", {}).get("Reason") for result in results]
+    return sorted(reasons, key=str)
+
+
+def _concurrently(configs: list[FunctionConfig], name: str, count: int, seconds: float,
+                  account_concurrency: int = 1000) -> list[object]:
+    payload = json.dumps({"seconds": seconds}).encode()
+
+    async def scenario() -> list[object]:
+        async with LocalLambda(account_concurrency=account_concurrency) as local:
+            for config in configs:
+                local.registry.put(config)
+            local.check_reservations()
+
+            async def one() -> object:
+                try:
+                    return await local.invoke(name, payload)
+                except ServiceError as error:
+                    return error
+
+            return await asyncio.gather(*(one() for _ in range(count)))
+
+    return asyncio.run(asyncio.wait_for(scenario(), 300))
+
+
+def _sleeper(name: str, **changes: object) -> FunctionConfig:
+    config = FunctionConfig(name=name, code_dir=FUNCTIONS, handler="handlers.sleep", timeout=60)
+    return config.with_changes(**changes)
+
+
+def test_200_concurrent_waits_are_answered_without_429_by_environments_started_on_demand() -> None:
+    began = time.monotonic()
+    results = _concurrently([_sleeper("waits")], "waits", 200, 3)
+    elapsed = time.monotonic() - began
+    assert [type(result).__name__ for result in results] == ["InvocationResult"] * 200
+    assert all(result.function_error is None for result in results)  # type: ignore[attr-defined]
+    assert len({json.loads(result.payload)["pid"] for result in results}) == 200  # type: ignore[attr-defined]
+    assert elapsed < 200 * 3 / 4  # in parallel, not one after another
+
+
+def test_reserved_and_account_concurrency_throttle_with_lambdas_reasons() -> None:
+    configs = [_sleeper("reserved", reserved_concurrency=2), _sleeper("shared")]
+    reserved = _concurrently(configs, "reserved", 3, 1, account_concurrency=102)
+    assert _reasons(reserved) == _reasons([None, None, "ReservedFunctionConcurrentInvocationLimitExceeded"])
+    shared = _concurrently([_sleeper("shared")], "shared", 3, 1, account_concurrency=2)
+    assert _reasons(shared) == _reasons([None, None, "ConcurrentInvocationLimitExceeded"])
+
+
+def test_a_reservation_leaving_less_than_100_unreserved_is_refused_with_aws_message() -> None:
+    with pytest.raises(ServiceError) as refused:
+        _concurrently([_sleeper("greedy", reserved_concurrency=901)], "greedy", 1, 0)
+    assert refused.value.error_type == "InvalidParameterValueException"
+    assert refused.value.message == (
+        "Specified ReservedConcurrentExecutions for function decreases account's "
+        "UnreservedConcurrentExecution below its minimum value of [100].")

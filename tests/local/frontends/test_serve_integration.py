@@ -105,8 +105,23 @@ def serving(args: Sequence[str], tmp_path: Path, env: Optional[dict[str, str]] =
         stop_process(served.proc, timeout=15)
 
 
+def _bundled_asgi_app(tmp_path: Path) -> Path:
+    """asgi_app.py with mangum beside it, as a function's zip bundles it (the runtime sees only the
+    function's packages)."""
+    import mangum
+    import typing_extensions
+
+    code = tmp_path / "code"
+    code.mkdir()
+    shutil.copy(HERE / "asgi_app.py", code / "asgi_app.py")
+    (code / "mangum").symlink_to(Path(mangum.__file__).parent, target_is_directory=True)
+    (code / "typing_extensions.py").symlink_to(typing_extensions.__file__)
+    return code
+
+
 def test_asgi_app_behind_mangum_answers_through_lamina_serve_http(tmp_path: Path) -> None:
-    args = ["--code", str(HERE), "--handler", "asgi_app.handler", "--no-watch", "--timeout", "30"]
+    code = _bundled_asgi_app(tmp_path)
+    args = ["--code", str(code), "--handler", "asgi_app.handler", "--no-watch", "--timeout", "30"]
     with serving(args, tmp_path) as served:
         status, headers, body = served.http("/items/7?x=1&x=2", "POST", b"payload",
                                             {"Cookie": "s=1", "Content-Type": "text/plain"})

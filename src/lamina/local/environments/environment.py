@@ -37,6 +37,7 @@ from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
 from lamina.local.sandbox.containment import Containment
+from lamina.local.sandbox.python_runtime import PythonRuntimes
 from lamina.runtime import error_types
 
 
@@ -45,13 +46,14 @@ class ExecutionEnvironment:
 
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
                  containment: Containment,
-                 on_exit: Optional[Callable[[ExecutionEnvironment], None]] = None) -> None:
+                 on_exit: Optional[Callable[[ExecutionEnvironment], None]] = None,
+                 python: Optional[PythonRuntimes] = None) -> None:
         self.config = config
         self.lifecycle = Lifecycle(snap_start=config.snap_start)
         self.last_used = time.monotonic()
         self.process = EnvironmentProcess(config, server, sink, self, self.lifecycle, self._emit,
                                           self._complete, lambda: on_exit(self) if on_exit else None,
-                                          containment)
+                                          containment, python)
         self._sink = sink
         self._poll: Optional[asyncio.Future[tuple[Invocation, int]]] = None
         self._result: Optional[asyncio.Future[Outcome]] = None

@@ -31,6 +31,7 @@ from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.local.runtime_api.server import RuntimeApiServer
 from lamina.local.sandbox.containment import Containment
+from lamina.local.sandbox.python_runtime import PythonRuntimes
 
 
 @dataclass
@@ -49,13 +50,14 @@ class ManagedEnvironment:
 
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
                  containment: Containment,
-                 on_exit: Optional[Callable[[ManagedEnvironment], None]] = None) -> None:
+                 on_exit: Optional[Callable[[ManagedEnvironment], None]] = None,
+                 python: Optional[PythonRuntimes] = None) -> None:
         self.config = config
         self.lifecycle = ManagedLifecycle(config.environment_concurrency or 1)
         self.last_used = time.monotonic()
         self.process = EnvironmentProcess(config, server, sink, self, self.lifecycle, self._emit,
                                           self._complete, lambda: on_exit(self) if on_exit else None,
-                                          containment)
+                                          containment, python)
         self._sink = sink
         self._runs: dict[str, _Run] = {}
         self._polls: collections.deque[asyncio.Future[tuple[Invocation, int]]] = collections.deque()

@@ -17,6 +17,7 @@ import collections
 import time
 from typing import Optional, Union
 
+from lamina.local.environments.account import AccountConcurrency
 from lamina.local.environments.environment import ExecutionEnvironment
 from lamina.local.environments.logsink import LogSink
 from lamina.local.environments.managed import ManagedEnvironment
@@ -25,18 +26,28 @@ from lamina.local.lifecycle.states import Invocation
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import too_many_requests
 from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.local.sandbox import memory
 from lamina.local.sandbox.containment import Containment
+from lamina.local.sandbox.python_runtime import PythonRuntimes
 
 Environment = Union[ExecutionEnvironment, ManagedEnvironment]
+# Memory a new environment is assumed to need before one of the function's has been measured (a
+# Python runtime's resident size), and what is left to the machine beyond it.
+ENVIRONMENT_FOOTPRINT = 32 * 1024 * 1024
+MEMORY_RESERVE = 128 * 1024 * 1024
 
 
 class FunctionPool:
     """Environments for one :class:`FunctionConfig`."""
 
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
-                 containment: Containment) -> None:
+                 containment: Containment, python: Optional[PythonRuntimes] = None,
+                 account: Optional[AccountConcurrency] = None) -> None:
         self.config = config
+        # A function without reserved concurrency draws from the account's unreserved concurrency.
+        self._account = account if config.reserved_concurrency is None else None
         self._containment = containment
+        self._python = python
         self.shared = bool(config.environment_concurrency)  # managed instances
         self._server = server
         self._sink = sink
@@ -56,6 +67,12 @@ class FunctionPool:
         """Run ``invocation`` on a warm or new environment; raises 429 when throttled."""
         await self._acquire_slot(wait_unbounded)
         try:
+            if self._account is not None:
+                await self._account.acquire(wait_unbounded)
+        except BaseException:
+            self._release_slot()
+            raise
+        try:
             while True:
                 environment = await self._environment()
                 try:
@@ -65,6 +82,8 @@ class FunctionPool:
                 finally:
                     self._put_back(environment)
         finally:
+            if self._account is not None:
+                self._account.release()
             self._release_slot()
 
     async def prewarm(self) -> None:
@@ -106,8 +125,12 @@ class FunctionPool:
         if self._slots > 0 and not self._waiters:
             self._slots -= 1
             return
-        if not wait_unbounded and len(self._waiters) >= self.config.queue_size:
-            raise too_many_requests(reserved=self.config.max_concurrency is not None)
+        # --concurrency (and a managed instance's room) is a local cap with a queue in front of it; at
+        # its reserved (or the account's) concurrency Lambda throttles a synchronous invocation at once.
+        cap, reserved = self.config.max_concurrency, self.config.reserved_concurrency
+        queued = self.shared or (cap is not None and (reserved is None or cap < reserved))
+        if not wait_unbounded and (not queued or len(self._waiters) >= self.config.queue_size):
+            raise too_many_requests(reserved=queued or reserved is not None)
         waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiters.append(waiter)
         try:
@@ -141,16 +164,31 @@ class FunctionPool:
         return await self._new_environment()
 
     async def _new_environment(self) -> Environment:
+        self._check_memory_for_one_more()
         env: Environment
         if self.shared:
             env = ManagedEnvironment(self.config, self._server, self._sink, self._containment,
-                                     on_exit=self._forget)
+                                     on_exit=self._forget, python=self._python)
         else:
             env = ExecutionEnvironment(self.config, self._server, self._sink, self._containment,
-                                       on_exit=self._forget)
+                                       on_exit=self._forget, python=self._python)
         self._environments.add(env)
         await env.process.start()
         return env
+
+    def _check_memory_for_one_more(self) -> None:
+        """Refuse (429) to start an environment the machine has no memory left for, and say so: Lambda
+        has the memory of every environment it starts; this machine may not."""
+        free = memory.available()
+        peak = max((env.process.peak_memory for env in self._environments), default=0)
+        needed = max(peak, ENVIRONMENT_FOOTPRINT) + MEMORY_RESERVE
+        if free is None or free >= needed:
+            return
+        self._sink.write("lamina", f"not starting another execution environment of {self.config.name}: "
+                                   f"{memory.to_mb(free)} MB of memory available, one needs about "
+                                   f"{memory.to_mb(needed)} MB ({len(self._environments)} running); "
+                                   "invocations beyond them are throttled")
+        raise too_many_requests(reserved=False)
 
     def _put_back(self, env: Environment) -> None:
         if self.shared and isinstance(env, ManagedEnvironment):

@@ -43,6 +43,7 @@ from lamina.local.runtime_api.server import RuntimeApiServer
 from lamina.local.sandbox import bubblewrap, exec_wrapper, memory, variables
 from lamina.local.sandbox.containment import Containment
 from lamina.local.sandbox.process import RuntimeProcess
+from lamina.local.sandbox.python_runtime import PythonRuntimes, RuntimeNotInstalled
 from lamina.runtime import error_types
 
 
@@ -93,8 +94,11 @@ class EnvironmentProcess:
     def __init__(self, config: FunctionConfig, server: RuntimeApiServer, sink: LogSink,
                  owner: InvocationOwner, lifecycle: EnvironmentLifecycle,
                  emit: Callable[[str], None], complete: Callable[[Outcomes], None],
-                 on_exit: Callable[[], None], containment: Containment) -> None:
+                 on_exit: Callable[[], None], containment: Containment,
+                 python: Optional[PythonRuntimes] = None) -> None:
         self.config = config
+        self._python = python or PythonRuntimes()
+        self._own_python = python is None  # made for this environment alone: its directories go with it
         self.id = uuid.uuid4().hex[:8]
         self.scope = containment.scope(self.id)
         self.lifecycle = lifecycle
@@ -132,25 +136,39 @@ class EnvironmentProcess:
     async def start(self) -> None:
         """Open the Runtime API socket and start the runtime process (the init phase begins)."""
         self._address = await self._server.attach(self)
-        argv, env = self._command(variables.build(self.config, self._address))
-        argv = exec_wrapper.wrapped(argv, self.config)
+        if self.config.lamina_runtime and self.config.python_version is not None:
+            # Looking for an interpreter runs it: off the event loop (once per version and serve).
+            with contextlib.suppress(RuntimeNotInstalled):
+                await asyncio.get_running_loop().run_in_executor(
+                    None, self._python.interpreter, self.config.python_version)
         self.spawned_at = time.perf_counter()
         self._emit(log_lines.init_start(self.config.runtime_name))
         self.extensions.publish(telemetry_events.init_start(
             self.config.initialization_type, self.config.runtime_name, self.config.name, self.config.version,
             self.config.memory_mb))
         try:
+            argv, env = self._command(variables.build(self.config, self._address))
+            argv = exec_wrapper.wrapped(argv, self.config)
             if not await self._start_extensions(env):
                 self.kill()
-                raise OSError(0, str(self.extensions.state.failure_message))
+                await self._spawn_failed(str(self.extensions.state.failure_message))
+                return
             await self.runtime.spawn(argv, self.config.code_dir, env, preexec=self.scope.preexec())
+        except RuntimeNotInstalled as missing:
+            await self._spawn_failed(str(missing))
+            return
         except OSError as exc:
-            self.spawn_error = f"fork/exec {exc.filename or self.config.command()[0]}: {exc.strerror}"
-            self.lifecycle.shut_down()
-            await self._server.detach(self._address)
-            self._ended()
+            await self._spawn_failed(f"fork/exec {exc.filename or self.config.command()[0]}: {exc.strerror}")
             return
         asyncio.get_running_loop().create_task(self._watch_exit())
+
+    async def _spawn_failed(self, error: str) -> None:
+        self.spawn_error = error
+        self._emit(f"Error: {error}")
+        self.lifecycle.shut_down()
+        assert self._address is not None
+        await self._server.detach(self._address)
+        self._ended()
 
     async def outcome_of(self, result: asyncio.Future[Outcome], warm: bool,
                          began: Callable[[], bool]) -> Outcome:
@@ -179,13 +197,30 @@ class EnvironmentProcess:
         env.update(self.scope.variables())
         if self.config.sandbox == "bwrap":
             env.pop("TMPDIR", None)  # the host's; the sandbox has its own /tmp
-            argv, extra = bubblewrap.wrap(self.config.command(), self.config.code_dir, self.config.opt_dir,
-                                          self.config.ephemeral_storage_mb)
-            return argv, {**env, **extra, **self.config.environment}
-        argv, env = debugger.wrap(self.config, self.config.command(), env)
+            return self._bwrap_command(env)
+        if self.config.lamina_runtime:  # raises RuntimeNotInstalled before anything is made
+            argv, env = self._python.command(self.config, {**env, **self.config.environment})
+        else:
+            argv, env = self.config.command(), {**env, **self.config.environment}
+        argv, env = debugger.wrap(self.config, argv, env)
         self._tmp = Path(tempfile.mkdtemp(prefix=f"lamina-{self.config.name}-"))
         private = {"TMPDIR": str(self._tmp), "TMP": str(self._tmp), "TEMP": str(self._tmp)}
         return argv, {**env, **private, **self.config.environment}
+
+    def _bwrap_command(self, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """The runtime under bubblewrap; lamina's on the function's Python, its packages in /var/runtime."""
+        config = self.config
+        if not config.lamina_runtime:
+            argv, extra = bubblewrap.wrap(config.command(), config.code_dir, config.opt_dir,
+                                          config.ephemeral_storage_mb)
+            return argv, {**env, **extra, **config.environment}
+        command, env = self._python.command(config, {**env, **config.environment},
+                                            runtime_dirs=[bubblewrap.RUNTIME_DIR])
+        interpreter = self._python.interpreter(config.python_version or "")
+        argv, extra = bubblewrap.wrap(command, config.code_dir, config.opt_dir, config.ephemeral_storage_mb,
+                                      python_prefix=interpreter.base_prefix,
+                                      runtime_packages=self._python.packages())
+        return argv, {**env, **extra}
 
     async def _start_extensions(self, env: dict[str, str]) -> bool:
         """The init phase's first part: each extension starts and registers; False if one failed."""
@@ -213,7 +248,6 @@ class EnvironmentProcess:
             if pid is not None:
                 found.update(memory.process_tree(pid))
         return sorted(found)
-
 
     def spawn_failure(self, request_id: str) -> Optional[Outcome]:
         """How an invocation ends on an environment whose runtime could not start, if it could not."""
@@ -256,7 +290,6 @@ class EnvironmentProcess:
             self._extensions_down = asyncio.get_running_loop().create_task(
                 self.extensions.shutdown(reason, self.kill))
         return self._extensions_down
-
 
     # --- the Runtime API (RuntimeApiHandler) ------------------------------------------------------
 
@@ -377,6 +410,8 @@ class EnvironmentProcess:
 
     def _ended(self) -> None:
         self.scope.close()
+        if self._own_python:
+            self._python.close()
         if self._tmp is not None:
             shutil.rmtree(self._tmp, ignore_errors=True)
             self._tmp = None

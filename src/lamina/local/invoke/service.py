@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
 
+from lamina.local.environments.account import AccountConcurrency, check_reservations
 from lamina.local.environments.logsink import LogSink, NullSink
 from lamina.local.environments.pool import FunctionPool
 from lamina.local.environments.process import InvocationRecord
@@ -25,12 +26,13 @@ from lamina.local.invoke.event_policy import AWS_RETRY_DELAYS
 from lamina.local.invoke.event_queue import default_queue_path
 from lamina.local.invoke.event_worker import AsyncInvoker, ConfigSource
 from lamina.local.invoke.invoker import InvokeResult
-from lamina.local.invoke.registry import FunctionRegistry
+from lamina.local.invoke.registry import FunctionRegistry, pool_key
 from lamina.local.lifecycle.states import Invocation, Kind
 from lamina.local.model import function_errors, service_errors
-from lamina.local.model.function_config import FunctionConfig
+from lamina.local.model.function_config import DEFAULT_ACCOUNT_CONCURRENCY, FunctionConfig
 from lamina.local.runtime_api.server import RuntimeApiServer
 from lamina.local.sandbox.containment import Containment
+from lamina.local.sandbox.python_runtime import PythonRuntimes
 from lamina.runtime import error_types, protocol
 
 # How often environments' memory is sampled, and idle ones are looked for.
@@ -73,8 +75,14 @@ class LocalLambda:
     """Functions (a :class:`FunctionRegistry`) and the environments that run them."""
 
     def __init__(self, registry: Optional[FunctionRegistry] = None, sink: Optional[LogSink] = None,
-                 runtime_api_host: str = "127.0.0.1") -> None:
+                 runtime_api_host: str = "127.0.0.1", python: Optional[PythonRuntimes] = None,
+                 account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY) -> None:
         self.registry = registry or FunctionRegistry()
+        # Environments on demand up to the account's concurrency, less the functions' reservations.
+        self.account = AccountConcurrency(account_concurrency, reserved_total=self._reserved_total)
+        # The function's python3.X and only its packages (--python, --no-boto3); its directories go
+        # with this service.
+        self.python = python or PythonRuntimes()
         self.sink: LogSink = sink or NullSink()
         self.runtime_api = RuntimeApiServer(runtime_api_host)
         self._pools: dict[str, FunctionPool] = {}
@@ -125,6 +133,7 @@ class LocalLambda:
         await asyncio.gather(*(pool.close() for pool in self._pools.values()))
         self._pools.clear()
         await self.runtime_api.close()
+        self.python.close()
         if self._containment is not None:
             self._containment.close()
             self._containment = None
@@ -162,6 +171,8 @@ class LocalLambda:
             raise service_errors.ServiceError(
                 error_types.INVALID_PARAMETER_VALUE,
                 "Tenant ID configuration not specified: the function uses tenant isolation mode PER_TENANT")
+        if config.reserved_concurrency == 0:  # PutFunctionConcurrency 0: the function is switched off
+            raise service_errors.too_many_requests(reserved=True)
         invocation = Invocation(
             request_id=request_id or str(uuid.uuid4()), payload=payload,
             function_arn=function_arn or (config.arn + (f":{qualifier}" if qualifier else "")),
@@ -202,11 +213,22 @@ class LocalLambda:
         config = self.registry.get(function_name)
         return config.concurrency if config is not None else 0
 
+    def _reserved_total(self) -> int:
+        return sum(config.reserved_concurrency or 0 for config in self.registry)
+
+    def check_reservations(self) -> None:
+        """Refuse the served functions' reserved concurrency if it leaves the account too little
+        (InvalidParameterValueException, AWS's message)."""
+        check_reservations({config.name: config.reserved_concurrency for config in self.registry
+                            if config.reserved_concurrency is not None}, self.account.limit)
+
     def _pool_for(self, config: FunctionConfig) -> FunctionPool:
-        pool = self._pools.get(config.name)
+        key = pool_key(config)  # each published version has its own environments
+        pool = self._pools.get(key)
         if pool is None or pool.config is not config:
-            pool = FunctionPool(config, self.runtime_api, self.sink, self.containment)
-            self._pools[config.name] = pool
+            pool = FunctionPool(config, self.runtime_api, self.sink, self.containment, self.python,
+                                self.account)
+            self._pools[key] = pool
         return pool
 
     def _function_changed(self, name: str, config: Optional[FunctionConfig]) -> None:

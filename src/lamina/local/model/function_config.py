@@ -16,6 +16,8 @@ from typing import Mapping, Optional, Sequence
 from lamina.local.model.names import DEFAULT_ACCOUNT, DEFAULT_REGION, LATEST, function_arn
 from lamina.runtime import protocol
 
+# Lambda's default account concurrency: environments of one function at most, with no other limit.
+DEFAULT_ACCOUNT_CONCURRENCY = 1000
 # Lambda Managed Instances' smallest function size (their environments run several invocations).
 MANAGED_INSTANCES_MIN_MEMORY_MB = 2048
 
@@ -41,7 +43,10 @@ class FunctionConfig:
     timeout: float = 3.0
     environment: Mapping[str, str] = field(default_factory=dict)
     layers: tuple[Path, ...] = ()
-    max_concurrency: Optional[int] = None  # None: one environment per CPU core
+    max_concurrency: Optional[int] = None  # --concurrency, a local cap; None: as Lambda scales
+    # PutFunctionConcurrency: the invocations this function may run at once (0: every one is
+    # throttled); None: no reservation, the account's unreserved concurrency applies.
+    reserved_concurrency: Optional[int] = None
     # Lambda Managed Instances: invocations one environment runs at once (AWS_LAMBDA_MAX_CONCURRENCY);
     # None: one at a time, as on-demand Lambda.
     environment_concurrency: Optional[int] = None
@@ -72,7 +77,8 @@ class FunctionConfig:
     def concurrency(self) -> int:
         if self.environment_concurrency:  # one managed instance unless told otherwise
             return self.max_concurrency or 1
-        return self.max_concurrency or os.cpu_count() or 1
+        limits = [n for n in (self.max_concurrency, self.reserved_concurrency) if n is not None]
+        return min(limits) if limits else DEFAULT_ACCOUNT_CONCURRENCY
 
     @property
     def initialization_type(self) -> str:
@@ -82,10 +88,24 @@ class FunctionConfig:
         return "snap-start" if self.snap_start else "on-demand"
 
     def code_bootstrap(self) -> Optional[Path]:
+        """An executable ``bootstrap`` in the code, which runs unless a command or a ``python3.X``
+        runtime is configured (Lambda's Python runtimes never run the code's bootstrap)."""
         candidate = self.code_dir / "bootstrap"
-        if self.bootstrap is None and candidate.is_file() and os.access(candidate, os.X_OK):
+        if (self.bootstrap is None and not (self.runtime or "").startswith("python")
+                and candidate.is_file() and os.access(candidate, os.X_OK)):
             return candidate
         return None
+
+    @property
+    def lamina_runtime(self) -> bool:
+        """Whether lamina's runtime runs the handler (no command configured, no code bootstrap)."""
+        return self.bootstrap is None and self.code_bootstrap() is None
+
+    @property
+    def python_version(self) -> Optional[str]:
+        """``3.12`` for ``python3.12`` (the interpreter version it needs); None for ``provided.*``."""
+        name = self.runtime_name
+        return name[len("python"):] if name.startswith("python3.") else None
 
     def command(self) -> list[str]:
         """argv of the runtime process."""

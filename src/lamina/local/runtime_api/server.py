@@ -87,7 +87,7 @@ class RuntimeApiServer:
         # The runtime's long-poll must end when the runtime goes away, so the poll is not left dangling.
         # Its connections also keep chunked requests' trailers (mid-stream errors of streamed responses).
         server = TrailerAwareServer(self._dispatch, handler_cancellation=True, access_log=None,
-                                    max_line_size=8190, max_field_size=8190)
+                                    max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE)
         self._runner = web.ServerRunner(server)
         self._started = False
 

@@ -15,11 +15,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import functools
-import importlib.util
 import os
 import shutil
 import subprocess
-import sys
 import sysconfig
 import tempfile
 from pathlib import Path
@@ -36,8 +34,6 @@ _SYSTEM_DIRS = ("bin", "sbin", "lib", "lib32", "lib64")
 _ETC_FILES = ("alternatives", "ca-certificates", "ca-certificates.conf", "pki", "ssl", "hosts",
               "resolv.conf", "nsswitch.conf", "passwd", "group", "localtime", "ld.so.cache", "ld.so.conf",
               "ld.so.conf.d", "mime.types")
-# The AWS SDK for Python as Lambda's managed Python runtimes provide it (in /var/runtime).
-_SDK_MODULES = ("boto3", "botocore", "s3transfer", "jmespath", "dateutil", "urllib3", "six")
 
 
 def sandbox_mode() -> str:
@@ -116,39 +112,26 @@ def bwrap_prefix(code_dir: Path, opt: Optional[Path], tmp_bytes: int = DEFAULT_T
 
 
 def wrap(argv: Sequence[str], code_dir: Path, opt: Optional[Path],
-         ephemeral_storage_mb: int = DEFAULT_EPHEMERAL_STORAGE_MB) -> tuple[list[str], dict[str, str]]:
+         ephemeral_storage_mb: int = DEFAULT_EPHEMERAL_STORAGE_MB, python_prefix: Optional[str] = None,
+         runtime_packages: Sequence[Path] = ()) -> tuple[list[str], dict[str, str]]:
     """The command that runs ``argv`` in a bubblewrap sandbox, and the variables it needs there.
 
-    A Python runtime started on this interpreter runs on its base installation (read-only, its own
-    site-packages hidden), with lamina's runtime and the AWS SDK for Python in ``/var/runtime``, as
-    Lambda's managed Python runtimes have them.
+    ``python_prefix``: ``argv`` is lamina's runtime on the Python installed there, which is mounted
+    read-only (its own site-packages hidden), with ``runtime_packages`` (lamina, the AWS SDK for
+    Python) in ``/var/runtime``, as Lambda's managed Python runtimes have them.
     """
-    binds: list[tuple[Path, str]] = []
     command = list(argv)
-    variables: dict[str, str] = {}
-    if command and command[0] == sys.executable:
-        command[0] = os.path.realpath(sys.executable)
-        base = Path(sys.base_prefix).resolve()
-        binds.append((base, str(base)))
-        site = Path(sysconfig.get_paths(vars={"base": str(base), "platbase": str(base)})["purelib"])
-        binds += [(package, f"{RUNTIME_DIR}/{package.name}") for package in runtime_packages()]
-        variables = {"LAMBDA_RUNTIME_DIR": RUNTIME_DIR, "PYTHONNOUSERSITE": "1"}
-        prefix = bwrap_prefix(code_dir, opt, ephemeral_storage_mb * 1024 * 1024, binds)
-        hide_site = ("--tmpfs", str(site)) if site.is_dir() else ()
-        return [*prefix[:-3], *hide_site, *prefix[-3:], *command], variables
-    return [*bwrap_prefix(code_dir, opt, ephemeral_storage_mb * 1024 * 1024, binds), *command], variables
-
-
-def runtime_packages() -> list[Path]:
-    """lamina (for its runtime) and boto3 with what it imports, as installed here."""
-    found = [Path(__file__).resolve().parents[2]]  # the lamina package
-    for name in _SDK_MODULES:
-        spec = importlib.util.find_spec(name)
-        if spec is None or spec.origin is None:
-            continue
-        origin = Path(spec.origin)
-        found.append(origin.parent if spec.submodule_search_locations else origin)
-    return found
+    tmp_bytes = ephemeral_storage_mb * 1024 * 1024
+    if python_prefix is None:
+        return [*bwrap_prefix(code_dir, opt, tmp_bytes), *command], {}
+    command[0] = os.path.realpath(command[0])
+    base = Path(python_prefix).resolve()
+    binds = [(base, str(base)), *((package, f"{RUNTIME_DIR}/{package.name}") for package in runtime_packages)]
+    site = Path(sysconfig.get_paths(vars={"base": str(base), "platbase": str(base)})["purelib"])
+    variables = {"LAMBDA_RUNTIME_DIR": RUNTIME_DIR, "PYTHONNOUSERSITE": "1"}
+    prefix = bwrap_prefix(code_dir, opt, tmp_bytes, binds)
+    hide_site = ("--tmpfs", str(site)) if site.is_dir() else ()
+    return [*prefix[:-3], *hide_site, *prefix[-3:], *command], variables
 
 
 def layer_paths(runtime: str, task_root: str, opt: str) -> dict[str, str]:

@@ -129,3 +129,22 @@ def measure(pid: int, cgroup: Optional[Path] = None) -> Usage:
 def to_mb(size: int) -> int:
     """Bytes to the whole megabytes (MiB) Lambda prints, rounded up."""
     return -(-size // (1024 * 1024))
+
+
+def available() -> Optional[int]:
+    """Bytes this machine can still give new processes: ``MemAvailable``, or less where lamina's own
+    cgroup v2 has a limit nearer (a container's); None where neither can be read."""
+    meminfo = _kib(b"\n" + _read("/proc/meminfo"), b"\nMemAvailable:")
+    found = None if meminfo is None else meminfo * _KIB
+    own = _read("/proc/self/cgroup").strip()
+    if own.startswith(b"0::"):
+        group = Path("/sys/fs/cgroup") / own[3:].decode(errors="replace").lstrip("/")
+        limit = _read(str(group / "memory.max")).strip()
+        if limit.isdigit():
+            try:
+                room = int(limit) - cgroup_memory(group)
+            except (OSError, ValueError):
+                room = None
+            if room is not None:
+                found = room if found is None else min(found, room)
+    return found

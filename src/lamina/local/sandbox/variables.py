@@ -38,7 +38,9 @@ def build(config: FunctionConfig, runtime_api: str,
           host: Optional[Mapping[str, str]] = None) -> dict[str, str]:
     host = os.environ if host is None else host
     env = {key: host[key] for key in _PASS_THROUGH + _CREDENTIALS if key in host}
-    layer_python = [layer / "python" for layer in config.layers]
+    # Lambda's Python runtimes put each layer's python/lib/python3.X/site-packages and python/ on the path.
+    site = f"python/lib/{config.runtime_name}/site-packages"
+    layer_python = [path for layer in config.layers for path in (layer / site, layer / "python")]
     layer_bin = [layer / "bin" for layer in config.layers]
     layer_lib = [layer / "lib" for layer in config.layers]
     env.update({
@@ -64,7 +66,6 @@ def build(config: FunctionConfig, runtime_api: str,
     })
     if config.code_bootstrap() is None and config.runtime_name.startswith("python"):
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{config.runtime_name}"
-        # Lambda's Python runtimes put layers' python/ directories on the path.
         if layer_python:
             env["PYTHONPATH"] = _joined(*layer_python)
     if config.environment_concurrency:

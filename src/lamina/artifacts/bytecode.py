@@ -57,7 +57,7 @@ def _runs(interpreter: str) -> bool:
         return False
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def find_interpreter(version: str) -> str | None:
     """An interpreter of Python ``version`` on this machine (this one, PATH, pyenv, or uv's), if any.
 

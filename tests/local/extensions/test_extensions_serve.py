@@ -150,3 +150,27 @@ def test_exec_wrapper_starts_the_runtime(tmp_path: Path) -> None:
         answer = server.invoke(b"{}", name="fn")
     assert answer.status == 200, answer.body
     assert json.loads(answer.body)["wrapped"].startswith("wrapper:/")
+
+
+def test_internal_extension_registers_during_init_and_gets_invoke_events(tmp_path: Path) -> None:
+    project = _project(tmp_path)
+    (project / "code" / "app.py").write_text(components.INTERNAL_APP)
+    with lamina_serve(["--no-watch"], project, cwd=project) as server:
+        first = server.invoke(b"{}", name="fn")
+        second = server.invoke(b"{}", name="fn")
+    assert json.loads(first.body)["late"] == "Extension.RegistrationClosed"
+    assert first.headers["x-amzn-RequestId"] in json.loads(second.body)["seen"]
+    assert "EXTENSION\tName: inproc\tState: Ready\tEvents: [INVOKE]" in server.logs()
+
+
+def test_a_function_timeout_sends_shutdown_with_reason_timeout(tmp_path: Path) -> None:
+    project = _project(tmp_path, "recorder")
+    sleeper = "import time\n\ndef handler(event, context):\n    time.sleep(30)\n"
+    (project / "code" / "app.py").write_text(sleeper)
+    toml = (project / "lamina.toml").read_text().replace("timeout = 10", "timeout = 1")
+    (project / "lamina.toml").write_text(toml)
+    with lamina_serve(["--no-watch"], project, cwd=project) as server:
+        answer = server.invoke(b"{}", name="fn")
+        lines = _wait_for(tmp_path, "SHUTDOWN")
+    assert json.loads(answer.body)["errorType"] == "Sandbox.Timedout"
+    assert "recorder SHUTDOWN timeout True" in lines

@@ -22,6 +22,8 @@ import sys
 from _imp import source_hash  # importlib's own SipHash of a source file (CPython 3.7+)
 from pathlib import Path
 
+from lamina.artifacts.cache import cache_dir
+
 _TIMESTAMP = 0
 _UNCHECKED_HASH = 0b01  # hash-based, do not check the source
 
@@ -84,16 +86,63 @@ def _uv_python_find(version: str) -> str | None:
     return path if result.returncode == 0 and path and _runs(path) else None
 
 
-def compile_tree(root: Path, interpreter: str, install_path: str) -> None:
+# Run by the target interpreter: argv = root, install path, cache directory. Each module's bytecode is
+# kept under a digest of (the interpreter's magic number, the path it will have on Lambda, its source),
+# so a rebuild copies what it compiled before and compiles only what changed (in parallel).
+_COMPILE = r"""
+import concurrent.futures, hashlib, importlib.util, os, py_compile, shutil, sys
+root, install, cache = sys.argv[1:4]
+magic = importlib.util.MAGIC_NUMBER
+def compile_one(job):
+    source, target, dfile, kept = job
+    try:
+        py_compile.compile(source, cfile=target, dfile=dfile, doraise=True,
+                           invalidation_mode=py_compile.PycInvalidationMode.UNCHECKED_HASH)
+    except Exception:
+        return
+    os.makedirs(os.path.dirname(kept), exist_ok=True)
+    partial = "%s.%d" % (kept, os.getpid())
+    shutil.copyfile(target, partial)
+    os.replace(partial, kept)
+if __name__ == "__main__":
+    jobs = []
+    for directory, subdirectories, files in os.walk(root):
+        subdirectories[:] = sorted(d for d in subdirectories if d != "__pycache__")
+        for name in sorted(files):
+            if not name.endswith(".py"):
+                continue
+            source = os.path.join(directory, name)
+            dfile = install.rstrip("/") + "/" + os.path.relpath(source, root).replace(os.sep, "/")
+            with open(source, "rb") as handle:
+                key = hashlib.sha256(magic + dfile.encode() + b"\0" + handle.read()).hexdigest()
+            kept = os.path.join(cache, key[:2], key + ".pyc")
+            target = importlib.util.cache_from_source(source)
+            if os.path.exists(kept):
+                os.makedirs(os.path.dirname(target), exist_ok=True)
+                shutil.copyfile(kept, target)
+            else:
+                jobs.append((source, target, dfile, kept))
+    if len(jobs) > 32:
+        with concurrent.futures.ProcessPoolExecutor() as pool:
+            list(pool.map(compile_one, jobs, chunksize=16))
+    else:
+        for job in jobs:
+            compile_one(job)
+"""
+
+
+def compile_tree(root: Path, interpreter: str, install_path: str, cache: Path | None = None) -> None:
     """Write unchecked-hash bytecode for every module under ``root`` with ``interpreter``.
 
     ``install_path`` is where ``root`` will be on Lambda (``/var/task``, ``/opt/python``): tracebacks name
     it, and this machine's temporary path never reaches the bytecode, so builds stay byte-identical.
     Files that do not compile for the target (Python 2 leftovers, templates) are left as source.
+    Compiled modules are kept in ``cache`` (lamina's cache directory by default) for the next build.
     """
-    subprocess.run([interpreter, "-m", "compileall", "-qq", "-j", "0", "--invalidation-mode",
-                    "unchecked-hash", "-d", install_path, str(root)], capture_output=True, timeout=1800,
-                   env={**os.environ, "PYTHONHASHSEED": "0"})  # set constants in a fixed order
+    if cache is None:
+        cache = cache_dir() / "bytecode"
+    subprocess.run([interpreter, "-c", _COMPILE, str(root), install_path, str(cache)], capture_output=True,
+                   timeout=1800, env={**os.environ, "PYTHONHASHSEED": "0"})  # constants in a fixed order
 
 
 def precompile_package(package: Path, install_path: str, versions: tuple[str, ...] = SUPPORTED_PYTHONS,

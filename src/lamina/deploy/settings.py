@@ -79,5 +79,5 @@ def resolve_settings(name: str | None, options: Mapping[str, Any], directory: Pa
         with_layer=pick("with_layer"), python_dist=options.get("python_dist"), role=pick("role"),
         create_role=bool(pick("create_role", False)), endpoint_url=pick("endpoint_url"),
         region=pick("region"), profile=pick("profile"), description=project.get("description"),
-        s3_bucket=options.get("s3_bucket") or None, bytecode=options.get("bytecode") is not False,
+        s3_bucket=pick("s3_bucket") or None, bytecode=options.get("bytecode") is not False,
         rebuild=bool(options.get("rebuild")))

@@ -8,7 +8,8 @@ code = "examples/hello"
 handler = "app.handler"
 timeout = 10
 memory = 256
-concurrency = 2
+concurrency = 2                        # lamina serve: environments at most, here
+reserved_concurrency = 10              # Lambda's reserved concurrency (ReservedConcurrentExecutions)
 max_concurrency = 8    # Lambda Managed Instances: invocations per environment at once
 snap_start = true      # SnapStart: init, snapshot, restore
 bootstrap = "python -m awslambdaric"   # or a list
@@ -17,6 +18,7 @@ layers = ["layers/common", "arn:aws:lambda:…:layer:x:3"]   # deploy publishes 
 routes = ["GET /hello"]                # the HTTP front of lamina serve
 runtime = "provided.al2023"            # lamina deploy
 role = "arn:aws:iam::…:role/hello"     # lamina deploy
+s3_bucket = "my-artifacts"             # lamina deploy: zips through S3 (past 50 MiB)
 ```
 
 Paths (``code``, ``zip``, ``layers``) are relative to the project file's directory.
@@ -94,6 +96,7 @@ KEYS: Mapping[str, Key] = {
     "layers": _key(SERVE, DEPLOY, parse=_strings, path=True),
     "bootstrap": _key(SERVE, parse=parse_bootstrap),  # a command line, or a list of arguments
     "concurrency": _key(SERVE, parse=int),
+    "reserved_concurrency": _key(SERVE, parse=int),  # ReservedConcurrentExecutions
     "max_concurrency": _key(SERVE, parse=int),
     "snap_start": _key(SERVE, parse=_boolean),
     "queue": _key(SERVE, parse=int),
@@ -107,6 +110,7 @@ KEYS: Mapping[str, Key] = {
     "profile": _key(DEPLOY),
     "create_role": _key(DEPLOY, parse=_boolean),
     "description": _key(DEPLOY),
+    "s3_bucket": _key(DEPLOY),  # zips go through this bucket (past the 50 MiB of a direct upload)
     # the front ends check these themselves (a route key, a payload format, a destination)
     "routes": _key(HTTP, parse=_as_is),
     "payload_format": _key(HTTP),
@@ -184,6 +188,7 @@ def function_from_table(name: str, table: Mapping[str, Any], base: Path) -> Func
             memory_mb=values.get("memory", MANAGED_INSTANCES_MIN_MEMORY_MB if values.get("max_concurrency")
                                  else 128),
             max_concurrency=values.get("concurrency") or None,
+            reserved_concurrency=values.get("reserved_concurrency"),
             environment=values.get("env", {}),
             layers=tuple((base / layer).resolve() for layer in values.get("layers", ())),
             queue_size=values.get("queue", 100),

@@ -6,7 +6,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -16,7 +19,8 @@ from lamina.local.invoke.service import InvocationResult, LocalLambda
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import ServiceError
 from lamina.local.sandbox.python_runtime import PythonRuntimes, find_interpreter, probe
-from tests.local.local_helpers import FUNCTIONS, RIC, serve_handler
+from tests.conftest import ROOT, sigv4_headers
+from tests.local.local_helpers import FUNCTIONS, RIC, lamina_serve, post, serve_handler
 
 
 def test_awslambdaric_posts_a_recursion_errors_xray_cause_over_8_kb(tmp_path: Path) -> None:
@@ -162,3 +166,55 @@ def test_a_reservation_leaving_less_than_100_unreserved_is_refused_with_aws_mess
     assert refused.value.message == (
         "Specified ReservedConcurrentExecutions for function decreases account's "
         "UnreservedConcurrentExecution below its minimum value of [100].")
+
+
+def _profile_files(tmp_path: Path) -> dict[str, str]:
+    (tmp_path / "config").write_text("[profile dev]\nregion = eu-west-3\n")
+    (tmp_path / "credentials").write_text("[dev]\naws_access_key_id = AKIADEV\n"
+                                          "aws_secret_access_key = devsecret\naws_session_token = devtoken\n")
+    return {"AWS_PROFILE": "dev", "AWS_CONFIG_FILE": str(tmp_path / "config"),
+            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "credentials")}
+
+
+def _without_aws_variables(monkeypatch: pytest.MonkeyPatch) -> None:
+    for key in list(os.environ):
+        if key.startswith("AWS_"):
+            monkeypatch.delenv(key)
+
+
+def test_region_and_credentials_from_a_profile_reach_the_function_its_arn_and_not_found(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    _without_aws_variables(monkeypatch)
+    args = ["--code", str(FUNCTIONS), "--handler", "handlers.context_and_credentials"]
+    with lamina_serve(args, tmp_path, env=_profile_files(tmp_path)) as server:
+        answer = json.loads(server.invoke(b"{}").body)
+        url = server.url("nope")  # as boto3 with the profile signs: for its region
+        missing = post(url, b"{}", sigv4_headers("POST", url, b"{}", region="eu-west-3"), signed=False)
+    assert answer["region"] == ["eu-west-3", "eu-west-3"]
+    assert answer["credentials"] == ["AKIADEV", "devsecret", "devtoken"]
+    assert answer["arn"] == "arn:aws:lambda:eu-west-3:123456789012:function:fn"
+    assert missing.status == 404
+    assert "arn:aws:lambda:eu-west-3:123456789012:function:nope" in missing.body.decode()
+
+
+def test_an_unreadable_aws_config_file_is_a_one_line_error(tmp_path: Path) -> None:
+    env = {**{k: v for k, v in os.environ.items() if not k.startswith("AWS_")},
+           "AWS_CONFIG_FILE": str(tmp_path), "PYTHONPATH": str(ROOT / "src")}
+    command = [sys.executable, "-m", "lamina", "invoke", "handlers.echo", "--code", str(FUNCTIONS),
+               "--event", "{}"]
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines() == [
+        f"Error: Unable to read AWS config file {tmp_path}: it is a directory (AWS_CONFIG_FILE)"]
+
+
+def test_a_project_reservation_above_the_accounts_stops_serve_with_one_line(tmp_path: Path) -> None:
+    (tmp_path / "lamina.toml").write_text(
+        f'[functions.greedy]\ncode = "{FUNCTIONS}"\nhandler = "handlers.echo"\nreserved_concurrency = 950\n')
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    done = subprocess.run([sys.executable, "-m", "lamina", "serve", "--port", "0", "--no-watch"],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=60)
+    assert done.returncode != 0
+    assert done.stderr.strip().splitlines()[-1] == (
+        "Error: InvalidParameterValueException: Specified ReservedConcurrentExecutions for function "
+        "decreases account's UnreservedConcurrentExecution below its minimum value of [100].")

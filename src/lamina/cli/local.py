@@ -24,14 +24,51 @@ from lamina.local import event_loop
 from lamina.local.environments.logsink import ConsoleSink
 from lamina.local.invoke.service import LocalLambda
 from lamina.local.model.function_config import (
+    DEFAULT_ACCOUNT_CONCURRENCY,
     MANAGED_INSTANCES_MIN_MEMORY_MB,
     FunctionConfig,
     parse_bootstrap,
 )
 from lamina.local.model.service_errors import ServiceError
+from lamina.local.sandbox.python_runtime import PythonRuntimes, parse_pythons
 from lamina.project.functions import find_project_file, load_functions
 
 F = Callable[..., Any]
+
+
+def runtime_options(command: F) -> F:
+    """The flags that say how functions run, shared by ``serve`` and ``invoke``."""
+    options = [
+        click.option("--python", "pythons", multiple=True, metavar="3.X=PATH",
+                     help="The interpreter of python3.X functions (repeatable). Default: python3.X on PATH, "
+                          "in pyenv, or through `uv python find 3.X`."),
+        click.option("--no-boto3", "no_boto3", is_flag=True, default=False,
+                     help="Do not provide boto3/botocore to functions (Lambda's Python runtimes do)."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def _python_runtimes(pythons: tuple[str, ...], no_boto3: bool) -> PythonRuntimes:
+    try:
+        return PythonRuntimes(parse_pythons(pythons), boto3=not no_boto3)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--python") from None
+
+
+def _aws_region(region: Optional[str]) -> Optional[str]:
+    """``--region``, else the region botocore resolves; the credentials it resolves from AWS_PROFILE's
+    files stand in for the execution role (the environments get them as Lambda's variables)."""
+    from lamina.local.sandbox.aws_config import AwsConfigError, resolve
+
+    try:
+        context = resolve()
+    except AwsConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    for variable, value in context.credentials.items():
+        os.environ.setdefault(variable, value)
+    return region or context.region
 
 
 def template_options(command: F) -> F:
@@ -87,7 +124,8 @@ def function_options(command: F) -> F:
         click.option("--memory", type=click.IntRange(min=1), default=None,
                      help="Memory size in MB (default 128); above it the environment is killed."),
         click.option("--concurrency", type=click.IntRange(min=1), default=None,
-                     help="Execution environments at most (default: one per CPU core)."),
+                     help="Execution environments at most, with a queue before them (default: started on "
+                          "demand, as Lambda scales, up to the account's concurrency)."),
         click.option("--env", "env", multiple=True, metavar="K=V", help="Environment variable (repeatable)."),
         click.option("--name", default=None, help="Function name (default: 'function')."),
     ]
@@ -169,8 +207,10 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
               help="Event format for every route: HTTP API 2.0 (default), REST API 1.0, or url "
                    "(a function URL's).")
 @template_options
-@click.option("--region", default=None, help="AWS_REGION of the functions, and the region in their ARNs and "
-                                             "in the template's AWS::Region (default us-east-1).")
+@click.option("--region", default=None,
+              help="AWS_REGION of the functions, and the region in their ARNs and in the template's "
+                   "AWS::Region. Default: as the AWS CLI resolves it (AWS_REGION, AWS_PROFILE's config), "
+                   "else us-east-1.")
 @click.option("--eager", is_flag=True, default=False,
               help="Start an execution environment of every function at start-up, not at its first "
                    "invocation (sam local's --warm-containers EAGER).")
@@ -201,6 +241,10 @@ def _overrides(timeout: Optional[float], memory: Optional[int], concurrency: Opt
 @debug_option
 @click.option("--debug-function", default=None, metavar="NAME",
               help="With --debug-port: the function to debug (default: the only one served).")
+@click.option("--account-concurrency", type=click.IntRange(min=1), default=DEFAULT_ACCOUNT_CONCURRENCY,
+              show_default=True, help="Invocations of all functions at once, as the account's concurrency "
+                                      "quota (less the functions' reserved concurrency).")
+@runtime_options
 @function_options
 def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_port: Optional[int],
           http_format: Optional[str], template: Optional[Path], cdk_out: Optional[Path],
@@ -211,7 +255,8 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
           bootstrap: Optional[str],
           timeout: Optional[float], memory: Optional[int], concurrency: Optional[int], env: tuple[str, ...],
           name: Optional[str], debug_port: Optional[int] = None,
-          debug_function: Optional[str] = None) -> None:
+          debug_function: Optional[str] = None, account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY,
+          pythons: tuple[str, ...] = (), no_boto3: bool = False) -> None:
     """Serve functions locally behind the Lambda Invoke API (boto3, the AWS CLI, AWS's emulator path).
 
     One function from the flags, or every function of the project file (pyproject.toml's
@@ -233,6 +278,8 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
     frontends = FrontendOptions(host=host, http_port=http_port, payload_format=http_format, watch=watch,
                                 data_dir=data_dir, cors_origins=list(http_cors_origins), eager=eager)
     overrides = _overrides(timeout, memory, concurrency, bootstrap, max_concurrency, snap_start, env)
+    python = _python_runtimes(pythons, no_boto3)
+    region = _aws_region(region)
     source = _template_source(template, cdk_out, parameter_overrides, env_vars, region)
     if source is not None:
         # The overrides are kept with the template: a reloaded template gets them again.
@@ -251,7 +298,8 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
     if debug_port is not None:
         functions = _debugged_function(functions, debug_port, debug_function)
     try:
-        event_loop.run(_serve(host, port, functions, data_dir, frontends, access, region, s3_endpoint_url))
+        event_loop.run(_serve(host, port, functions, data_dir, frontends, access, region, s3_endpoint_url,
+                              python, account_concurrency))
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
 
@@ -274,12 +322,18 @@ def _warn(line: str) -> None:
 
 async def _serve(host: str, port: int, functions: list[FunctionConfig], data_dir: Path,
                  frontends: Any = None, access: Any = None, region: Optional[str] = None,
-                 s3_endpoint_url: Optional[str] = None) -> None:
+                 s3_endpoint_url: Optional[str] = None, python: Optional[PythonRuntimes] = None,
+                 account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY) -> None:
     from lamina.local.server import LocalServer
 
     sink = ConsoleSink()
     server = LocalServer(functions, host=host, port=port, data_dir=data_dir, sink=sink,
-                         frontends=frontends, access=access, region=region, s3_endpoint_url=s3_endpoint_url)
+                         frontends=frontends, access=access, region=region, s3_endpoint_url=s3_endpoint_url,
+                         python=python, account_concurrency=account_concurrency)
+    try:
+        server.local.check_reservations()  # a reservation above the account's is refused at start
+    except ServiceError as error:
+        raise click.ClickException(f"{error.error_type}: {error.message}") from None
     await server.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -327,6 +381,7 @@ def _read_event(event: Optional[str], event_file: Optional[str]) -> bytes:
 @click.option("--profile", default=None, help="With --remote: AWS profile.")
 @template_options
 @debug_option
+@runtime_options
 @function_options
 def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[str], remote: Optional[str],
            endpoint_url: Optional[str], region: Optional[str], profile: Optional[str],
@@ -334,7 +389,7 @@ def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[st
            env_vars: Optional[Path], code: Optional[Path],
            bootstrap: Optional[str], timeout: Optional[float], memory: Optional[int],
            concurrency: Optional[int], env: tuple[str, ...], name: Optional[str],
-           debug_port: Optional[int] = None) -> None:
+           debug_port: Optional[int] = None, pythons: tuple[str, ...] = (), no_boto3: bool = False) -> None:
     """Invoke HANDLER once, as Lambda would: result on stdout, logs on stderr.
 
     With --template or --cdk-out, HANDLER names a function of the template instead: its logical id, its
@@ -345,6 +400,8 @@ def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[st
         from lamina.deploy import remote_invoke
 
         sys.exit(remote_invoke.main(remote, _read_event(event, event_file), endpoint_url, region, profile))
+    python = _python_runtimes(pythons, no_boto3)
+    region = _aws_region(region)
     source = _template_source(template, cdk_out, parameter_overrides, env_vars, region)
     if source is not None:
         config = _template_function(source, handler, _overrides(timeout, memory, concurrency, bootstrap,
@@ -355,7 +412,7 @@ def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[st
             config = config.with_changes(region=region)
     payload = _read_event(event, event_file)
     config = _with_debugger(config, debug_port)
-    body, failed = event_loop.run(_invoke_once(config, payload))
+    body, failed = event_loop.run(_invoke_once(config, payload, python))
     sys.stdout.buffer.write(body + b"\n")
     sys.stdout.flush()
     if failed:
@@ -381,9 +438,10 @@ def _template_function(source: Any, identifier: Optional[str], overrides: dict[s
     return config
 
 
-async def _invoke_once(config: FunctionConfig, payload: bytes) -> tuple[bytes, bool]:
+async def _invoke_once(config: FunctionConfig, payload: bytes,
+                       python: Optional[PythonRuntimes] = None) -> tuple[bytes, bool]:
     sink = ConsoleSink()
-    local = LocalLambda(sink=sink)
+    local = LocalLambda(sink=sink, python=python)
     local.registry.put(config)
     try:
         async with local:

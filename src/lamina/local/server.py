@@ -14,7 +14,8 @@ from typing import TYPE_CHECKING, Any, Callable, Optional, Sequence
 from lamina.local.environments.logsink import LogSink
 from lamina.local.invoke.registry import FunctionRegistry
 from lamina.local.invoke.service import LocalLambda
-from lamina.local.model.function_config import FunctionConfig
+from lamina.local.model.function_config import DEFAULT_ACCOUNT_CONCURRENCY, FunctionConfig
+from lamina.local.sandbox.python_runtime import PythonRuntimes
 
 if TYPE_CHECKING:
     from aiohttp import web
@@ -28,10 +29,12 @@ class LocalServer:
     def __init__(self, functions: Sequence[FunctionConfig], *, host: str, port: int, data_dir: Path,
                  sink: LogSink, frontends: Any = None, access: Any = None,
                  notify: Optional[Callable[[str], None]] = None, region: Optional[str] = None,
-                 s3_endpoint_url: Optional[str] = None) -> None:
+                 s3_endpoint_url: Optional[str] = None, python: Optional[PythonRuntimes] = None,
+                 account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY) -> None:
         self.host = host
         self.port = port
-        self.local = LocalLambda(registry=FunctionRegistry(region=region) if region else None, sink=sink)
+        self.local = LocalLambda(registry=FunctionRegistry(region=region) if region else None, sink=sink,
+                                 python=python, account_concurrency=account_concurrency)
         for config in functions:
             self.local.registry.put(config)
         self._data_dir = data_dir

@@ -60,9 +60,11 @@ INLINE_FILE = "index.py"  # the file Lambda writes Python inline code (ZipFile, 
 
 _SERVERLESS_HONOURED = frozenset({"FunctionName", "CodeUri", "InlineCode", "Handler", "Runtime", "MemorySize",
                                   "Timeout", "Environment", "Layers", "EventInvokeConfig", "Events",
-                                  "PackageType", "ImageUri", "TenancyConfig", "Architectures"})
+                                  "PackageType", "ImageUri", "TenancyConfig", "Architectures",
+                                  "ReservedConcurrentExecutions"})
 _LAMBDA_HONOURED = frozenset({"FunctionName", "Code", "Handler", "Runtime", "MemorySize", "Timeout",
-                              "Environment", "Layers", "PackageType", "TenancyConfig", "Architectures"})
+                              "Environment", "Layers", "PackageType", "TenancyConfig", "Architectures",
+                              "ReservedConcurrentExecutions"})
 _LAYER_HONOURED = frozenset({"ContentUri", "Content", "LayerName", "CompatibleRuntimes",
                              "CompatibleArchitectures", "LicenseInfo", "RetentionPolicy"})
 _APPLICATION_HONOURED = frozenset({"Location", "Parameters"})
@@ -87,6 +89,7 @@ class SamFunction:
     event_invoke_config: Optional[EventInvokeConfig] = None
     logical_id: str = ""  # as SAM names it: Function, or Child/Function in a nested application
     tenant_isolation: bool = False  # TenancyConfig PER_TENANT: every invocation needs a tenant id
+    reserved_concurrency: Optional[int] = None  # ReservedConcurrentExecutions
 
 
 @dataclass
@@ -325,6 +328,8 @@ class _Reader:
             event_invoke_config=event_invoke_config,
             logical_id=where,
             tenant_isolation=tenancy.get("TenantIsolationMode") == "PER_TENANT",
+            reserved_concurrency=(int(props["ReservedConcurrentExecutions"])
+                                  if props.get("ReservedConcurrentExecutions") is not None else None),
         )
         self.app.functions.append(function)
         self.names[logical_id] = self.names[name] = name

@@ -102,3 +102,10 @@ def write_partial(event, context):
     sys.stdout.write(f"partial-{event['n']}")
     sys.stdout.flush()
     return event["n"]
+
+
+def context_and_credentials(event, context):
+    return {"region": [os.environ.get("AWS_REGION"), os.environ.get("AWS_DEFAULT_REGION")],
+            "credentials": [os.environ.get(key) for key in (
+                "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN")],
+            "arn": context.invoked_function_arn}

@@ -93,7 +93,8 @@ def functions_from_template(template: Union[Path, TemplateSource],
         config = FunctionConfig(name=sam.name, code_dir=sam.code_dir, handler=sam.handler,
                                 runtime=sam.runtime, memory_mb=sam.memory_size, timeout=sam.timeout,
                                 environment={**sam.environment, **extra_environment}, layers=sam.layers,
-                                tenant_isolation=sam.tenant_isolation, region=source.region)
+                                tenant_isolation=sam.tenant_isolation, region=source.region,
+                                reserved_concurrency=sam.reserved_concurrency)
         functions.append(config.with_changes(**changes) if changes else config)
     event_configs = {f.name: f.event_invoke_config for f in app.functions if f.event_invoke_config}
     return TemplateFunctions(functions, app.routes, event_configs, app.warnings, app.aliases)

@@ -77,7 +77,7 @@ class LocalLambda:
     def __init__(self, registry: Optional[FunctionRegistry] = None, sink: Optional[LogSink] = None,
                  runtime_api_host: str = "127.0.0.1", python: Optional[PythonRuntimes] = None,
                  account_concurrency: int = DEFAULT_ACCOUNT_CONCURRENCY) -> None:
-        self.registry = registry or FunctionRegistry()
+        self.registry = registry if registry is not None else FunctionRegistry()  # an empty one is falsy
         # Environments on demand up to the account's concurrency, less the functions' reservations.
         self.account = AccountConcurrency(account_concurrency, reserved_total=self._reserved_total)
         # The function's python3.X and only its packages (--python, --no-boto3); its directories go

@@ -57,7 +57,8 @@ def test_a_value_of_the_wrong_type_names_the_function(tmp_path: Path) -> None:
 def test_the_s3_bucket_for_deploys_comes_from_the_project_file_too(tmp_path: Path) -> None:
     from lamina.deploy.settings import resolve_settings
 
-    (tmp_path / "lamina.toml").write_text('[functions.big]\nhandler = "app.handler"\ns3_bucket = "artifacts"\n')
+    table = '[functions.big]\nhandler = "app.handler"\ns3_bucket = "artifacts"\n'
+    (tmp_path / "lamina.toml").write_text(table)
     _, project = deploy_settings(tmp_path, None)
     assert project["s3_bucket"] == "artifacts"
     assert resolve_settings(None, {}, tmp_path).s3_bucket == "artifacts"

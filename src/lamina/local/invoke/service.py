@@ -38,6 +38,7 @@ from lamina.runtime import error_types, protocol
 # How often environments' memory is sampled, and idle ones are looked for.
 MEMORY_POLL_INTERVAL = 0.1
 IDLE_POLL_INTERVAL = 1.0
+_TENANT = "#tenant="  # in a pool's key: the tenant whose environments it holds (tenant isolation mode)
 EVENT_POLLERS = 16  # cheap tasks; each function's own concurrency bounds its share
 
 REQUEST_RESPONSE = "RequestResponse"
@@ -178,7 +179,7 @@ class LocalLambda:
             function_arn=function_arn or (config.arn + (f":{qualifier}" if qualifier else "")),
             timeout=config.timeout, content_type=content_type, client_context=client_context,
             cognito_identity=cognito_identity, tenant_id=tenant_id, trace_id=trace_id, relay=relay)
-        record = await self._pool_for(config).invoke(invocation, wait_unbounded=asynchronous)
+        record = await self._pool_for(config, tenant_id).invoke(invocation, wait_unbounded=asynchronous)
         outcome = record.outcome
         if outcome.kind is Kind.INIT_ERROR and outcome.error_type == error_types.AFTER_RESTORE_ERROR:
             raise service_errors.snapstart_restore_failed(function_errors.error_details(outcome.body))
@@ -222,8 +223,10 @@ class LocalLambda:
         check_reservations({config.name: config.reserved_concurrency for config in self.registry
                             if config.reserved_concurrency is not None}, self.account.limit)
 
-    def _pool_for(self, config: FunctionConfig) -> FunctionPool:
+    def _pool_for(self, config: FunctionConfig, tenant_id: Optional[str] = None) -> FunctionPool:
         key = pool_key(config)  # each published version has its own environments
+        if config.tenant_isolation and tenant_id:
+            key += f"{_TENANT}{tenant_id}"  # and, in tenant isolation mode, each tenant its own
         pool = self._pools.get(key)
         if pool is None or pool.config is not config:
             pool = FunctionPool(config, self.runtime_api, self.sink, self.containment, self.python,
@@ -232,9 +235,8 @@ class LocalLambda:
         return pool
 
     def _function_changed(self, name: str, config: Optional[FunctionConfig]) -> None:
-        old = self._pools.pop(name, None)
-        if old is not None:
-            self._spawn(old.retire())
+        for key in [key for key in self._pools if key == name or key.startswith(f"{name}{_TENANT}")]:
+            self._spawn(self._pools.pop(key).retire())
 
     def _spawn(self, coro: object) -> None:
         task: asyncio.Task[object] = asyncio.get_running_loop().create_task(coro)  # type: ignore[arg-type]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import collections
+import decimal
 import json
 import os
 import signal
@@ -280,6 +282,34 @@ def test_runtime_runs_on_every_supported_python(api, version: str) -> None:
         proc.wait()
     assert json.loads(posts[0].body) == {"event": {"k": "v"}, "python": version}
     assert json.loads(posts[1].body)["errorType"] == "KeyError"
+
+
+@pytest.mark.parametrize("version", ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14"])
+def test_large_events_are_marshalled_as_awslambdaric_does_on_every_python(api, version: str) -> None:
+    import simplejson
+
+    interpreter = _find_python(version)
+    if interpreter is None:
+        pytest.skip(f"python{version} is not installed here")
+    event = {"records": [{"id": n, "name": f"item-{n}", "tags": ["a", "b"], "ok": True} for n in range(8000)]}
+    body = json.dumps(event).encode()  # above the size at which decoding pauses the collector
+    for _ in range(3):
+        api.enqueue(body)
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "PYENV"))}
+    environment.update({"AWS_LAMBDA_RUNTIME_API": api.address, "PYTHONPATH": str(ROOT / "src")})
+    proc = subprocess.Popen([interpreter, "-m", "lamina.runtime", "versions.marshalled"], cwd=FUNCTIONS,
+                            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        posts = api.wait_posts(3)
+    finally:
+        proc.kill()
+        proc.wait()
+    point = collections.namedtuple("Point", "x y")
+    event["records"][-1]["tags"].append([point(1, [decimal.Decimal("2.50")])])
+    event["leaves"] = ["red", decimal.Decimal("1.10"), "raw", float("nan")]
+    reference = simplejson.JSONEncoder(use_decimal=False, allow_nan=True,
+                                       default=lambda o: simplejson.RawJSON(str(o)))
+    assert [post.body.decode() for post in posts] == [reference.encode(event)] * 3
 
 
 def test_results_are_encoded_as_awslambdaric_encodes_them_on_every_path() -> None:

@@ -100,8 +100,10 @@ class RuntimeAPIClient:
 
     # -- the Runtime API ---------------------------------------------------------------------------
 
-    def next_invocation(self) -> InvocationRequest:
-        status, headers, body = self._request("GET", protocol.PATH_NEXT, (), b"")
+    def next_invocation(self, while_waiting: Optional[Callable[[], object]] = None) -> InvocationRequest:
+        """The next event; ``while_waiting`` runs once the request is sent, before the answer is read
+        (time the Runtime API spends anyway, e.g. to free the previous event)."""
+        status, headers, body = self._request("GET", protocol.PATH_NEXT, (), b"", while_waiting)
         if status != 200:
             raise RuntimeAPIError(protocol.PATH_NEXT, status, body)
         return InvocationRequest(headers, body)
@@ -208,8 +210,8 @@ class RuntimeAPIClient:
             self._sock = None
         self._buf.clear()
 
-    def _request(self, method: str, path: str, headers: Iterable[Tuple[str, str]],
-                 body: bytes) -> Tuple[int, Headers, bytes]:
+    def _request(self, method: str, path: str, headers: Iterable[Tuple[str, str]], body: bytes,
+                 after_send: Optional[Callable[[], object]] = None) -> Tuple[int, Headers, bytes]:
         head = [f"{method} {path} HTTP/1.1\r\n".encode("latin-1"), self._fixed]
         for name, value in headers:
             head.append(f"{name}: {value}\r\n".encode())
@@ -227,6 +229,9 @@ class RuntimeAPIClient:
                     _sendv(sock, [request, body])
                 else:
                     sock.sendall(request)
+                if after_send is not None:
+                    after_send()
+                    after_send = None
                 status, response_headers, response = self._read_response(sock, method)
             except _StaleConnection:
                 self._close()

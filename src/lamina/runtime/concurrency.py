@@ -36,7 +36,7 @@ class TolerantRuntime(Runtime):
 
     def next_invocation(self) -> InvocationRequest:
         try:
-            return self.client.next_invocation()
+            return self.client.next_invocation(self.marshaller.release)
         except RuntimeAPIError as first:
             import logging
 
@@ -45,7 +45,7 @@ class TolerantRuntime(Runtime):
             for attempt, delay in enumerate(NEXT_RETRY_DELAYS, start=2):
                 time.sleep(delay)
                 try:
-                    return self.client.next_invocation()
+                    return self.client.next_invocation(self.marshaller.release)
                 except RuntimeAPIError as exc:
                     logging.warning(f"Attempt {attempt} failed: {exc}")
                     last = exc

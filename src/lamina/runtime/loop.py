@@ -156,7 +156,7 @@ class Runtime:
                 sys.exit(0)
 
     def next_invocation(self) -> InvocationRequest:
-        return self.client.next_invocation()
+        return self.client.next_invocation(self.marshaller.release)
 
     def handle(self, invocation: InvocationRequest) -> None:
         """Run one invocation (its ids already set by :meth:`enter`) and post its result or error."""

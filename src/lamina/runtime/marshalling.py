@@ -35,6 +35,8 @@ _SCALARS = (str, int, float, bool, type(None))
 # 5 MiB, and again while the result is encoded). They are decoded with collection paused, then moved
 # to the permanent generation (``gc.freeze``, a list splice) until the result is marshalled; objects
 # created meanwhile are collected as usual. Skipped when the function uses ``gc.freeze`` itself.
+# Such an event is also kept until the request for the next one is on its way (see
+# :meth:`Marshaller.release`): freeing its objects takes milliseconds the Runtime API spends anyway.
 _PAUSE_GC_ABOVE = 256 * 1024
 
 
@@ -81,10 +83,16 @@ class Marshaller:
         self._decode = fastjson.make_decoder(_reject_constant)
         self._decimal_token = "\u0000lamina-decimal-" + os.urandom(8).hex() + ":"  # drawn once
         self._froze = False
+        self._large_event: Any = None
+
+    def release(self) -> None:
+        """Let the last large event go (its objects are freed now unless the function kept them)."""
+        self._large_event = None
 
     def unmarshal_request(self, body: bytes, content_type: Optional[str]) -> Any:
         if self._froze:
             self._thaw()
+        self._large_event = None
         if content_type != "application/json":
             return body
         try:
@@ -124,6 +132,7 @@ class Marshaller:
             self._froze = True
         finally:
             gc.enable()
+        self._large_event = event
         return event
 
     def _thaw(self) -> None:
@@ -161,34 +170,45 @@ def _reject_constant(name: str) -> Any:
 
 _PLAIN_TYPES = frozenset({str, int, float, bool, type(None), dict, list, tuple, bytes})
 _CONTAINER_TYPES = frozenset({dict, list, tuple})
+_HAVE_GC = 1 << 14  # Py_TPFLAGS_HAVE_GC: instances of the type can hold references
 
 
 def _holds_tuple_subclasses(obj: Any) -> bool:
-    """Whether ``obj`` holds a namedtuple or other tuple subclass, which the C encoder would write as
-    a list where simplejson writes an object.
+    """Whether ``obj`` holds a namedtuple or other tuple, list or dict subclass, which the C encoder
+    would write as a list (or without ``_asdict``) where simplejson writes an object.
 
-    Breadth-first with ``gc.get_referents`` and C-level passes, so even a multi-megabyte result is
-    scanned without a Python loop per element. A cyclic result would never run out of levels: past
-    the recursion limit's depth the answer is "no", and the C encoder reports the cycle as
-    simplejson does ("Circular reference detected").
+    Breadth-first over what the encoder descends into (dicts, lists, tuples), one level at a time with
+    ``gc.get_referents`` and C-level passes, so even a multi-megabyte result is scanned without a
+    Python loop per element. Two shortcuts keep it to one look at most objects:
+    - a level whose objects have no referents at all is not looked at: it is made of scalars and empty
+      containers, and no subclass instance hides there, because an instance of a class defined in
+      Python (every namedtuple) always refers to its class;
+    - other objects (``Decimal``, enum members, anything the encoder calls ``default`` for) are leaves
+      for the encoder: the scan does not descend into them either, so it never wanders from a value into
+      its class and module.
+    A cyclic result would never run out of levels: past the recursion limit's depth the answer is
+    "no", and the C encoder reports the cycle as simplejson does ("Circular reference detected").
     """
     import gc
 
     if type(obj) not in _CONTAINER_TYPES:
         return isinstance(obj, tuple)
     get_referents = gc.get_referents
-    level = [obj]
+    children = get_referents(obj)
     for _ in range(sys.getrecursionlimit()):
-        # Everything goes on to the next level unfiltered: get_referents skips objects the collector
-        # does not track (strings, numbers) at C speed, cheaper than filtering them out in Python.
-        referents = get_referents(*level)
-        kinds = set(map(type, referents))
-        odd = kinds - _PLAIN_TYPES
-        if odd and any(issubclass(kind, (tuple, list, dict)) for kind in odd):
-            return True
-        if kinds.isdisjoint(_CONTAINER_TYPES):
+        if not children:
             return False
-        level = referents
+        grandchildren = get_referents(*children)  # skips, at C speed, objects that hold no references
+        if not grandchildren:
+            return False
+        odd = set(map(type, children)) - _PLAIN_TYPES
+        if odd:
+            if any(issubclass(kind, (tuple, list, dict)) for kind in odd):
+                return True
+            if any(kind.__flags__ & _HAVE_GC for kind in odd):  # e.g. enum members, Decimal on 3.13+
+                children = [child for child in children if type(child) in _CONTAINER_TYPES]
+                grandchildren = get_referents(*children)
+        children = grandchildren
     return False
 
 

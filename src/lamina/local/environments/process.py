@@ -275,6 +275,8 @@ class EnvironmentProcess:
         self.init_duration_ms = (time.perf_counter() - self.spawned_at) * 1000
         if self.extensions.active:
             self.extensions.init_complete(self.init_duration_ms)
+        else:  # no extension can subscribe any more: the init phase's events are not kept
+            self.extensions.backlog.close()
 
     def _runtime_line(self, line: str) -> None:
         self._emit(line)

@@ -204,8 +204,9 @@ class EnvironmentProcess:
             argv, env = self.config.command(), {**env, **self.config.environment}
         argv, env = debugger.wrap(self.config, argv, env)
         self._tmp = Path(tempfile.mkdtemp(prefix=f"lamina-{self.config.name}-"))
-        private = {"TMPDIR": str(self._tmp), "TMP": str(self._tmp), "TEMP": str(self._tmp)}
-        return argv, {**env, **private, **self.config.environment}
+        private = {name: str(self._tmp) for name in ("TMPDIR", "TMP", "TEMP")
+                   if name not in self.config.environment}  # the function's own setting wins
+        return argv, {**env, **private}
 
     def _bwrap_command(self, env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
         """The runtime under bubblewrap; lamina's on the function's Python, its packages in /var/runtime."""

@@ -14,6 +14,7 @@ import json
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
@@ -36,6 +37,120 @@ MAX_REQUEST = protocol.MAX_DIRECT_UPLOAD_REQUEST + 1024 * 1024  # the zip plus t
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
+FUNCTIONS = "/2015-03-31/functions"
+FUNCTION = FUNCTIONS + "/{FunctionName}"
+ALIAS = FUNCTION + "/aliases/{Name}"
+URL = "/2021-10-31/functions/{FunctionName}/url"
+EVENT_INVOKE = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
+LAYER_VERSIONS = "/2018-10-31/layers/{LayerName}/versions"
+LAYER_VERSION = LAYER_VERSIONS + "/{VersionNumber}"
+TAGS = "/2017-03-31/tags/{Resource}"
+_NAME, _QUALIFIER, _REGION = "{FunctionName}", "?Qualifier", "region"
+_PAGE = ("?Marker", "?MaxItems")
+
+
+@dataclass(frozen=True)
+class Route:
+    """One operation on HTTP: its method and path, and how its arguments are read from the request.
+
+    Each of ``args`` names where one argument of the :class:`ControlPlane` method comes from:
+    ``{Name}`` a path member, ``?Name`` a query member (``?Name*`` all its values), ``body`` the JSON
+    body, ``region`` the region the request was signed for, ``code_url`` where code is downloaded.
+    Writes run in a worker thread (``threaded``): unzipping and merging layers must not stall
+    invocations on the same loop. ``status`` 204 answers no content.
+    """
+
+    method: str
+    path: str
+    operation: str
+    call: Callable[..., Any]
+    args: tuple[str, ...]
+    status: int = 200
+    threaded: bool = False
+
+
+def _write(method: str, path: str, operation: str, call: Callable[..., Any], *args: str,
+           status: int = 200) -> Route:
+    return Route(method, path, operation, call, args, status, threaded=True)
+
+
+def _read(path: str, operation: str, call: Callable[..., Any], *args: str) -> Route:
+    return Route("GET", path, operation, call, args)
+
+
+CP = ControlPlane
+ROUTES: tuple[Route, ...] = (
+    _write("POST", FUNCTIONS, "CreateFunction", CP.create_function, "body", _REGION, status=201),
+    _read(FUNCTIONS, "ListFunctions", CP.list_functions, *_PAGE, "?FunctionVersion"),
+    _read(FUNCTION, "GetFunction", CP.get_function, _NAME, _QUALIFIER, "code_url", _REGION),
+    _write("DELETE", FUNCTION, "DeleteFunction", CP.delete_function, _NAME, _QUALIFIER, _REGION, status=204),
+    _write("PUT", FUNCTION + "/code", "UpdateFunctionCode", CP.update_function_code, _NAME, "body", _REGION),
+    _read(FUNCTION + "/configuration", "GetFunctionConfiguration", CP.get_function_configuration, _NAME,
+          _QUALIFIER, _REGION),
+    _write("PUT", FUNCTION + "/configuration", "UpdateFunctionConfiguration",
+           CP.update_function_configuration, _NAME, "body", _REGION),
+    _write("POST", FUNCTION + "/versions", "PublishVersion", CP.publish_version, _NAME, "body", _REGION,
+           status=201),
+    _read(FUNCTION + "/versions", "ListVersionsByFunction", CP.list_versions_by_function, _NAME, *_PAGE,
+          _REGION),
+    _write("POST", FUNCTION + "/aliases", "CreateAlias", CP.create_alias, _NAME, "body", _REGION, status=201),
+    _read(FUNCTION + "/aliases", "ListAliases", CP.list_aliases, _NAME, "?FunctionVersion", *_PAGE, _REGION),
+    _read(ALIAS, "GetAlias", CP.get_alias, _NAME, "{Name}", _REGION),
+    _write("PUT", ALIAS, "UpdateAlias", CP.update_alias, _NAME, "{Name}", "body", _REGION),
+    _write("DELETE", ALIAS, "DeleteAlias", CP.delete_alias, _NAME, "{Name}", _REGION, status=204),
+    _write("POST", FUNCTION + "/policy", "AddPermission", CP.add_permission, _NAME, _QUALIFIER, "body",
+           _REGION, status=201),
+    _read(FUNCTION + "/policy", "GetPolicy", CP.get_policy, _NAME, _QUALIFIER, _REGION),
+    _write("DELETE", FUNCTION + "/policy/{StatementId}", "RemovePermission", CP.remove_permission, _NAME,
+           "{StatementId}", _QUALIFIER, "?RevisionId", _REGION, status=204),
+    _write("POST", TAGS, "TagResource", CP.tag_resource, "{Resource}", "body", _REGION, status=204),
+    _write("DELETE", TAGS, "UntagResource", CP.untag_resource, "{Resource}", "?tagKeys*", _REGION,
+           status=204),
+    _read(TAGS, "ListTags", CP.list_tags, "{Resource}", _REGION),
+    _write("PUT", "/2017-10-31/functions/{FunctionName}/concurrency", "PutFunctionConcurrency",
+           CP.put_function_concurrency, _NAME, "body", _REGION),
+    _write("DELETE", "/2017-10-31/functions/{FunctionName}/concurrency", "DeleteFunctionConcurrency",
+           CP.delete_function_concurrency, _NAME, _REGION, status=204),
+    _read("/2019-09-30/functions/{FunctionName}/concurrency", "GetFunctionConcurrency",
+          CP.get_function_concurrency, _NAME, _REGION),
+    _write("POST", URL, "CreateFunctionUrlConfig", CP.create_function_url_config, _NAME, _QUALIFIER, "body",
+           _REGION, status=201),
+    _read(URL, "GetFunctionUrlConfig", CP.get_function_url_config, _NAME, _QUALIFIER, _REGION),
+    _write("PUT", URL, "UpdateFunctionUrlConfig", CP.update_function_url_config, _NAME, _QUALIFIER, "body",
+           _REGION),
+    _write("DELETE", URL, "DeleteFunctionUrlConfig", CP.delete_function_url_config, _NAME, _QUALIFIER,
+           _REGION, status=204),
+    _read("/2021-10-31/functions/{FunctionName}/urls", "ListFunctionUrlConfigs",
+          CP.list_function_url_configs, _NAME, *_PAGE, _REGION),
+    _write("PUT", EVENT_INVOKE, "PutFunctionEventInvokeConfig", CP.put_function_event_invoke_config, _NAME,
+           _QUALIFIER, "body", _REGION),
+    _write("POST", EVENT_INVOKE, "UpdateFunctionEventInvokeConfig",
+           functools.partial(CP.put_function_event_invoke_config, merge=True), _NAME, _QUALIFIER, "body",
+           _REGION),
+    _read(EVENT_INVOKE, "GetFunctionEventInvokeConfig", CP.get_function_event_invoke_config, _NAME,
+          _QUALIFIER, _REGION),
+    _write("DELETE", EVENT_INVOKE, "DeleteFunctionEventInvokeConfig", CP.delete_function_event_invoke_config,
+           _NAME, _QUALIFIER, _REGION, status=204),
+    _read(EVENT_INVOKE + "/list", "ListFunctionEventInvokeConfigs", CP.list_function_event_invoke_configs,
+          _NAME, *_PAGE, _REGION),
+    _read("/2016-08-19/account-settings", "GetAccountSettings", CP.get_account_settings),
+    _read("/2020-06-30/functions/{FunctionName}/code-signing-config", "GetFunctionCodeSigningConfig",
+          CP.get_function_code_signing_config, _NAME, _REGION),
+    _read("/2021-07-20/functions/{FunctionName}/runtime-management-config", "GetRuntimeManagementConfig",
+          CP.get_runtime_management_config, _NAME, _QUALIFIER, _REGION),
+    _write("POST", LAYER_VERSIONS, "PublishLayerVersion", CP.publish_layer_version, "{LayerName}", "body",
+           _REGION, "code_url", status=201),
+    _read(LAYER_VERSIONS, "ListLayerVersions", CP.list_layer_versions, "{LayerName}", "?CompatibleRuntime",
+          "?CompatibleArchitecture", *_PAGE),
+    _read(LAYER_VERSION, "GetLayerVersion", CP.get_layer_version, "{LayerName}", "{VersionNumber}",
+          "code_url"),
+    _write("DELETE", LAYER_VERSION, "DeleteLayerVersion", CP.delete_layer_version, "{LayerName}",
+           "{VersionNumber}", status=204),
+)
+# Collection paths answer with or without a trailing slash, as Lambda's do.
+_SLASHED = (FUNCTIONS, LAYER_VERSIONS, "/2016-08-19/account-settings")
+
+
 def add_control_plane_routes(app: web.Application, store: FunctionStore, on_change: OnChange | None = None,
                              code_source: CodeSource | None = None,
                              function_url: UrlBuilder | None = None) -> ControlPlane:
@@ -51,78 +166,49 @@ def add_control_plane_routes(app: web.Application, store: FunctionStore, on_chan
         options["function_url"] = function_url
     plane = ControlPlane(store, on_change, **options)
     app[CONTROL_PLANE_KEY] = plane
-    functions = "/2015-03-31/functions"
-    function = functions + "/{FunctionName}"
-    layers = "/2018-10-31/layers"
-    versions = layers + "/{LayerName}/versions"
-    for path in (functions, functions + "/"):
-        app.router.add_post(path, _create_function)
-        app.router.add_get(path, _list_functions)
-    app.router.add_get(function, _get_function)
-    app.router.add_delete(function, _delete_function)
-    app.router.add_put(function + "/code", _update_function_code)
-    app.router.add_get(function + "/configuration", _get_function_configuration)
-    app.router.add_put(function + "/configuration", _update_function_configuration)
-    app.router.add_post(function + "/versions", _publish_version)
-    app.router.add_get(function + "/versions", _list_versions_by_function)
-    app.router.add_post(function + "/aliases", _create_alias)
-    app.router.add_get(function + "/aliases", _list_aliases)
-    app.router.add_get(function + "/aliases/{Name}", _get_alias)
-    app.router.add_put(function + "/aliases/{Name}", _update_alias)
-    app.router.add_delete(function + "/aliases/{Name}", _delete_alias)
-    app.router.add_post(function + "/policy", _add_permission)
-    app.router.add_get(function + "/policy", _get_policy)
-    app.router.add_delete(function + "/policy/{StatementId}", _remove_permission)
-    app.router.add_post("/2017-03-31/tags/{Resource}", _tag_resource)
-    app.router.add_delete("/2017-03-31/tags/{Resource}", _untag_resource)
-    app.router.add_get("/2017-03-31/tags/{Resource}", _list_tags)
-    app.router.add_put("/2017-10-31/functions/{FunctionName}/concurrency", _put_function_concurrency)
-    app.router.add_delete("/2017-10-31/functions/{FunctionName}/concurrency", _delete_function_concurrency)
-    app.router.add_get("/2019-09-30/functions/{FunctionName}/concurrency", _get_function_concurrency)
-    url = "/2021-10-31/functions/{FunctionName}/url"
-    app.router.add_post(url, _create_function_url_config)
-    app.router.add_get(url, _get_function_url_config)
-    app.router.add_put(url, _update_function_url_config)
-    app.router.add_delete(url, _delete_function_url_config)
-    app.router.add_get("/2021-10-31/functions/{FunctionName}/urls", _list_function_url_configs)
-    event_invoke = "/2019-09-25/functions/{FunctionName}/event-invoke-config"
-    app.router.add_put(event_invoke, _put_function_event_invoke_config)
-    app.router.add_post(event_invoke, _update_function_event_invoke_config)
-    app.router.add_get(event_invoke, _get_function_event_invoke_config)
-    app.router.add_delete(event_invoke, _delete_function_event_invoke_config)
-    app.router.add_get(event_invoke + "/list", _list_function_event_invoke_configs)
-    app.router.add_get("/2016-08-19/account-settings", _get_account_settings)
-    app.router.add_get("/2016-08-19/account-settings/", _get_account_settings)
-    app.router.add_get("/2020-06-30/functions/{FunctionName}/code-signing-config",
-                       _get_function_code_signing_config)
-    app.router.add_get("/2021-07-20/functions/{FunctionName}/runtime-management-config",
-                       _get_runtime_management_config)
-    for path in (layers, layers + "/"):
+    for route in ROUTES:
+        handler = _handler(route)
+        for path in (route.path, route.path + "/") if route.path in _SLASHED else (route.path,):
+            app.router.add_route(route.method, path, handler)
+    for path in ("/2018-10-31/layers", "/2018-10-31/layers/"):
         app.router.add_get(path, _list_layers_or_find)
-    for path in (versions, versions + "/"):
-        app.router.add_post(path, _publish_layer_version)
-        app.router.add_get(path, _list_layer_versions)
-    app.router.add_get(versions + "/{VersionNumber}", _get_layer_version)
-    app.router.add_delete(versions + "/{VersionNumber}", _delete_layer_version)
     app.router.add_get(CODE_PATH + "/{digest:[0-9a-f]{64}}.zip", _download_code)
     add_unimplemented_routes(app)
     return plane
 
 
 # Operations of botocore's Lambda model the local Lambda serves (here, or in the Invoke APIs).
-IMPLEMENTED = frozenset([
-    "CreateFunction", "UpdateFunctionCode", "UpdateFunctionConfiguration", "GetFunction",
-    "GetFunctionConfiguration", "ListFunctions", "DeleteFunction", "PublishVersion", "ListVersionsByFunction",
-    "CreateAlias", "GetAlias", "UpdateAlias", "DeleteAlias", "ListAliases", "AddPermission", "GetPolicy",
-    "RemovePermission", "TagResource", "UntagResource", "ListTags", "PutFunctionConcurrency",
-    "GetFunctionConcurrency", "DeleteFunctionConcurrency", "CreateFunctionUrlConfig", "GetFunctionUrlConfig",
-    "UpdateFunctionUrlConfig", "DeleteFunctionUrlConfig", "ListFunctionUrlConfigs",
-    "PutFunctionEventInvokeConfig", "UpdateFunctionEventInvokeConfig", "GetFunctionEventInvokeConfig",
-    "DeleteFunctionEventInvokeConfig", "ListFunctionEventInvokeConfigs", "GetAccountSettings",
-    "GetFunctionCodeSigningConfig", "GetRuntimeManagementConfig", "PublishLayerVersion", "GetLayerVersion",
-    "GetLayerVersionByArn", "ListLayers", "ListLayerVersions", "DeleteLayerVersion", "Invoke",
-    "InvokeWithResponseStream",
-])
+IMPLEMENTED = frozenset({route.operation for route in ROUTES} |
+                        {"ListLayers", "GetLayerVersionByArn", "Invoke", "InvokeWithResponseStream"})
+
+
+def _handler(route: Route) -> Handler:
+    """The aiohttp handler of ``route``: its arguments read, the plane called, the answer written."""
+
+    async def handle(request: web.Request, plane: ControlPlane) -> web.StreamResponse:
+        args = [await _argument(request, source, route.operation) for source in route.args]
+        if route.threaded:
+            answer = await _in_thread(route.call, plane, *args)
+        else:
+            answer = route.call(plane, *args)
+        return _no_content() if route.status == 204 else _json(answer, status=route.status)
+
+    handle.__name__ = f"_{route.operation}"
+    return _operation(handle)
+
+
+async def _argument(request: web.Request, source: str, operation: str) -> Any:
+    if source.startswith("{"):
+        return request.match_info[source[1:-1]]
+    if source.endswith("*"):
+        return request.query.getall(source[1:-1], [])
+    if source.startswith("?"):
+        return request.query.get(source[1:])
+    if source == "body":
+        return await _body(request, operation)
+    if source == "region":
+        return _region(request)
+    return _code_url(request)
 
 
 def lambda_operations() -> dict[str, dict[str, Any]]:
@@ -222,268 +308,6 @@ async def _in_thread(call: Callable[..., Any], *args: Any) -> Any:
     return await asyncio.get_running_loop().run_in_executor(None, functools.partial(call, *args))
 
 
-def _qualifier(request: web.Request) -> str | None:
-    return request.query.get("Qualifier")
-
-
-@_operation
-async def _create_function(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "CreateFunction")
-    return _json(await _in_thread(plane.create_function, body, _region(request)), status=201)
-
-
-@_operation
-async def _update_function_code(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "UpdateFunctionCode")
-    name = request.match_info["FunctionName"]
-    return _json(await _in_thread(plane.update_function_code, name, body, _region(request)))
-
-
-@_operation
-async def _update_function_configuration(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "UpdateFunctionConfiguration")
-    name = request.match_info["FunctionName"]
-    return _json(await _in_thread(plane.update_function_configuration, name, body, _region(request)))
-
-
-@_operation
-async def _get_function(request: web.Request, plane: ControlPlane) -> web.Response:
-    name = request.match_info["FunctionName"]
-    return _json(plane.get_function(name, _qualifier(request), _code_url(request), _region(request)))
-
-
-@_operation
-async def _get_function_configuration(request: web.Request, plane: ControlPlane) -> web.Response:
-    name = request.match_info["FunctionName"]
-    return _json(plane.get_function_configuration(name, _qualifier(request), _region(request)))
-
-
-@_operation
-async def _list_functions(request: web.Request, plane: ControlPlane) -> web.Response:
-    query = request.query
-    return _json(plane.list_functions(query.get("Marker"), query.get("MaxItems"),
-                                      query.get("FunctionVersion")))
-
-
-@_operation
-async def _delete_function(request: web.Request, plane: ControlPlane) -> web.Response:
-    name = request.match_info["FunctionName"]
-    await _in_thread(plane.delete_function, name, _qualifier(request), _region(request))
-    return _no_content()
-
-
-@_operation
-async def _publish_version(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "PublishVersion")
-    name = request.match_info["FunctionName"]
-    return _json(await _in_thread(plane.publish_version, name, body, _region(request)), status=201)
-
-
-@_operation
-async def _list_versions_by_function(request: web.Request, plane: ControlPlane) -> web.Response:
-    query = request.query
-    return _json(plane.list_versions_by_function(request.match_info["FunctionName"], query.get("Marker"),
-                                                 query.get("MaxItems"), _region(request)))
-
-
-@_operation
-async def _create_alias(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "CreateAlias")
-    name = request.match_info["FunctionName"]
-    return _json(await _in_thread(plane.create_alias, name, body, _region(request)), status=201)
-
-
-@_operation
-async def _get_alias(request: web.Request, plane: ControlPlane) -> web.Response:
-    info = request.match_info
-    return _json(plane.get_alias(info["FunctionName"], info["Name"], _region(request)))
-
-
-@_operation
-async def _update_alias(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "UpdateAlias")
-    info = request.match_info
-    return _json(await _in_thread(plane.update_alias, info["FunctionName"], info["Name"], body,
-                                  _region(request)))
-
-
-@_operation
-async def _delete_alias(request: web.Request, plane: ControlPlane) -> web.Response:
-    info = request.match_info
-    await _in_thread(plane.delete_alias, info["FunctionName"], info["Name"], _region(request))
-    return _no_content()
-
-
-@_operation
-async def _list_aliases(request: web.Request, plane: ControlPlane) -> web.Response:
-    query = request.query
-    return _json(plane.list_aliases(request.match_info["FunctionName"], query.get("FunctionVersion"),
-                                    query.get("Marker"), query.get("MaxItems"), _region(request)))
-
-
-@_operation
-async def _add_permission(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "AddPermission")
-    name = request.match_info["FunctionName"]
-    return _json(await _in_thread(plane.add_permission, name, _qualifier(request), body, _region(request)),
-                 status=201)
-
-
-@_operation
-async def _get_policy(request: web.Request, plane: ControlPlane) -> web.Response:
-    name = request.match_info["FunctionName"]
-    return _json(plane.get_policy(name, _qualifier(request), _region(request)))
-
-
-@_operation
-async def _remove_permission(request: web.Request, plane: ControlPlane) -> web.Response:
-    info = request.match_info
-    await _in_thread(plane.remove_permission, info["FunctionName"], info["StatementId"], _qualifier(request),
-                     request.query.get("RevisionId"), _region(request))
-    return _no_content()
-
-
-@_operation
-async def _tag_resource(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "TagResource")
-    await _in_thread(plane.tag_resource, request.match_info["Resource"], body, _region(request))
-    return _no_content()
-
-
-@_operation
-async def _untag_resource(request: web.Request, plane: ControlPlane) -> web.Response:
-    keys = request.query.getall("tagKeys", [])
-    await _in_thread(plane.untag_resource, request.match_info["Resource"], keys, _region(request))
-    return _no_content()
-
-
-@_operation
-async def _list_tags(request: web.Request, plane: ControlPlane) -> web.Response:
-    return _json(plane.list_tags(request.match_info["Resource"], _region(request)))
-
-
-@_operation
-async def _put_function_concurrency(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "PutFunctionConcurrency")
-    name = request.match_info["FunctionName"]
-    return _json(await _in_thread(plane.put_function_concurrency, name, body, _region(request)))
-
-
-@_operation
-async def _get_function_concurrency(request: web.Request, plane: ControlPlane) -> web.Response:
-    return _json(plane.get_function_concurrency(request.match_info["FunctionName"], _region(request)))
-
-
-@_operation
-async def _delete_function_concurrency(request: web.Request, plane: ControlPlane) -> web.Response:
-    await _in_thread(plane.delete_function_concurrency, request.match_info["FunctionName"], _region(request))
-    return _no_content()
-
-
-@_operation
-async def _create_function_url_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "CreateFunctionUrlConfig")
-    name = request.match_info["FunctionName"]
-    return _json(await _in_thread(plane.create_function_url_config, name, _qualifier(request), body,
-                                  _region(request)), status=201)
-
-
-@_operation
-async def _get_function_url_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    name = request.match_info["FunctionName"]
-    return _json(plane.get_function_url_config(name, _qualifier(request), _region(request)))
-
-
-@_operation
-async def _update_function_url_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "UpdateFunctionUrlConfig")
-    name = request.match_info["FunctionName"]
-    return _json(await _in_thread(plane.update_function_url_config, name, _qualifier(request), body,
-                                  _region(request)))
-
-
-@_operation
-async def _delete_function_url_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    name = request.match_info["FunctionName"]
-    await _in_thread(plane.delete_function_url_config, name, _qualifier(request), _region(request))
-    return _no_content()
-
-
-@_operation
-async def _list_function_url_configs(request: web.Request, plane: ControlPlane) -> web.Response:
-    query = request.query
-    return _json(plane.list_function_url_configs(request.match_info["FunctionName"], query.get("Marker"),
-                                                 query.get("MaxItems"), _region(request)))
-
-
-@_operation
-async def _put_function_event_invoke_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "PutFunctionEventInvokeConfig")
-    name = request.match_info["FunctionName"]
-    return _json(await _in_thread(plane.put_function_event_invoke_config, name, _qualifier(request), body,
-                                  _region(request)))
-
-
-@_operation
-async def _update_function_event_invoke_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "UpdateFunctionEventInvokeConfig")
-    name = request.match_info["FunctionName"]
-    update = functools.partial(plane.put_function_event_invoke_config, merge=True)
-    return _json(await _in_thread(update, name, _qualifier(request), body, _region(request)))
-
-
-@_operation
-async def _get_function_event_invoke_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    name = request.match_info["FunctionName"]
-    return _json(plane.get_function_event_invoke_config(name, _qualifier(request), _region(request)))
-
-
-@_operation
-async def _delete_function_event_invoke_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    name = request.match_info["FunctionName"]
-    await _in_thread(plane.delete_function_event_invoke_config, name, _qualifier(request), _region(request))
-    return _no_content()
-
-
-@_operation
-async def _list_function_event_invoke_configs(request: web.Request, plane: ControlPlane) -> web.Response:
-    query = request.query
-    return _json(plane.list_function_event_invoke_configs(request.match_info["FunctionName"],
-                                                          query.get("Marker"), query.get("MaxItems"),
-                                                          _region(request)))
-
-
-@_operation
-async def _get_account_settings(request: web.Request, plane: ControlPlane) -> web.Response:
-    return _json(plane.get_account_settings())
-
-
-@_operation
-async def _get_function_code_signing_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    return _json(plane.get_function_code_signing_config(request.match_info["FunctionName"], _region(request)))
-
-
-@_operation
-async def _get_runtime_management_config(request: web.Request, plane: ControlPlane) -> web.Response:
-    name = request.match_info["FunctionName"]
-    return _json(plane.get_runtime_management_config(name, _qualifier(request), _region(request)))
-
-
-@_operation
-async def _publish_layer_version(request: web.Request, plane: ControlPlane) -> web.Response:
-    body = await _body(request, "PublishLayerVersion")
-    layer_name = request.match_info["LayerName"]
-    response = await _in_thread(plane.publish_layer_version, layer_name, body, _region(request),
-                                _code_url(request))
-    return _json(response, status=201)
-
-
-@_operation
-async def _get_layer_version(request: web.Request, plane: ControlPlane) -> web.Response:
-    layer, version = request.match_info["LayerName"], request.match_info["VersionNumber"]
-    return _json(plane.get_layer_version(layer, version, _code_url(request)))
-
-
 @_operation
 async def _list_layers_or_find(request: web.Request, plane: ControlPlane) -> web.Response:
     query = request.query
@@ -491,21 +315,6 @@ async def _list_layers_or_find(request: web.Request, plane: ControlPlane) -> web
         return _json(plane.get_layer_version_by_arn(query.get("Arn"), _code_url(request)))
     return _json(plane.list_layers(query.get("CompatibleRuntime"), query.get("CompatibleArchitecture"),
                                    query.get("Marker"), query.get("MaxItems")))
-
-
-@_operation
-async def _list_layer_versions(request: web.Request, plane: ControlPlane) -> web.Response:
-    query = request.query
-    return _json(plane.list_layer_versions(request.match_info["LayerName"], query.get("CompatibleRuntime"),
-                                           query.get("CompatibleArchitecture"), query.get("Marker"),
-                                           query.get("MaxItems")))
-
-
-@_operation
-async def _delete_layer_version(request: web.Request, plane: ControlPlane) -> web.Response:
-    layer, version = request.match_info["LayerName"], request.match_info["VersionNumber"]
-    await _in_thread(plane.delete_layer_version, layer, version)
-    return _no_content()
 
 
 @_operation

@@ -10,10 +10,9 @@ Lambda never lets fall below 100. The two throttles have their own reasons
 
 from __future__ import annotations
 
-import asyncio
-import collections
 from typing import Callable, Mapping
 
+from lamina.local.environments.turns import Turns
 from lamina.local.model import service_errors
 from lamina.local.model.function_config import DEFAULT_ACCOUNT_CONCURRENCY
 
@@ -41,7 +40,7 @@ class AccountConcurrency:
         self.limit = limit
         self._reserved_total = reserved_total  # the reservations of the functions served now
         self.in_use = 0
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters = Turns()
 
     @property
     def unreserved(self) -> int:
@@ -55,21 +54,9 @@ class AccountConcurrency:
             return
         if not wait:
             raise service_errors.too_many_requests(reserved=False)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self.release()
-            else:
-                self._waiters.remove(waiter)
-            raise
+        await self._waiters.wait(give_back=self.release)
 
     def release(self) -> None:
-        while self._waiters and self.in_use <= self.unreserved:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the execution passes straight to the waiter
-                return
+        if self.in_use <= self.unreserved and self._waiters.hand_over():
+            return  # the execution passes straight to the waiter
         self.in_use -= 1

@@ -13,7 +13,6 @@ a busy one stays in use instead of going back to an idle list.
 from __future__ import annotations
 
 import asyncio
-import collections
 import time
 from typing import Optional, Union
 
@@ -22,6 +21,7 @@ from lamina.local.environments.environment import ExecutionEnvironment
 from lamina.local.environments.logsink import LogSink
 from lamina.local.environments.managed import ManagedEnvironment
 from lamina.local.environments.process import EnvironmentLost, InvocationRecord
+from lamina.local.environments.turns import Turns
 from lamina.local.lifecycle.states import Invocation
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import too_many_requests
@@ -55,7 +55,7 @@ class FunctionPool:
         self._environments: set[Environment] = set()
         self._slots = config.concurrency * (config.environment_concurrency or 1)
         self._starting = asyncio.Lock()  # shared environments: invocations arriving together share one
-        self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+        self._waiters = Turns()
         self._closed = False
         self._stopping: set[asyncio.Task[None]] = set()
 
@@ -93,9 +93,7 @@ class FunctionPool:
     async def close(self) -> None:
         """Stop every environment; busy ones are killed (used on config change and shutdown)."""
         self._closed = True
-        for waiter in self._waiters:
-            if not waiter.done():
-                waiter.cancel()
+        self._waiters.cancel_all()
         await asyncio.gather(*(env.process.stop() for env in list(self._environments)))
         self._idle.clear()
 
@@ -131,24 +129,11 @@ class FunctionPool:
         queued = self.shared or (cap is not None and (reserved is None or cap < reserved))
         if not wait_unbounded and (not queued or len(self._waiters) >= self.config.queue_size):
             raise too_many_requests(reserved=queued or reserved is not None)
-        waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._waiters.append(waiter)
-        try:
-            await waiter
-        except asyncio.CancelledError:
-            if waiter.done() and not waiter.cancelled():
-                self._release_slot()  # the slot was handed over just as the caller left
-            else:
-                self._waiters.remove(waiter)
-            raise
+        await self._waiters.wait(give_back=self._release_slot)
 
     def _release_slot(self) -> None:
-        while self._waiters:
-            waiter = self._waiters.popleft()
-            if not waiter.done():
-                waiter.set_result(None)  # the slot passes straight to the next waiter
-                return
-        self._slots += 1
+        if not self._waiters.hand_over():  # the slot passes straight to the next waiter
+            self._slots += 1
 
     async def _environment(self) -> Environment:
         if self.shared:

@@ -231,11 +231,7 @@ class ControlPlane:
             if function_version == "ALL":
                 configurations.extend(_listed(version.configuration)
                                       for version in self.store.list_versions(record.name))
-        page, next_marker = _paginate(configurations, marker, max_items)
-        response: dict[str, Any] = {"Functions": page}
-        if next_marker:
-            response["NextMarker"] = next_marker
-        return response
+        return _listing("Functions", configurations, marker, max_items)
 
     def delete_function(self, function_name: str, qualifier: str | None, region: str) -> None:
         reference = arns.parse_function_reference(function_name, namespaced=True)
@@ -313,11 +309,7 @@ class ControlPlane:
                                   region: str) -> dict[str, Any]:
         record = self._latest(function_name, region, "ListVersionsByFunction")
         versions = [record.configuration, *(v.configuration for v in self.store.list_versions(record.name))]
-        page, next_marker = _paginate([_listed(version) for version in versions], marker, max_items)
-        response: dict[str, Any] = {"Versions": page}
-        if next_marker:
-            response["NextMarker"] = next_marker
-        return response
+        return _listing("Versions", [_listed(version) for version in versions], marker, max_items)
 
     # --- aliases ----------------------------------------------------------------------------
 
@@ -372,11 +364,7 @@ class ControlPlane:
         record = self._latest(function_name, region, "ListAliases", namespaced=False)
         aliases = [config for _, _, config in self.store.list_resources(ALIAS, record.name)
                    if function_version is None or config["FunctionVersion"] == function_version]
-        page, next_marker = _paginate(aliases, marker, max_items)
-        response: dict[str, Any] = {"Aliases": page}
-        if next_marker:
-            response["NextMarker"] = next_marker
-        return response
+        return _listing("Aliases", aliases, marker, max_items)
 
     def _alias(self, record: FunctionRecord, alias: str, region: str) -> dict[str, Any]:
         config = self.store.get_resource(record.name, ALIAS, alias)
@@ -588,11 +576,7 @@ class ControlPlane:
                                   region: str) -> dict[str, Any]:
         record = self._latest(function_name, region, "ListFunctionUrlConfigs", namespaced=False)
         configs = [config for _, _, config in self.store.list_resources(URL, record.name)]
-        page, next_marker = _paginate(configs, marker, max_items)
-        response: dict[str, Any] = {"FunctionUrlConfigs": page}
-        if next_marker:
-            response["NextMarker"] = next_marker
-        return response
+        return _listing("FunctionUrlConfigs", configs, marker, max_items)
 
     def function_urls(self) -> dict[str, tuple[str, str | None, dict[str, Any]]]:
         """Every function URL's host label (its url id) → (function, alias or None, config)."""
@@ -654,11 +638,7 @@ class ControlPlane:
                                            max_items: str | None, region: str) -> dict[str, Any]:
         record = self._latest(function_name, region, "ListFunctionEventInvokeConfigs")
         configs = [config for _, _, config in self.store.list_resources(EVENT_INVOKE, record.name)]
-        page, next_marker = _paginate(configs, marker, max_items)
-        response: dict[str, Any] = {"FunctionEventInvokeConfigs": page}
-        if next_marker:
-            response["NextMarker"] = next_marker
-        return response
+        return _listing("FunctionEventInvokeConfigs", configs, marker, max_items)
 
     def event_invoke_config(self, name: str) -> EventInvokeConfig | None:
         """The Event queue's settings of a function's unqualified invocations, if it has any."""
@@ -902,21 +882,13 @@ class ControlPlane:
             latest[record.layer_name] = {"LayerName": record.layer_name,
                                          "LayerArn": record.response["LayerArn"],
                                          "LatestMatchingVersion": _list_item(record)}
-        page, next_marker = _paginate(list(latest.values()), marker, max_items)
-        response: dict[str, Any] = {"Layers": page}
-        if next_marker:
-            response["NextMarker"] = next_marker
-        return response
+        return _listing("Layers", list(latest.values()), marker, max_items)
 
     def list_layer_versions(self, layer_name: str, runtime: str | None, architecture: str | None,
                             marker: str | None, max_items: str | None) -> dict[str, Any]:
         records = self.store.list_layer_versions(arns.parse_layer_name(layer_name))
         items = [_list_item(record) for record in records if _compatible(record, runtime, architecture)]
-        page, next_marker = _paginate(items, marker, max_items)
-        response: dict[str, Any] = {"LayerVersions": page}
-        if next_marker:
-            response["NextMarker"] = next_marker
-        return response
+        return _listing("LayerVersions", items, marker, max_items)
 
     def delete_layer_version(self, layer_name: str, version: str) -> None:
         # idempotent in Lambda: deleting a missing version succeeds; functions keep their copy
@@ -1205,6 +1177,16 @@ def _compatible(record: LayerVersionRecord, runtime: str | None, architecture: s
     if runtime and runtime not in record.response.get("CompatibleRuntimes", []):
         return False
     return not (architecture and architecture not in record.response.get("CompatibleArchitectures", []))
+
+
+def _listing(member: str, items: list[dict[str, Any]], marker: str | None,
+             max_items: str | None) -> dict[str, Any]:
+    """A List operation's answer: one page of ``items`` as ``member``, and ``NextMarker`` if more follow."""
+    page, next_marker = _paginate(items, marker, max_items)
+    response: dict[str, Any] = {member: page}
+    if next_marker:
+        response["NextMarker"] = next_marker
+    return response
 
 
 def _paginate(items: list[dict[str, Any]], marker: str | None,

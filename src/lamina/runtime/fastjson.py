@@ -12,7 +12,7 @@ import _json
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any, Callable
+    from typing import Any, Callable, Sequence
 
 _WHITESPACE = " \t\n\r"
 
@@ -77,21 +77,25 @@ def make_encoder(ensure_ascii: bool, default: Callable[[Any], Any]) -> Callable[
     return encode
 
 
-def encode_with_default(obj: Any, ensure_ascii: bool, default: Callable[[Any], Any]) -> str:
-    """One ``dumps`` (same format as :func:`make_encoder`'s) with a per-call ``default`` hook.
+def encode_with_default(obj: Any, ensure_ascii: bool, default: Callable[[Any], Any]) -> Sequence[str]:
+    """One ``dumps`` (same format as :func:`make_encoder`'s) with a per-call ``default`` hook, as the
+    pieces the C encoder made (several up to Python 3.11, one from 3.12): joined by the caller, or
+    each encoded to UTF-8 and the bytes joined, which never holds a huge ``str`` and its huge UTF-8
+    copy at once.
 
     Encoded first without the circular-reference markers (a dict insertion and deletion per container,
     about a sixth of the encoding time): a cycle then ends in ``RecursionError``, and the call is made
     again with the markers, which raises what simplejson raises (``Circular reference detected``).
     """
     encode_string = _json.encode_basestring_ascii if ensure_ascii else _json.encode_basestring
+    pieces: Sequence[str]
     try:
-        return "".join(_json.make_encoder(None, default, encode_string, None, ": ", ", ", False, False,
-                                          True)(obj, 0))
+        encoder = _json.make_encoder(None, default, encode_string, None, ": ", ", ", False, False, True)
+        pieces = encoder(obj, 0)
     except RecursionError:
-        pass
-    encoder = _json.make_encoder({}, default, encode_string, None, ": ", ", ", False, False, True)
-    return "".join(encoder(obj, 0))
+        encoder = _json.make_encoder({}, default, encode_string, None, ": ", ", ", False, False, True)
+        pieces = encoder(obj, 0)
+    return pieces
 
 
 def encode_string(text: str, ensure_ascii: bool) -> str:

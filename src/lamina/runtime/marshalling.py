@@ -19,7 +19,7 @@ from lamina.runtime.errors import FaultError
 
 TYPE_CHECKING = False  # typing costs ~5 ms to import: annotations only, never at run time
 if TYPE_CHECKING:
-    from typing import Any, Dict, List, Optional, Tuple
+    from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 
 _NON_ASCII_ENVS = frozenset({
@@ -113,7 +113,8 @@ class Marshaller:
             if isinstance(result, bytes):
                 return result, "application/unknown"
             try:
-                return self.to_json(result).encode("utf-8"), "application/json"
+                return b"".join([piece.encode("utf-8") for piece in self._to_json_pieces(result)]), \
+                    "application/json"
             except Exception as exc:
                 raise FaultError(error_types.MARSHAL_ERROR, f"Unable to marshal response: {exc}") from None
         finally:
@@ -143,21 +144,25 @@ class Marshaller:
 
     def to_json(self, obj: Any) -> str:
         """Encode ``obj`` as awslambdaric does; raises what simplejson would raise."""
+        return "".join(self._to_json_pieces(obj))
+
+    def _to_json_pieces(self, obj: Any) -> Sequence[str]:
+        """:meth:`to_json`'s text, in the pieces the C encoder made it in (see fastjson)."""
         if type(obj) in _SCALARS:
-            return self._encode(obj)
+            return (self._encode(obj),)
         decimals = _RawDecimals(self._decimal_token)
-        encoded = None
+        pieces: Optional[Sequence[str]] = None
         if not _holds_tuple_subclasses(obj):
             try:  # the C encoder alone: the common case, no walk over the result in Python
-                encoded = fastjson.encode_with_default(obj, self.ensure_ascii, decimals.default)
+                pieces = fastjson.encode_with_default(obj, self.ensure_ascii, decimals.default)
             except TypeError:  # bytes keys, or a real error: the exact path decides
                 decimals = _RawDecimals(self._decimal_token)
-        if encoded is None:
-            encoded = self._encode(_prepare(obj, decimals))
+        if pieces is None:
+            pieces = (self._encode(_prepare(obj, decimals)),)
         if decimals.values:
             quoted = fastjson.encode_string(decimals.token, self.ensure_ascii)[1:-1]
-            encoded = decimals.substitute(encoded, quoted)
-        return encoded
+            pieces = (decimals.substitute("".join(pieces), quoted),)
+        return pieces
 
 
 class _ConstantRejected(ValueError):

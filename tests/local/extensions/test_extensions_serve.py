@@ -174,3 +174,38 @@ def test_a_function_timeout_sends_shutdown_with_reason_timeout(tmp_path: Path) -
         lines = _wait_for(tmp_path, "SHUTDOWN")
     assert json.loads(answer.body)["errorType"] == "Sandbox.Timedout"
     assert "recorder SHUTDOWN timeout True" in lines
+
+
+def test_a_sam_template_layer_brings_its_extensions(tmp_path: Path) -> None:
+    components.layer(tmp_path / "layer", "recorder")
+    components.code(tmp_path / "code")
+    (tmp_path / "template.yaml").write_text(f"""\
+AWSTemplateFormatVersion: "2010-09-09"
+Transform: AWS::Serverless-2016-10-31
+Resources:
+  Recorder:
+    Type: AWS::Serverless::LayerVersion
+    Properties:
+      ContentUri: layer
+  Fn:
+    Type: AWS::Serverless::Function
+    Properties:
+      FunctionName: fn
+      CodeUri: code
+      Handler: app.handler
+      Runtime: python3.12
+      Timeout: 10
+      Layers: [!Ref Recorder]
+      Environment:
+        Variables:
+          EXT_OUT: {tmp_path / "ext.out"}
+""")
+    with lamina_serve(["--no-watch", "--template", str(tmp_path / "template.yaml")], tmp_path,
+                      cwd=tmp_path) as server:
+        answer = server.invoke(b"{}", name="fn")
+        request_id = answer.headers["x-amzn-RequestId"]
+        lines = _wait_for(tmp_path, f"done {request_id}")
+        log = server.logs()
+    assert answer.status == 200
+    assert any(line.split()[1:3] == ["INVOKE", request_id] for line in lines)
+    assert "EXTENSION\tName: recorder\tState: Ready\tEvents: [INVOKE, SHUTDOWN]" in log

@@ -231,11 +231,11 @@ def test_runtime_loads_only_the_standard_library() -> None:
     assert out.stdout.strip() == "[]"
 
 
-def test_runtime_start_up_does_not_import_http_client_or_logging(api, runtimes) -> None:
+def test_runtime_start_up_does_not_import_http_client_logging_or_contextvars(api, runtimes) -> None:
     api.enqueue()
     code = ("import runpy, sys, atexit;"
-            "atexit.register(lambda: print(sorted(m for m in ('http.client', 'logging', 'email', 'ssl')"
-            " if m in sys.modules), file=sys.stderr));"
+            "atexit.register(lambda: print(sorted(m for m in ('http.client', 'logging', 'email', 'ssl',"
+            " 'contextvars') if m in sys.modules), file=sys.stderr));"
             "sys.argv = ['lamina.runtime', 'lean.h'];"
             "runpy.run_module('lamina.runtime', run_name='__main__')")
     environment = {**os.environ, "AWS_LAMBDA_RUNTIME_API": api.address, "PYTHONPATH": str(ROOT / "src")}

@@ -139,6 +139,7 @@ def run_async_pollers(runtime: TolerantRuntime, api_address: str, workers: int) 
     loop = asyncio.new_event_loop()
     asyncio.set_event_loop(loop)
     runtime._event_loop = loop
+    log_context.use_task_context()
     _make_trace_id_per_task()
     _threads_inherit_invocation()
 
@@ -226,7 +227,7 @@ def _threads_inherit_invocation() -> None:
 class _PerInvocationEnviron(os._Environ[str]):
     def __getitem__(self, key: str) -> str:
         if key == TRACE_ID_ENV:
-            value = log_context.TRACE_ID.get()
+            value = log_context.current_task_trace_id()
             if value is None:
                 raise KeyError(key)
             return value

@@ -220,9 +220,7 @@ class Runtime:
         """Make the invocation's request id, tenant and trace id the current ones: for the whole
         process (every thread), or only for this task when invocations run side by side."""
         if self.trace_id_per_task:
-            log_context.REQUEST_ID.set(invocation.request_id)
-            log_context.TENANT_ID.set(invocation.tenant_id)
-            log_context.TRACE_ID.set(invocation.trace_id)
+            log_context.enter_task(invocation.request_id, invocation.tenant_id, invocation.trace_id)
             return
         log_context.request_id = invocation.request_id
         log_context.tenant_id = invocation.tenant_id

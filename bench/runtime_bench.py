@@ -10,7 +10,7 @@ measure, both runtimes' figures and lamina's ratio to awslambdaric, with the tar
 - cold start: spawn of the runtime process -> first response received by the API (no-op handler),
   median of N runs, runtimes alternated (target: lamina <= 0.6x);
 - warm loop rate: 10,000 no-op invocations on one keep-alive connection (target: >= 1.6x);
-- a 5 MiB event echoed back: median time per invocation (target: <= 0.8x);
+- a 5 MiB event echoed back: median time per invocation, median of 3 alternated runs (target: <= 0.8x);
 - peak RSS (VmHWM) after 1,000 invocations (target: <= 1.0x).
 Machines here are noisy: the figures mean something only relative to each other, measured together.
 """
@@ -131,6 +131,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="fewer runs (a smoke test, not a measurement)")
     args = parser.parse_args()
     cold_runs, loop_n, echo_n, rss_n = (5, 2000, 3, 200) if args.quick else (21, 10_000, 15, 1000)
+    echo_rounds = 1 if args.quick else 3  # one noisy round (another process's burst) must not decide
     # Both runtimes start from bytecode, as installed packages and lamina's layer do (awslambdaric's
     # wheel install compiled it; a source checkout may run with PYTHONDONTWRITEBYTECODE set).
     compileall.compile_dir(str(ROOT / "src" / "lamina"), quiet=1)
@@ -146,9 +147,9 @@ def main() -> int:
         _row(f"warm loop ({loop_n} inv., {server_name} API)", theirs, ours, "inv/s", ">= 1.60x",
              ours / theirs >= 1.6)
 
-        echo = _alternate(lambda n: echo_time(n, body, echo_n, server), 1)  # noqa: B023
-        theirs, ours = (echo[n][0] * 1000 for n in ("awslambdaric", "lamina"))
-        _row(f"5 MiB echoed (median of {echo_n}, {server_name})", theirs, ours, "ms", "<= 0.80x",
+        echo = _alternate(lambda n: echo_time(n, body, echo_n, server), echo_rounds)  # noqa: B023
+        theirs, ours = (statistics.median(echo[n]) * 1000 for n in ("awslambdaric", "lamina"))
+        _row(f"5 MiB echoed ({echo_rounds}x{echo_n}, {server_name})", theirs, ours, "ms", "<= 0.80x",
              ours / theirs <= 0.8)
 
     rss = _alternate(lambda n: float(peak_rss_kib(n, rss_n)), 1)

@@ -412,7 +412,7 @@ def invoke(handler: Optional[str], event: Optional[str], event_file: Optional[st
             config = config.with_changes(region=region)
     payload = _read_event(event, event_file)
     config = _with_debugger(config, debug_port)
-    body, failed = event_loop.run(_invoke_once(config, payload, python))
+    body, failed = event_loop.run(_invoke_once(config, payload, python), fast_loop=False)
     sys.stdout.buffer.write(body + b"\n")
     sys.stdout.flush()
     if failed:

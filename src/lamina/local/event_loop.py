@@ -17,8 +17,13 @@ from typing import Any, TypeVar
 T = TypeVar("T")
 
 
-def run(main: Coroutine[Any, Any, T]) -> T:
-    """``asyncio.run(main)`` on uvloop's event loop when uvloop is installed."""
+def run(main: Coroutine[Any, Any, T], fast_loop: bool = True) -> T:
+    """``asyncio.run(main)`` on uvloop's event loop when uvloop is installed (and ``fast_loop``).
+
+    ``lamina invoke`` runs one invocation and exits: importing uvloop costs it more than its loop saves.
+    """
+    if not fast_loop:
+        return asyncio.run(main)
     try:
         import uvloop
     except ImportError:

@@ -6,13 +6,16 @@ import json
 import urllib.error
 import urllib.request
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from lamina.local.api.control_plane.routes import IMPLEMENTED, lambda_operations
 
 from .conftest import ControlPlaneServer
 from .test_control_plane import APP, create, error_of, publish
+from .zips import make_zip
 
 ARN = "arn:aws:lambda:us-east-1:123456789012:function:hello"
 
@@ -234,3 +237,23 @@ def test_every_operation_of_botocores_model_is_implemented_or_answers_an_aws_err
             assert json.loads(exc.read())["Type"] in ("User", "Server"), name
     with capsys.disabled():
         print(f"\nLambda operations: {len(IMPLEMENTED)} implemented, {len(unimplemented)} answer AWS's error")
+
+
+def test_each_region_has_its_own_layers(control_plane: ControlPlaneServer) -> None:
+    east = control_plane.client()
+    west = boto3.client("lambda", endpoint_url=control_plane.url, region_name="eu-west-1",
+                        config=Config(retries={"max_attempts": 1}))
+    content = {"ZipFile": make_zip({"python/shared.py": "X = 1\n"})}
+    first_east = east.publish_layer_version(LayerName="shared", Content=content)
+    east.publish_layer_version(LayerName="shared", Content=content)
+    first_west = west.publish_layer_version(LayerName="shared", Content=content)
+    assert first_east["Version"] == 1 and first_west["Version"] == 1  # numbered per region
+    assert first_west["LayerVersionArn"] == "arn:aws:lambda:eu-west-1:123456789012:layer:shared:1"
+    assert [v["Version"] for v in east.list_layer_versions(LayerName="shared")["LayerVersions"]] == [2, 1]
+    assert [v["Version"] for v in west.list_layer_versions(LayerName="shared")["LayerVersions"]] == [1]
+    assert [layer["LayerArn"] for layer in west.list_layers()["Layers"]] == [
+        "arn:aws:lambda:eu-west-1:123456789012:layer:shared"]
+    with pytest.raises(west.exceptions.ResourceNotFoundException):
+        west.get_layer_version(LayerName="shared", VersionNumber=2)
+    by_arn = east.get_layer_version_by_arn(Arn=first_west["LayerVersionArn"])
+    assert by_arn["LayerVersionArn"] == first_west["LayerVersionArn"]

@@ -141,11 +141,11 @@ ROUTES: tuple[Route, ...] = (
     _write("POST", LAYER_VERSIONS, "PublishLayerVersion", CP.publish_layer_version, "{LayerName}", "body",
            _REGION, "code_url", status=201),
     _read(LAYER_VERSIONS, "ListLayerVersions", CP.list_layer_versions, "{LayerName}", "?CompatibleRuntime",
-          "?CompatibleArchitecture", *_PAGE),
+          "?CompatibleArchitecture", *_PAGE, _REGION),
     _read(LAYER_VERSION, "GetLayerVersion", CP.get_layer_version, "{LayerName}", "{VersionNumber}",
-          "code_url"),
+          "code_url", _REGION),
     _write("DELETE", LAYER_VERSION, "DeleteLayerVersion", CP.delete_layer_version, "{LayerName}",
-           "{VersionNumber}", status=204),
+           "{VersionNumber}", _REGION, status=204),
 )
 # Collection paths answer with or without a trailing slash, as Lambda's do.
 _SLASHED = (FUNCTIONS, LAYER_VERSIONS, "/2016-08-19/account-settings")
@@ -314,7 +314,7 @@ async def _list_layers_or_find(request: web.Request, plane: ControlPlane) -> web
     if query.get("find") == "LayerVersion":  # GetLayerVersionByArn shares ListLayers' path
         return _json(plane.get_layer_version_by_arn(query.get("Arn"), _code_url(request)))
     return _json(plane.list_layers(query.get("CompatibleRuntime"), query.get("CompatibleArchitecture"),
-                                   query.get("Marker"), query.get("MaxItems")))
+                                   query.get("Marker"), query.get("MaxItems"), _region(request)))
 
 
 @_operation

@@ -810,7 +810,8 @@ class ControlPlane:
                     "Two different versions of the same layer are not allowed to be referenced in the same "
                     f"function. {seen[layer_name]} and {layer_version_arn} are versions of the same layer.")
             seen[layer_name] = layer_version_arn
-            layer = self.store.get_layer_version(layer_name, version) if version >= 1 else None
+            layer = self.store.get_layer_version(_layer_key(layer_region, layer_name), version) \
+                if version >= 1 else None
             if layer is None:
                 raise errors.invalid_parameter(f"Layer version {layer_version_arn} does not exist.")
             codes.append(layer.code)
@@ -855,11 +856,12 @@ class ControlPlane:
 
         with self.store.lock:
             code = self.store.put_code(zip_bytes)
-            record = self.store.add_layer_version(name, code, build)
+            record = self.store.add_layer_version(_layer_key(region, name), code, build)
         return _with_location(record, code_url)
 
-    def get_layer_version(self, layer_name: str, version: str, code_url: str) -> dict[str, Any]:
-        record = self.store.get_layer_version(arns.parse_layer_name(layer_name), _version_number(version))
+    def get_layer_version(self, layer_name: str, version: str, code_url: str, region: str) -> dict[str, Any]:
+        key = _layer_key(region, arns.parse_layer_name(layer_name))
+        record = self.store.get_layer_version(key, _version_number(version))
         if record is None:
             raise errors.layer_version_not_found()
         return _with_location(record, code_url)
@@ -867,32 +869,47 @@ class ControlPlane:
     def get_layer_version_by_arn(self, arn: str | None, code_url: str) -> dict[str, Any]:
         if not arn:
             raise errors.validation(arn, "arn", "Member must not be null")
-        _, layer_name, version = arns.parse_layer_version_arn(arn)
-        record = self.store.get_layer_version(layer_name, version)
+        layer_region, layer_name, version = arns.parse_layer_version_arn(arn)
+        record = self.store.get_layer_version(_layer_key(layer_region, layer_name), version)
         if record is None:
             raise errors.layer_version_not_found()
         return _with_location(record, code_url)
 
     def list_layers(self, runtime: str | None, architecture: str | None, marker: str | None,
-                    max_items: str | None) -> dict[str, Any]:
+                    max_items: str | None, region: str) -> dict[str, Any]:
         latest: dict[str, dict[str, Any]] = {}
         for record in self.store.all_layer_versions():  # newest first within each layer
             if record.layer_name in latest or not _compatible(record, runtime, architecture):
                 continue
-            latest[record.layer_name] = {"LayerName": record.layer_name,
+            layer_region, _, name = _region_and_name(record.layer_name)
+            if layer_region != region:  # each region has layers of its own
+                continue
+            latest[record.layer_name] = {"LayerName": name,
                                          "LayerArn": record.response["LayerArn"],
                                          "LatestMatchingVersion": _list_item(record)}
         return _listing("Layers", list(latest.values()), marker, max_items)
 
     def list_layer_versions(self, layer_name: str, runtime: str | None, architecture: str | None,
-                            marker: str | None, max_items: str | None) -> dict[str, Any]:
-        records = self.store.list_layer_versions(arns.parse_layer_name(layer_name))
+                            marker: str | None, max_items: str | None, region: str) -> dict[str, Any]:
+        records = self.store.list_layer_versions(_layer_key(region, arns.parse_layer_name(layer_name)))
         items = [_list_item(record) for record in records if _compatible(record, runtime, architecture)]
         return _listing("LayerVersions", items, marker, max_items)
 
-    def delete_layer_version(self, layer_name: str, version: str) -> None:
+    def delete_layer_version(self, layer_name: str, version: str, region: str) -> None:
         # idempotent in Lambda: deleting a missing version succeeds; functions keep their copy
-        self.store.delete_layer_version(arns.parse_layer_name(layer_name), _version_number(version))
+        key = _layer_key(region, arns.parse_layer_name(layer_name))
+        self.store.delete_layer_version(key, _version_number(version))
+
+
+def _layer_key(region: str, name: str) -> str:
+    """Where a layer is stored: each region has a namespace of its own, as on Lambda (the default
+    region's layers keep their plain name, as they were stored before regions were told apart)."""
+    return name if region == arns.DEFAULT_REGION else f"{region}/{name}"
+
+
+def _region_and_name(key: str) -> tuple[str, str, str]:
+    region, slash, name = key.rpartition("/")
+    return (region, slash, name) if slash else (arns.DEFAULT_REGION, "", key)
 
 
 def _new_configuration(name: str, region: str, account: str) -> dict[str, Any]:

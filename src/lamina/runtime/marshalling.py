@@ -113,8 +113,10 @@ class Marshaller:
             if isinstance(result, bytes):
                 return result, "application/unknown"
             try:
-                return b"".join([piece.encode("utf-8") for piece in self._to_json_pieces(result)]), \
-                    "application/json"
+                pieces = self._to_json_pieces(result)
+                if len(pieces) == 1:
+                    return pieces[0].encode("utf-8"), "application/json"
+                return b"".join([piece.encode("utf-8") for piece in pieces]), "application/json"
             except Exception as exc:
                 raise FaultError(error_types.MARSHAL_ERROR, f"Unable to marshal response: {exc}") from None
         finally:

@@ -255,8 +255,11 @@ def _find_python(version: str) -> Optional[str]:
     import glob
     import shutil
 
-    candidates = [shutil.which(f"python{version}")]
-    candidates += sorted(glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
+    # pyenv's own interpreters before PATH, whose python3.X may be a pyenv shim that resolves to another
+    # version (or fails) once the test strips PYENV_* from the environment.
+    candidates: List[Optional[str]] = sorted(
+        glob.glob(os.path.expanduser(f"~/.pyenv/versions/{version}.*/bin/python{version}")))
+    candidates.append(shutil.which(f"python{version}"))
     for candidate in candidates:
         if candidate and subprocess.run([candidate, "-c", "pass"], capture_output=True).returncode == 0:
             return candidate

@@ -103,7 +103,7 @@ class EnvironmentScope:
         self.marker = f"{containment.token}-{environment_id}"
         self.cgroup = (containment.group / f"env-{environment_id}") if containment.group is not None else None
         if self.cgroup is not None:
-            self.cgroup.mkdir(exist_ok=True)
+            self.cgroup.mkdir(parents=True, exist_ok=True)
         self._containment = containment
 
     def variables(self) -> dict[str, str]:
@@ -167,7 +167,9 @@ class Containment:
     """How this ``lamina serve`` keeps hold of its environments' processes (see the module)."""
 
     def __init__(self, group: Optional[Path]) -> None:
-        self.group = group  # the cgroup of this serve's environments, in cgroup mode
+        # The cgroup of this serve's environments, in cgroup mode: made with the first environment
+        # (with the guardian that removes it), so a serve that never starts one leaves nothing behind.
+        self.group = group
         self.token = f"{os.getpid()}-{secrets.token_hex(4)}"
         self._guardian: Optional[subprocess.Popen[bytes]] = None
         self._pipe: Optional[int] = None
@@ -183,8 +185,9 @@ class Containment:
             root = _cgroup_v2_root()
             if root is not None:
                 group = root / f"lamina-{os.getpid()}-{secrets.token_hex(3)}"
-                try:
+                try:  # writable here? (made for good with the first environment)
                     group.mkdir()
+                    group.rmdir()
                     return cls(group)
                 except OSError:
                     pass

@@ -8,6 +8,9 @@
 - :mod:`~lamina.artifacts.elf_check`: ``check_path``, whether native files load on Lambda.
 - :mod:`~lamina.artifacts.targets`: Lambda's architectures, operating systems and Pythons;
   :mod:`~lamina.artifacts.limits`: its size quotas; :mod:`~lamina.artifacts.zipper`: reproducible zips.
+- :mod:`~lamina.artifacts.requirements`: which requirements a build installs;
+  :mod:`~lamina.artifacts.index`: what the package index has, to say why no wheel fits;
+  :mod:`~lamina.artifacts.cache`: builds and bytecode kept for the next build.
 - :mod:`~lamina.artifacts.errors`: ``BuildError``, the one error type, a one-line message to show.
 
 Nothing is imported here, so ``lamina.artifacts.errors`` stays cheap for callers that only catch errors.

@@ -5,5 +5,6 @@ packages and formats their output.
 - :mod:`~lamina.cli.local`: ``serve`` and ``invoke``; :mod:`~lamina.cli.event`: ``event``;
   :mod:`~lamina.cli.build`: ``build``, ``layer build`` and ``check``; :mod:`~lamina.cli.deploy`: ``deploy``.
 - :mod:`~lamina.cli.errors`: the one table from lamina's exceptions to exit statuses and messages.
-- :mod:`~lamina.cli.options`: option values several commands read alike (``--env``).
+- :mod:`~lamina.cli.options`: option values several commands read alike (``--env``);
+  :mod:`~lamina.cli.display`: the live lines and upload bars of build and deploy.
 """

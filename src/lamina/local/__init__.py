@@ -18,6 +18,7 @@ Layers, each importing only the ones above it in this list:
   framing, the control plane).
 - :mod:`~lamina.local.frontends`: the HTTP front (API Gateway and function URL events), hot reload.
 
-Beside them: :mod:`~lamina.local.database` (the SQLite connection the control plane's store and the
-Event queue share) and :mod:`~lamina.local.event_loop` (uvloop where it is installed).
+Beside them: :mod:`~lamina.local.server` (one ``lamina serve``: the APIs around a local Lambda, for the
+command and the pytest plugin), :mod:`~lamina.local.database` (the SQLite connection the control plane's
+store and the Event queue share) and :mod:`~lamina.local.event_loop` (uvloop where it is installed).
 """

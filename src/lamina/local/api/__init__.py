@@ -5,5 +5,7 @@
 - :mod:`~lamina.local.api.invoke_stream`: InvokeWithResponseStream;
   :mod:`~lamina.local.api.event_stream`: its binary event-stream framing.
 - :mod:`~lamina.local.api.responses`: service exceptions on the wire.
+- :mod:`~lamina.local.api.access` and :mod:`~lamina.local.api.middleware`: only requests a web page
+  cannot make (Host, Origin, SigV4).
 - :mod:`~lamina.local.api.control_plane`: functions and layers (CreateFunction, GetFunction, …).
 """

@@ -6,4 +6,6 @@
   snapshot and restore as part of its init phase.
 - :mod:`~lamina.local.lifecycle.managed`: Lambda Managed Instances, several invocations at once.
 - :mod:`~lamina.local.lifecycle.snapstart`: the restore's own bookkeeping.
+- :mod:`~lamina.local.lifecycle.extensions`: the environment's extensions (registration, events,
+  shutdown); :mod:`~lamina.local.lifecycle.telemetry`: Telemetry API subscriptions and buffers.
 """

@@ -6,4 +6,6 @@
 - :mod:`~lamina.local.model.service_errors`: Lambda's service exceptions, AWS's names and messages.
 - :mod:`~lamina.local.model.function_errors`: the error documents Lambda writes for failed invocations.
 - :mod:`~lamina.local.model.log_lines`: INIT_START, RESTORE_*, START, END, REPORT as Lambda prints them.
+- :mod:`~lamina.local.model.payloads`: JSON bodies as Lambda reads them (one bound on nesting).
+- :mod:`~lamina.local.model.telemetry_events`: the Telemetry API's events.
 """

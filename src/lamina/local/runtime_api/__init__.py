@@ -6,4 +6,9 @@
 - :mod:`~lamina.local.runtime_api.trailers`: HTTP trailers of chunked requests, which aiohttp drops.
 - :mod:`~lamina.local.runtime_api.relay` and :mod:`~lamina.local.runtime_api.streaming`: a streamed
   response, from the runtime into the caller's relay.
+- :mod:`~lamina.local.runtime_api.peers`: which process is on the other end of a connection (each
+  environment's API answers only its own); :mod:`~lamina.local.runtime_api.connection_limits`: header
+  timeouts and connection counts for every server of ``lamina serve``.
+- :mod:`~lamina.local.runtime_api.extensions` and :mod:`~lamina.local.runtime_api.telemetry`: the
+  Extensions API and Telemetry API endpoints, and delivery to subscribers.
 """

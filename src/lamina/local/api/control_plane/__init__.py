@@ -9,5 +9,7 @@
 - :mod:`~lamina.local.api.control_plane.store`: SQLite metadata and code files in the data directory;
   :mod:`~lamina.local.api.control_plane.unzip`: safe extraction of uploaded zips.
 - :mod:`~lamina.local.api.control_plane.mount`: serving it inside ``lamina serve``, where deployed
-  functions become the local Lambda's functions.
+  functions become the local Lambda's functions; :mod:`~lamina.local.api.control_plane.task`: a
+  deployed function as the local Lambda runs it; :mod:`~lamina.local.api.control_plane.s3_code`: code
+  given as S3 objects.
 """

@@ -276,7 +276,8 @@ def serve(host: str, port: int, handler: Optional[str], data_dir: Path, http_por
     access = access_config(host, port, allow_origins=allow_origins, allow_hosts=allow_hosts,
                            credentials=credentials)
     frontends = FrontendOptions(host=host, http_port=http_port, payload_format=http_format, watch=watch,
-                                data_dir=data_dir, cors_origins=list(http_cors_origins), eager=eager)
+                                data_dir=data_dir, cors_origins=list(http_cors_origins), eager=eager,
+                                allow_hosts=list(allow_hosts))
     overrides = _overrides(timeout, memory, concurrency, bootstrap, max_concurrency, snap_start, env)
     python = _python_runtimes(pythons, no_boto3)
     region = _aws_region(region)

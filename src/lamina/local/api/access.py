@@ -37,8 +37,8 @@ from typing import Optional
 from lamina.local.model import service_errors as errors
 from lamina.local.model.service_errors import ServiceError
 
-__all__ = ["AccessConfig", "Credentials", "access_config", "check", "is_preflight", "origin_allowed",
-           "parse_credentials", "signature_required", "verify_signature"]
+__all__ = ["AccessConfig", "Credentials", "access_config", "check", "host_allowed", "is_preflight",
+           "origin_allowed", "parse_credentials", "signature_required", "verify_signature"]
 
 EMULATOR_PATH = "/2015-03-31/functions/function/invocations"
 CODE_PREFIX = "/_lamina/code/"  # content-addressed zips the control plane hands out as Code.Location
@@ -89,16 +89,20 @@ def access_config(host: str, port: int, *, allow_origins: Iterable[str] = (), al
     """The rules for a server listening on ``host:port``."""
     names = [*LOOPBACK_NAMES, host, *allow_hosts]
     hosts = {_host(name, port) for name in names if name not in _WILDCARDS}
-    if port == 80:
-        hosts |= {name.lower() for name in names if name not in _WILDCARDS}
+    # The names without a port too (a client may leave it out): a rebinding page sends its own name.
+    hosts |= {_host(name, 0)[:-2] for name in names if name not in _WILDCARDS}
     origins = frozenset(origin.lower().rstrip("/") for origin in allow_origins)
     names_any_port = frozenset(_host(name, 0)[:-2] for name in names if name not in _WILDCARDS) if port == 0 \
         else frozenset()
     return AccessConfig(frozenset(hosts), host in _WILDCARDS, origins, credentials, names_any_port)
 
 
-def _host_allowed(host: str, config: AccessConfig) -> bool:
+def host_allowed(host: str, config: AccessConfig, localhost_names: bool = False) -> bool:
+    """Whether ``host`` (a Host header) names this server. ``localhost_names``: also any
+    ``*.localhost`` name (RFC 6761 keeps those on this machine: no page can rebind one to itself)."""
     host = host.lower()
+    if localhost_names and host.rpartition(":")[0].endswith(".localhost"):
+        return True
     if host in config.hosts:
         return True
     if config.names and host.rpartition(":")[0] in config.names:
@@ -123,7 +127,7 @@ def is_preflight(method: str, headers: Mapping[str, str]) -> bool:
 def check(method: str, path: str, headers: Mapping[str, str], config: AccessConfig) -> Optional[ServiceError]:
     """``None`` if the request may go on, else the refusal to answer. ``headers``: case-insensitive."""
     host = headers.get("Host")
-    if host is not None and not _host_allowed(host, config):
+    if host is not None and not host_allowed(host, config):
         return errors.access_denied(f"Host '{host}' is not an address this lamina serve listens on; "
                                     "use one of its loopback addresses or allow it with --allow-host")
     origin = headers.get("Origin")

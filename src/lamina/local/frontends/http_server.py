@@ -36,6 +36,7 @@ from typing import Optional, Tuple
 from aiohttp import ClientConnectionResetError, HttpVersion11, web
 from multidict import CIMultiDict
 
+from lamina.local.api.access import AccessConfig, host_allowed
 from lamina.local.frontends.http_events import (
     EventContext,
     HttpRequest,
@@ -292,11 +293,14 @@ def _function_url_target(request: web.Request, function_urls: Optional[FunctionU
 def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina",
                     function_url: bool = False, max_request_bytes: int = MAX_REQUEST_BYTES,
                     cors_origins: Sequence[str] = (),
-                    function_urls: Optional[FunctionUrls] = None) -> web.Application:
+                    function_urls: Optional[FunctionUrls] = None,
+                    hosts: Optional[AccessConfig] = None) -> web.Application:
     """An aiohttp app that sends every request through ``table`` to ``invoke``.
 
     ``function_url`` builds function URL events (``$default``, no path parameters) for format 2.0.
     ``cors_origins``: the origins CORS is answered for (``*``: any); none by default.
+    ``hosts``: the Host names answered (loopback names, the bound address, ``--allow-host``, and any
+    ``*.localhost``): a page that rebinds its own name to 127.0.0.1 is refused, as on the Lambda APIs.
     ``function_urls``: the function URLs configured through the control plane (url id → function and
     qualifier); a request to ``<url-id>.lambda-url.localhost`` is that function's URL, as Lambda gives
     each function its own host.
@@ -310,6 +314,8 @@ def create_http_app(table: RouteTable, invoke: Invoker, *, api_id: str = "lamina
 
     async def answer(request: web.Request) -> web.StreamResponse:
         context = EventContext.now(api_id)
+        if hosts is not None and not host_allowed(request.host, hosts, localhost_names=True):
+            return _to_aiohttp(gateway_error(403, "Forbidden"), context.request_id)
         if request.method == "OPTIONS" and "Access-Control-Request-Method" in request.headers:
             allow_origin = _cors_origin(request)
             if allow_origin is not None:  # a preflight API Gateway answers without the function

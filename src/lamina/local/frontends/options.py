@@ -64,6 +64,7 @@ class FrontendOptions:
     template: Optional[TemplateSource] = None  # watched with the code: edits reload functions and routes
     overrides: Dict[str, Any] = field(default_factory=dict)  # FunctionConfig changes from the flags
     cors_origins: List[str] = field(default_factory=list)  # the HTTP front's CORS ("*": any origin)
+    allow_hosts: List[str] = field(default_factory=list)  # Host names answered besides the loopback ones
     aliases: Dict[str, str] = field(default_factory=dict)  # a template's logical ids → served names
     warned: List[str] = field(default_factory=list)  # the template's warnings, shown at start-up
     eager: bool = False  # start an environment of every function at start-up (sam's --warm-containers EAGER)

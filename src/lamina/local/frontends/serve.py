@@ -22,6 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple
 from aiohttp import web
 from watchfiles import awatch
 
+from lamina.local.api.access import access_config
 from lamina.local.api.control_plane.mount import EVENT_CONFIGS_KEY
 from lamina.local.api.control_plane.routes import CONTROL_PLANE_KEY
 from lamina.local.api.control_plane.service import ControlPlane
@@ -157,7 +158,9 @@ class Frontends:
         if table is not None and self.options.http_port is not None:
             app = create_http_app(table, local_invoker(self.local),
                                   function_url=self.options.payload_format == FUNCTION_URL,
-                                  cors_origins=self.options.cors_origins, function_urls=self.function_urls)
+                                  cors_origins=self.options.cors_origins, function_urls=self.function_urls,
+                                  hosts=access_config(self.options.host, self.options.http_port,
+                                                      allow_hosts=self.options.allow_hosts))
             self._http = await start_http_server(app, self.options.host, self.options.http_port)
             for route in table.routes:
                 if route.mock is not None:

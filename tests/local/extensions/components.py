@@ -38,6 +38,7 @@ while True:
     note("INVOKE", event["requestId"], event["invokedFunctionArn"], event["deadlineMs"] > 0)
     time.sleep(float(os.environ.get("EXT_DELAY", "0")))
     note("done", event["requestId"])
+    print(f"[{name}] done {event['requestId']}", flush=True)
 '''
 
 # A shell-script extension, as AWS's examples write them (curl against the Extensions API).

@@ -50,6 +50,12 @@ def sleep(event, context):
     return {"slept": event.get("seconds", 1), "pid": os.getpid()}
 
 
+def sleep_window(event, context):
+    began = time.time()
+    time.sleep(event.get("seconds", 1))
+    return {"pid": os.getpid(), "began": began, "ended": time.time()}
+
+
 def crash(event, context):
     os._exit(event.get("code", 3))
 

@@ -16,8 +16,8 @@ from typing import List, Optional
 _HEAD_END = b"\r\n\r\n"
 
 
-class MinimalRuntimeAPI:
-    """Serves ``count`` copies of ``event`` on ``next``, counts the answers, keeps the last one."""
+class AnswerTally:
+    """What both benchmark servers keep: ``count`` copies of ``event`` to hand out, and the answers."""
 
     def __init__(self, count: int, event: bytes = b"{}") -> None:
         self.count = count
@@ -31,6 +31,40 @@ class MinimalRuntimeAPI:
         self._first = threading.Event()
         self._served = 0
         self._lock = threading.Lock()
+
+    def wait_first(self, timeout: float = 30) -> None:
+        if not self._first.wait(timeout):
+            raise TimeoutError("the runtime never answered")
+
+    def wait_all(self, timeout: float = 300) -> None:
+        if not self.done.wait(timeout):
+            raise TimeoutError(f"{self.answered} of {self.count} answered")
+
+    def _next_number(self) -> Optional[int]:
+        """The next event's number, or None once all are served (the runtime is left waiting)."""
+        with self._lock:
+            if self._served >= self.count:
+                return None
+            self._served += 1
+            return self._served
+
+    def _answered(self, body: bytes) -> None:
+        self.answer_times.append(time.perf_counter())
+        self.answered += 1
+        self.last_body = body
+        if self.first_answer_at is None:
+            self.first_answer_at = time.perf_counter()
+            self._first.set()
+        if self.answered >= self.count:
+            self.last_answer_at = time.perf_counter()
+            self.done.set()
+
+
+class MinimalRuntimeAPI(AnswerTally):
+    """Serves ``count`` copies of ``event`` on ``next``, counts the answers, keeps the last one."""
+
+    def __init__(self, count: int, event: bytes = b"{}") -> None:
+        super().__init__(count, event)
         self._server = socket.socket()
         self._server.bind(("127.0.0.1", 0))
         self._server.listen(16)
@@ -43,14 +77,6 @@ class MinimalRuntimeAPI:
         for conn in self._accepted:
             conn.close()
 
-    def wait_first(self, timeout: float = 30) -> None:
-        if not self._first.wait(timeout):
-            raise TimeoutError("the runtime never answered")
-
-    def wait_all(self, timeout: float = 300) -> None:
-        if not self.done.wait(timeout):
-            raise TimeoutError(f"{self.answered} of {self.count} answered")
-
     def _accept(self) -> None:
         while True:
             try:
@@ -62,11 +88,9 @@ class MinimalRuntimeAPI:
             threading.Thread(target=self._serve, args=(conn,), daemon=True).start()
 
     def _next_event(self) -> Optional[bytes]:
-        with self._lock:
-            if self._served >= self.count:
-                return None
-            self._served += 1
-            number = self._served
+        number = self._next_number()
+        if number is None:
+            return None
         deadline = int(time.time() * 1000) + 900_000
         return (b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                 b"Lambda-Runtime-Aws-Request-Id: req-%d\r\nLambda-Runtime-Deadline-Ms: %d\r\n"
@@ -109,14 +133,3 @@ class MinimalRuntimeAPI:
                 self._answered(body)
         except OSError:
             return
-
-    def _answered(self, body: bytes) -> None:
-        self.answer_times.append(time.perf_counter())
-        self.answered += 1
-        self.last_body = body
-        if self.first_answer_at is None:
-            self.first_answer_at = time.perf_counter()
-            self._first.set()
-        if self.answered >= self.count:
-            self.last_answer_at = time.perf_counter()
-            self.done.set()

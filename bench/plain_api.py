@@ -13,27 +13,18 @@ import socket
 import socketserver
 import threading
 import time
-from typing import List, Optional
+
+from bench.minimal_api import AnswerTally
 
 _ARN = b"arn:aws:lambda:us-east-1:123456789012:function:f"
 _ACCEPTED = b"HTTP/1.1 202 Accepted\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n"
 
 
-class PlainRuntimeAPI:
+class PlainRuntimeAPI(AnswerTally):
     """Serves ``count`` copies of ``event`` on ``next``, counts the answers, keeps the last one."""
 
     def __init__(self, count: int, event: bytes = b"{}") -> None:
-        self.count = count
-        self.event = event
-        self.answered = 0
-        self.last_body = b""
-        self.first_answer_at: Optional[float] = None
-        self.last_answer_at = 0.0
-        self.answer_times: List[float] = []
-        self.done = threading.Event()
-        self._first = threading.Event()
-        self._served = 0
-        self._lock = threading.Lock()
+        super().__init__(count, event)
         api = self
 
         class Handler(socketserver.StreamRequestHandler):
@@ -58,14 +49,6 @@ class PlainRuntimeAPI:
         self._server.shutdown()
         self._server.server_close()
 
-    def wait_first(self, timeout: float = 30) -> None:
-        if not self._first.wait(timeout):
-            raise TimeoutError("the runtime never answered")
-
-    def wait_all(self, timeout: float = 300) -> None:
-        if not self.done.wait(timeout):
-            raise TimeoutError(f"{self.answered} of {self.count} answered")
-
     def _serve_one(self, rfile, wfile) -> bool:  # type: ignore[no-untyped-def]
         request_line = rfile.readline(65537)
         if not request_line:
@@ -79,11 +62,9 @@ class PlainRuntimeAPI:
             if name.strip().lower() == b"content-length":
                 length = int(value.strip())
         if request_line.startswith(b"GET"):
-            with self._lock:
-                if self._served >= self.count:
-                    return False  # all served: leave the runtime waiting, as Lambda would
-                self._served += 1
-                number = self._served
+            number = self._next_number()
+            if number is None:
+                return False  # all served: leave the runtime waiting, as Lambda would
             deadline = int(time.time() * 1000) + 900_000
             wfile.write((b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
                          b"Lambda-Runtime-Aws-Request-Id: req-%d\r\nLambda-Runtime-Deadline-Ms: %d\r\n"
@@ -95,14 +76,3 @@ class PlainRuntimeAPI:
         wfile.write(_ACCEPTED + b"{\"status\":\"OK\"}\n")
         self._answered(body)
         return True
-
-    def _answered(self, body: bytes) -> None:
-        self.answer_times.append(time.perf_counter())
-        self.answered += 1
-        self.last_body = body
-        if self.first_answer_at is None:
-            self.first_answer_at = time.perf_counter()
-            self._first.set()
-        if self.answered >= self.count:
-            self.last_answer_at = time.perf_counter()
-            self.done.set()

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import time
 import uuid
-from pathlib import Path
 
 import pytest
+
+from tests.local.local_helpers import processes_with_env
 
 # Plugins of this environment that only slow each subprocess down.
 QUIET = ("-p", "no:ddtrace", "-p", "no:cacheprovider")
@@ -41,18 +41,7 @@ def _two_function_project(pytester: pytest.Pytester, mark: str) -> None:
 
 
 def _processes_marked(mark: str) -> list[int]:
-    found = []
-    needle = f"LAMINA_TEST_MARK={mark}".encode()
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            environ = Path(f"/proc/{entry}/environ").read_bytes()
-        except OSError:
-            continue
-        if needle in environ.split(b"\0"):
-            found.append(int(entry))
-    return found
+    return processes_with_env(f"LAMINA_TEST_MARK={mark}")
 
 
 def _assert_nothing_left(mark: str) -> None:

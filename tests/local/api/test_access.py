@@ -22,6 +22,7 @@ import pytest
 from botocore.exceptions import ClientError
 
 from tests.conftest import free_port
+from tests.deploy.conftest import ROLE
 from tests.local.local_helpers import (
     FUNCTIONS,
     RIC_BOOTSTRAP,
@@ -31,7 +32,6 @@ from tests.local.local_helpers import (
     post,
 )
 
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 EVIL = "http://evil.example"
 BROWSER = {"Origin": EVIL, "Content-Type": "text/plain"}  # a "simple" request: no preflight
 

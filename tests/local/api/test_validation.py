@@ -16,6 +16,7 @@ from lamina.local.api.access import Credentials, verify_signature
 from lamina.local.model import payloads
 from lamina.local.model.service_errors import ServiceError
 from tests.conftest import sigv4_headers
+from tests.deploy.conftest import ROLE
 from tests.local.local_helpers import (
     FUNCTIONS,
     RIC_BOOTSTRAP,
@@ -25,7 +26,6 @@ from tests.local.local_helpers import (
     post,
 )
 
-ROLE = "arn:aws:iam::123456789012:role/lambda-role"
 DEEP = b"[" * 2000 + b"]" * 2000
 INVOKE = "/2015-03-31/functions/{}/invocations"
 STREAM = "/2021-11-15/functions/{}/response-streaming-invocations"

@@ -19,7 +19,7 @@ from typing import Optional
 from lamina.local.api.control_plane.store import Code, FunctionRecord, FunctionStore, layers_key
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.names import LATEST
-from lamina.local.sandbox.bubblewrap import OPT, RUNTIME_DIR, TASK_ROOT, layer_paths, sandbox_mode
+from lamina.local.sandbox.bubblewrap import OPT, TASK_ROOT, layer_paths, sandbox_mode
 
 # Runs "$0" with no arguments: the local Lambda appends the handler to a configured bootstrap, but
 # Lambda starts a custom runtime's bootstrap without any.
@@ -39,8 +39,6 @@ def function_config(record: FunctionRecord, store: FunctionStore, mode: Optional
     bootstrap = _bootstrap(runtime, code_dir, opt, mode)
     if mode == "bwrap":
         paths = layer_paths(runtime, TASK_ROOT, OPT) if opt is not None else {}
-        if runtime.startswith("python"):
-            paths["PYTHONPATH"] = ":".join(filter(None, (paths.get("PYTHONPATH"), RUNTIME_DIR)))
         environment = {"LAMBDA_TASK_ROOT": TASK_ROOT, **paths, **environment}
     elif opt is not None:
         environment = {**layer_paths(runtime, str(code_dir), str(opt)), **environment}

@@ -22,18 +22,14 @@ from pathlib import Path
 from typing import Sequence
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from tests.conftest import free_port, free_ports  # noqa: E402
+
 HELLO = ROOT / "examples" / "hello"
 RIE = Path(os.environ.get("LAMINA_RIE", ROOT / ".cache" / "rie" / "aws-lambda-rie-x86_64"))
 PATH = "/2015-03-31/functions/function/invocations"
 LAMINA = [sys.executable, "-m", "lamina"]
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def invoke_wall() -> float:
@@ -74,9 +70,9 @@ def serve_first(data_dir: Path) -> float:
 
 
 def emulator_first() -> float:
-    port = free_port()
+    port, api_port = free_ports(2)
     return first_answer([str(RIE), "--runtime-interface-emulator-address", f"127.0.0.1:{port}",
-                         "--runtime-api-address", f"127.0.0.1:{free_port()}",
+                         "--runtime-api-address", f"127.0.0.1:{api_port}",
                          sys.executable, "-m", "awslambdaric", "app.handler"], port, HELLO)
 
 

@@ -39,9 +39,17 @@ def sigv4_headers(method: str, url: str, body: bytes = b"", headers: dict[str, s
 
 def free_port() -> int:
     """A TCP port on 127.0.0.1 that nothing listens on right now."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+    return free_ports(1)[0]
+
+
+def free_ports(count: int) -> list[int]:
+    """``count`` different free ports: all held at once while they are chosen (two calls of
+    :func:`free_port` in a row may get the same port back, once the first socket is closed)."""
+    with contextlib.ExitStack() as stack:
+        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for sock in sockets:
+            sock.bind(("127.0.0.1", 0))
+        return [int(sock.getsockname()[1]) for sock in sockets]
 
 
 def wait_for_port(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None) -> None:
@@ -119,7 +127,7 @@ class Emulator:
 def run_emulator(command: Sequence[str], cwd: Path, env: dict[str, str] | None = None,
                  tmp_path: Path | None = None) -> Iterator[Emulator]:
     """Start AWS's emulator with ``command`` (runtime command then handler) in ``cwd``; stop it after."""
-    port, api_port = free_port(), free_port()
+    port, api_port = free_ports(2)
     log_dir = tmp_path or Path(os.environ.get("TMPDIR", "/tmp"))
     log_path = log_dir / f"rie-{port}.log"
     full_env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_LAMBDA_", "_HANDLER"))}

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, InvokeResult, free_port, rie_binary, stop_process, wait_for_port
+from tests.conftest import ROOT, InvokeResult, free_ports, rie_binary, stop_process, wait_for_port
 from tests.local.local_helpers import FUNCTIONS, RIC_BOOTSTRAP, LaminaServer, lamina_serve, post, wait_gone
 
 RUNTIME_FUNCTIONS = Path(__file__).resolve().parent.parent / "runtime" / "functions"
@@ -102,7 +102,7 @@ def test_lamina_runtime_runs_concurrent_invocations_under_aws_emulator_in_lmi_mo
                          f"exec {Path(sys.executable).resolve()} -m lamina.runtime multi.async_handler\n")
     for path in (tmp_path, task, bootstrap):
         path.chmod(0o755)
-    port, api_port = free_port(), free_port()
+    port, api_port = free_ports(2)
     log_path = tmp_path / "rie.log"
     env = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_LAMBDA_", "_HANDLER"))}
     env.update({"AWS_LAMBDA_MAX_CONCURRENCY": "8", "PYTHONPATH": str(ROOT / "src")})

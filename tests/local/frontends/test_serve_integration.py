@@ -24,7 +24,7 @@ from typing import Any, Optional
 import boto3
 from botocore.config import Config
 
-from tests.conftest import ROOT, free_port, sigv4_headers, stop_process, wait_for_port
+from tests.conftest import ROOT, free_port, free_ports, sigv4_headers, stop_process, wait_for_port
 
 HERE = Path(__file__).resolve().parent
 
@@ -79,7 +79,7 @@ def wait_until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 
 
 def start_serve(args: Sequence[str], tmp_path: Path, env: Optional[dict[str, str]] = None) -> Served:
-    port, http_port = free_port(), free_port()
+    port, http_port = free_ports(2)
     log = tmp_path / f"serve-{port}.log"
     with open(log, "wb") as out:
         proc = subprocess.Popen(

@@ -24,6 +24,11 @@ if TYPE_CHECKING:
 _CRLF = b"\r\n"
 _HEAD_END = b"\r\n\r\n"
 _RECV_SIZE = 65536
+# Results up to this size may carry the request for the next event (see post_response): far under
+# every limit Lambda puts on a result, so the post cannot be refused for its size, which would change
+# what Lambda reports (AWS's emulator reports a runtime exit, not the size, once next was asked).
+# Above it, a round trip is small beside the transfer anyway.
+_PIPELINE_UP_TO = 256 * 1024
 
 
 class RuntimeAPIError(Exception):
@@ -97,27 +102,47 @@ class RuntimeAPIClient:
         self._buf = bytearray()
         self._stream_path = ""
         self._fixed = f"Host: {address}\r\nUser-Agent: {_user_agent()}\r\n".encode("latin-1")
+        self._next_request = f"GET {protocol.PATH_NEXT} HTTP/1.1\r\n".encode("latin-1") + self._fixed + _CRLF
+        # A ``next`` request already sent behind the last post (see :meth:`post_response`), whose answer
+        # is the next thing to read on the connection.
+        self._next_sent = False
 
     # -- the Runtime API ---------------------------------------------------------------------------
 
     def next_invocation(self, while_waiting: Optional[Callable[[], object]] = None) -> InvocationRequest:
         """The next event; ``while_waiting`` runs once the request is sent, before the answer is read
         (time the Runtime API spends anyway, e.g. to free the previous event)."""
-        status, headers, body = self._request("GET", protocol.PATH_NEXT, (), b"", while_waiting)
+        answer = None
+        if self._next_sent:
+            answer = self._pipelined_next(while_waiting)
+            while_waiting = None
+        if answer is None:
+            answer = self._request("GET", protocol.PATH_NEXT, (), b"", while_waiting)
+        status, headers, body = answer
         if status != 200:
             raise RuntimeAPIError(protocol.PATH_NEXT, status, body)
         return InvocationRequest(headers, body)
 
     def post_response(self, request_id: str, body: bytes, content_type: str,
-                      invocation_id: Optional[str] = None) -> None:
+                      invocation_id: Optional[str] = None, then_next: bool = False) -> None:
+        """Post an invocation's result; with ``then_next``, ask for the next event in the same write.
+
+        The ``next`` request goes out pipelined behind the post (HTTP/1.1 pipelining: the Runtime API
+        answers the two in order, Lambda's Go server as any other), so the runtime does not wait a
+        round trip for the 202 before asking: one write and one wake-up per invocation instead of two.
+        Only small results do it (``_PIPELINE_UP_TO``): they cannot be refused for their size, and the
+        invocation is then over for the runtime whatever the answer, so asking early changes nothing
+        but time.
+        """
         path = protocol.PATH_RESPONSE.format(request_id=request_id)
         headers = [("Content-Type", content_type)]
         if invocation_id:
             headers.append((protocol.HEADER_INVOCATION_ID, invocation_id))
-        self._expect_accepted(path, headers, body)
+        self._expect_accepted(path, headers, body, then_next)
 
     def post_error(self, request_id: str, body: bytes, xray_cause: str = "",
-                   invocation_id: Optional[str] = None, error_type: str = "") -> None:
+                   invocation_id: Optional[str] = None, error_type: str = "",
+                   then_next: bool = False) -> None:
         path = protocol.PATH_ERROR.format(request_id=request_id)
         headers = [("Content-Type", "application/json")]
         if error_type:
@@ -126,7 +151,7 @@ class RuntimeAPIClient:
             headers.append((protocol.HEADER_XRAY_ERROR_CAUSE, xray_cause))
         if invocation_id:
             headers.append((protocol.HEADER_INVOCATION_ID, invocation_id))
-        self._expect_accepted(path, headers, body)
+        self._expect_accepted(path, headers, body, then_next)
 
     def post_init_error(self, body: bytes, error_type: str) -> None:
         self._expect_accepted(protocol.PATH_INIT_ERROR, [(protocol.HEADER_ERROR_TYPE, error_type)], body)
@@ -185,8 +210,9 @@ class RuntimeAPIClient:
 
     # -- HTTP/1.1 ----------------------------------------------------------------------------------
 
-    def _expect_accepted(self, path: str, headers: List[Tuple[str, str]], body: bytes) -> None:
-        status, _, response = self._request("POST", path, headers, body)
+    def _expect_accepted(self, path: str, headers: List[Tuple[str, str]], body: bytes,
+                         then_next: bool = False) -> None:
+        status, _, response = self._request("POST", path, headers, body, then_next=then_next)
         if status != 202:
             raise RuntimeAPIError(path, status, response)
 
@@ -209,9 +235,30 @@ class RuntimeAPIClient:
             self._sock.close()
             self._sock = None
         self._buf.clear()
+        self._next_sent = False
+
+    def _pipelined_next(self, while_waiting: Optional[Callable[[], object]],
+                        ) -> Optional[Tuple[int, Headers, bytes]]:
+        """The answer to the ``next`` request sent behind the last post; None when the connection
+        ended before answering it (then it is asked again on a fresh connection, as nothing was served)."""
+        self._next_sent = False
+        if while_waiting is not None:
+            while_waiting()
+        sock = self._sock
+        if sock is None:
+            return None
+        try:
+            answer = self._read_response(sock, "GET")
+        except (_StaleConnection, OSError):
+            self._close()
+            return None
+        if answer[1].get("connection", "").lower() == "close":
+            self._close()
+        return answer
 
     def _request(self, method: str, path: str, headers: Iterable[Tuple[str, str]], body: bytes,
-                 after_send: Optional[Callable[[], object]] = None) -> Tuple[int, Headers, bytes]:
+                 after_send: Optional[Callable[[], object]] = None,
+                 then_next: bool = False) -> Tuple[int, Headers, bytes]:
         head = [f"{method} {path} HTTP/1.1\r\n".encode("latin-1"), self._fixed]
         for name, value in headers:
             head.append(f"{name}: {value}\r\n".encode())
@@ -219,14 +266,19 @@ class RuntimeAPIClient:
             head.append(b"Content-Length: %d\r\n" % len(body))
         head.append(_CRLF)
         request = b"".join(head)
+        parts = [request, body] if body else [request]
+        if then_next and len(body) <= _PIPELINE_UP_TO:
+            parts.append(self._next_request)
+        else:
+            then_next = False
         # A keep-alive connection may have been closed by the server while we were busy: if so the
         # failure shows before any response byte, and one retry on a fresh connection is safe.
         for attempt in (0, 1):
             reused = self._sock is not None
             try:
                 sock = self._connect()
-                if body:
-                    _sendv(sock, [request, body])
+                if len(parts) > 1:
+                    _sendv(sock, parts)
                 else:
                     sock.sendall(request)
                 if after_send is not None:
@@ -244,7 +296,9 @@ class RuntimeAPIClient:
                     continue
                 raise RuntimeAPIError(path, 0, b"", f"connection failed: {exc}") from exc
             if response_headers.get("connection", "").lower() == "close":
-                self._close()
+                self._close()  # a pipelined ``next`` is then unanswered: asked again when wanted
+            elif then_next:
+                self._next_sent = True
             return status, response_headers, response
         raise AssertionError("unreachable")
 

@@ -149,6 +149,7 @@ def run_async_pollers(runtime: TolerantRuntime, api_address: str, workers: int) 
         worker.streaming, worker._takes_stream = runtime.streaming, runtime._takes_stream
         worker._event_loop = loop
         worker.trace_id_per_task = True
+        worker.pipeline_next = True  # this thread alone polls on the worker's client
         while True:
             try:
                 invocation = worker.next_invocation()

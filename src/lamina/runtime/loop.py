@@ -66,6 +66,10 @@ class Runtime:
         self._event_loop: Any = None
         self._busy = False
         self._stop_requested = False
+        # Set by loops that ask for the next event right after each result: the request for it then
+        # goes out with the result (RuntimeAPIClient.post_response). Never for a result posted by
+        # code that does not poll next on this client, or an event would go to no one.
+        self.pipeline_next = False
         self.streaming: Optional[Dict[str, Any]] = None
         self._takes_stream = False
         self.trace_id_per_task = False  # concurrent invocations in one process: see concurrency.py
@@ -135,6 +139,7 @@ class Runtime:
         theirs ``run`` -> ``handle_event_request`` -> handler), so recursion limits hit alike.
         """
         _install_sigterm(self)
+        self.pipeline_next = True
         while True:
             try:
                 invocation = self.next_invocation()
@@ -251,7 +256,7 @@ class Runtime:
             return
         try:
             self.client.post_response(invocation.request_id, outcome.body, outcome.content_type,
-                                      invocation.invocation_id)
+                                      invocation.invocation_id, self._next_follows())
         except RuntimeAPIError as exc:
             self.report_post_failure("success", exc)
 
@@ -262,9 +267,13 @@ class Runtime:
             cause_json = ""
         try:
             self.client.post_error(invocation.request_id, self.to_json(error).encode("utf-8"), cause_json,
-                                   invocation.invocation_id)
+                                   invocation.invocation_id, then_next=self._next_follows())
         except RuntimeAPIError as exc:
             self.report_post_failure("error", exc)
+
+    def _next_follows(self) -> bool:
+        """Whether this result's post may carry the request for the next event (not when stopping)."""
+        return self.pipeline_next and not self._stop_requested
 
     def report_post_failure(self, kind: str, exc: RuntimeAPIError) -> None:
         """The Runtime API refused a result (e.g. 413 too large): say so as awslambdaric does, and exit."""

@@ -5,17 +5,19 @@ from __future__ import annotations
 import asyncio
 import io
 import socket
+from types import SimpleNamespace
 
 from aiohttp import web
 
 from lamina.local.api.app import create_app, run_app
 from lamina.local.environments.logsink import ConsoleSink
 from lamina.local.invoke.service import LocalLambda
+from lamina.local.runtime_api.http1 import HttpServer
 from lamina.local.runtime_api.server import RuntimeApiServer
 from tests.conftest import free_port
 
 
-def _nodelay(server: web.Server) -> list[int]:
+def _nodelay(server: web.Server | HttpServer) -> list[int]:
     sockets = [handler.transport.get_extra_info("socket") for handler in server.connections
                if handler.transport is not None]
     return [sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) for sock in sockets]
@@ -50,7 +52,8 @@ def test_invoke_api_and_runtime_api_connections_disable_nagle() -> None:
 
         address = await api.attach(Idle())  # type: ignore[arg-type]
         try:
-            runtime_side = await _connect_and_check(int(address.rsplit(":", 1)[1]), api._runner)
+            runtime_side = await _connect_and_check(int(address.rsplit(":", 1)[1]),
+                                                     SimpleNamespace(server=api.http))
         finally:
             await api.close()
         return invoke_side, runtime_side

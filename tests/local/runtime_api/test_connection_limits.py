@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 from aiohttp import web
 
-from lamina.local.runtime_api.connection_limits import ConnectionLimiter, ConnectionLimits, LimitedSite
+from lamina.local.api.limited_site import ConnectionLimiter, LimitedSite
+from lamina.local.runtime_api.connection_limits import ConnectionLimits
 from tests.conftest import free_port
 from tests.local.local_helpers import LaminaServer, serve_handler
 

@@ -7,5 +7,7 @@
 - :mod:`~lamina.local.api.responses`: service exceptions on the wire.
 - :mod:`~lamina.local.api.access` and :mod:`~lamina.local.api.middleware`: only requests a web page
   cannot make (Host, Origin, SigV4).
+- :mod:`~lamina.local.api.limited_site`: the connection bounds (header timeout, count) on aiohttp's
+  servers, this API's and the HTTP front's.
 - :mod:`~lamina.local.api.control_plane`: functions and layers (CreateFunction, GetFunction, …).
 """

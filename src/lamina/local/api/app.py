@@ -15,14 +15,10 @@ from lamina.local.api import invoke as invoke_api
 from lamina.local.api import invoke_stream as streaming_invoke
 from lamina.local.api.access import AccessConfig
 from lamina.local.api.invoke import LOCAL_LAMBDA_KEY
+from lamina.local.api.limited_site import ConnectionLimiter, LimitedSite
 from lamina.local.api.middleware import install_access
 from lamina.local.invoke.service import LocalLambda
-from lamina.local.runtime_api.connection_limits import (
-    KEEPALIVE_TIMEOUT,
-    ConnectionLimiter,
-    ConnectionLimits,
-    LimitedSite,
-)
+from lamina.local.runtime_api.connection_limits import KEEPALIVE_TIMEOUT, ConnectionLimits
 from lamina.runtime import protocol
 
 __all__ = ["LOCAL_LAMBDA_KEY", "create_app", "run_app"]

@@ -102,7 +102,7 @@ async def parse_invoke(request: web.Request, invocation_types: tuple[str, ...]) 
                            f"[{', '.join(invocation_types)}]")
     config = local.registry.resolve(name, qualifier)
     limit = protocol.MAX_ASYNC_REQUEST if invocation_type == EVENT else protocol.MAX_SYNC_REQUEST
-    payload, size = await read_body(request, limit)
+    payload, size = await read_body(request.content.iter_any(), request.content_length, limit)
     if size > limit:
         raise service_errors.request_too_large(limit, "InvokeFunction")
     payload = payload or b"{}"  # Lambda hands an empty invocation an empty JSON object
@@ -148,7 +148,8 @@ async def emulator_invoke(request: web.Request) -> web.StreamResponse:
     config = local.registry.default()
     if config is None:
         return web.Response(status=404, text="404 page not found")
-    payload, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE, truncate=True)  # as the emulator
+    payload, _ = await read_body(request.content.iter_any(), request.content_length,  # cut, as the emulator
+                                 protocol.MAX_SYNC_RESPONSE, truncate=True)
     try:
         payloads.check_depth(payload)  # passed on unparsed, but never deeper than a runtime can parse
     except ServiceError as error:

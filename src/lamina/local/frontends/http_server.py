@@ -37,6 +37,7 @@ from aiohttp import ClientConnectionResetError, HttpVersion11, web
 from multidict import CIMultiDict
 
 from lamina.local.api.access import AccessConfig, host_allowed
+from lamina.local.api.limited_site import ConnectionLimiter, LimitedSite
 from lamina.local.frontends.http_events import (
     EventContext,
     HttpRequest,
@@ -55,12 +56,7 @@ from lamina.local.frontends.http_results import (
 from lamina.local.frontends.routes import DEFAULT_ROUTE_KEY, Route, RouteMatch, RouteTable, parse_route
 from lamina.local.invoke.invoker import Invoker, StreamedResponse
 from lamina.local.model.service_errors import ServiceError
-from lamina.local.runtime_api.connection_limits import (
-    KEEPALIVE_TIMEOUT,
-    ConnectionLimiter,
-    ConnectionLimits,
-    LimitedSite,
-)
+from lamina.local.runtime_api.connection_limits import KEEPALIVE_TIMEOUT, ConnectionLimits
 from lamina.runtime import protocol
 
 __all__ = ["MAX_REQUEST_BYTES", "create_http_app", "start_http_server"]

@@ -11,12 +11,11 @@ from __future__ import annotations
 import uuid
 from typing import Optional, Protocol, Union
 
-from aiohttp import web
-
 from lamina.local.lifecycle.extensions import EventReady, Registered
 from lamina.local.lifecycle.states import Reply
 from lamina.local.lifecycle.telemetry import LOGS_API, TELEMETRY_API
 from lamina.local.runtime_api.bodies import read_body
+from lamina.local.runtime_api.http1 import Request, Response
 
 PATH_REGISTER = "/2020-01-01/extension/register"
 PATH_EVENT_NEXT = "/2020-01-01/extension/event/next"
@@ -47,17 +46,20 @@ class ExtensionsApiHandler(Protocol):
     def on_subscribe(self, identifier: Optional[str], api: str, body: bytes) -> Reply: ...
 
 
-def _reply(reply: Reply, headers: Optional[dict[str, str]] = None) -> web.Response:
-    return web.Response(status=reply.status, body=reply.body, headers=headers,
-                        content_type="application/json")
+def _reply(reply: Reply, headers: Optional[dict[str, str]] = None) -> Response:
+    return Response(reply.status, reply.body, headers=headers)
 
 
-async def handle(handler: ExtensionsApiHandler, request: web.BaseRequest) -> web.StreamResponse:
+async def _body(request: Request) -> bytes:
+    return (await read_body(request.chunks(), request.content_length, MAX_BODY))[0]
+
+
+async def handle(handler: ExtensionsApiHandler, request: Request) -> Response:
     """Answer one Extensions API or subscription request (its path is one of :data:`PATHS`)."""
     path, method, headers = request.path, request.method, request.headers
     identifier = headers.get(HEADER_IDENTIFIER)
     if method == "POST" and path == PATH_REGISTER:
-        body, _ = await read_body(request, MAX_BODY)
+        body = await _body(request)
         registered = handler.on_register(headers.get(HEADER_NAME), body, headers.get(HEADER_ACCEPT_FEATURE))
         extra = {HEADER_IDENTIFIER: registered.identifier} if registered.identifier else None
         return _reply(registered.reply, extra)
@@ -65,14 +67,13 @@ async def handle(handler: ExtensionsApiHandler, request: web.BaseRequest) -> web
         answer = await handler.on_event_next(identifier)
         if isinstance(answer, Reply):
             return _reply(answer)
-        return web.Response(body=answer.body, content_type="application/json",
-                            headers={HEADER_EVENT_IDENTIFIER: str(uuid.uuid4())})
+        return Response(200, answer.body, headers={HEADER_EVENT_IDENTIFIER: str(uuid.uuid4())})
     if method == "POST" and path in (PATH_INIT_ERROR, PATH_EXIT_ERROR):
-        await read_body(request, MAX_BODY)  # the error document is for the logs only
+        await _body(request)  # the error document is for the logs only
         return _reply(handler.on_extension_error(identifier, headers.get(HEADER_ERROR_TYPE),
                                                  exiting=path == PATH_EXIT_ERROR))
     if method == "PUT" and path in (PATH_TELEMETRY, PATH_LOGS):
-        body, _ = await read_body(request, MAX_BODY)
+        body = await _body(request)
         return _reply(handler.on_subscribe(identifier, TELEMETRY_API if path == PATH_TELEMETRY else LOGS_API,
                                            body))
-    return web.Response(status=405, text="405 method not allowed\n")
+    return Response.text(405, "405 method not allowed\n")

@@ -4,7 +4,7 @@ A caller that can stream (``InvokeWithResponseStream``, the plain Invoke path, t
 :class:`StreamRelay` along with its invocation; the Runtime API side
 (:mod:`~lamina.local.runtime_api.streaming`) puts each chunk in as it arrives from the runtime and the
 caller's side (:mod:`~lamina.local.invoke.streaming`) takes it out. The relay holds at most a few
-chunks: when the caller is slower than the runtime, :meth:`StreamRelay.put` waits, aiohttp stops
+chunks: when the caller is slower than the runtime, :meth:`StreamRelay.put` waits, the server stops
 reading the runtime's socket, and TCP slows the runtime down, so memory stays flat however large the
 response. Past the streamed-response limit the relay refuses more and the caller's stream is cut.
 """

@@ -1,28 +1,27 @@
 """The Runtime API server: the HTTP side execution environments talk to (``AWS_LAMBDA_RUNTIME_API``).
 
-One aiohttp server serves every environment; each environment gets its own listening socket (its
-own ``127.0.0.1:port``, as each Lambda sandbox has its own ``127.0.0.1:9001``), and a request is
-routed to its environment by the port it arrived on. It is aiohttp's low-level server with a
-dispatch on the few fixed paths, because this server is on every invocation's path twice and the
-application layer (router, middlewares) costs more than the dispatch itself. Handlers only move
-bytes: every decision is taken by the environment's lifecycle (:mod:`lamina.local.lifecycle`).
+One server serves every environment; each environment gets its own listening socket (its own
+``127.0.0.1:port``, as each Lambda sandbox has its own ``127.0.0.1:9001``), and a request is routed to
+its environment by the port it arrived on. It is the lean HTTP/1.1 server of
+:mod:`~lamina.local.runtime_api.http1` with a dispatch on the few fixed paths, because this server is
+on every invocation's path twice. Handlers only move bytes: every decision is taken by the
+environment's lifecycle (:mod:`lamina.local.lifecycle`).
 """
 
 from __future__ import annotations
 
+import asyncio
 import socket
 from typing import Optional, Protocol, Union
-
-from aiohttp import web
 
 from lamina.local.lifecycle.states import Invocation, Reply
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api import extensions as extensions_api
 from lamina.local.runtime_api import peers, streaming
 from lamina.local.runtime_api.bodies import read_body
-from lamina.local.runtime_api.connection_limits import ConnectionLimiter, ConnectionLimits, LimitedSite
+from lamina.local.runtime_api.connection_limits import ConnectionLimits
+from lamina.local.runtime_api.http1 import HttpConnection, HttpServer, Request, Response
 from lamina.local.runtime_api.relay import StreamRelay
-from lamina.local.runtime_api.trailers import TrailerAwareServer, connection_of, local_port_of
 from lamina.runtime import error_types, protocol
 
 _PREFIX = f"/{protocol.API_VERSION}"
@@ -60,8 +59,12 @@ class RuntimeApiHandler(Protocol):
         """The Extensions API and Telemetry API of the environment."""
 
 
-def _reply(reply: Reply) -> web.Response:
-    return web.Response(status=reply.status, body=reply.body, content_type="application/json")
+def _reply(reply: Reply) -> Response:
+    return Response(reply.status, reply.body)
+
+
+async def _body(request: Request) -> bytes:
+    return (await read_body(request.chunks(), request.content_length, protocol.MAX_SYNC_RESPONSE))[0]
 
 
 # Another process of this machine (another function's, say) connected to this environment's port.
@@ -69,9 +72,10 @@ _FOREIGN_PEER = Reply.error(403, "AccessDeniedException", "The Runtime API of an
                             "answers only that environment's processes")
 _INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
 _RESTORE_PATHS = (protocol.PATH_RESTORE_NEXT, protocol.PATH_RESTORE_ERROR)
-# A header line as long as Lambda takes: awslambdaric posts an X-Ray error cause of up to 1 MiB in one
-# header (a deep traceback's is far over aiohttp's default 8,190 bytes), and AWS's emulator accepts it.
+# A request head as long as Lambda takes: awslambdaric posts an X-Ray error cause of up to 1 MiB in one
+# header (a deep traceback's is far over the usual 8,190 bytes), and AWS's emulator accepts it.
 MAX_HEADER_LINE = protocol.MAX_XRAY_CAUSE + 1024
+MAX_HEAD = MAX_HEADER_LINE + 64 * 1024
 
 
 class RuntimeApiServer:
@@ -80,62 +84,50 @@ class RuntimeApiServer:
     def __init__(self, host: str = "127.0.0.1", limits: Optional[ConnectionLimits] = None) -> None:
         self.host = host
         self._environments: dict[int, RuntimeApiHandler] = {}
-        self._sites: dict[int, web.BaseSite] = {}
+        self._listeners: dict[int, asyncio.AbstractServer] = {}
         # Header timeout and connection bound over all environments' sockets (connection_limits).
-        self._limits = limits or ConnectionLimits.from_environment()
-        self._limiter: Optional[ConnectionLimiter] = None
-        # The runtime's long-poll must end when the runtime goes away, so the poll is not left dangling.
-        # Its connections also keep chunked requests' trailers (mid-stream errors of streamed responses).
-        server = TrailerAwareServer(self._dispatch, handler_cancellation=True, access_log=None,
-                                    max_line_size=MAX_HEADER_LINE, max_field_size=MAX_HEADER_LINE)
-        self._runner = web.ServerRunner(server)
-        self._started = False
+        self.http = HttpServer(self._dispatch, limits or ConnectionLimits.from_environment(), "Runtime API",
+                               max_head=MAX_HEAD)
 
     async def start(self) -> None:
-        if not self._started:
-            await self._runner.setup()
-            assert self._runner.server is not None
-            self._limiter = ConnectionLimiter(self._runner.server, self._limits, "Runtime API")
-            self._started = True
+        """Nothing to set up before the first environment attaches (kept for the servers' common shape)."""
 
     async def attach(self, environment: RuntimeApiHandler) -> str:
         """Open a listening socket for ``environment``; return its ``host:port`` address."""
-        await self.start()
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, 0))
         sock.listen(16)
         sock.setblocking(False)
         port = int(sock.getsockname()[1])
-        assert self._limiter is not None
-        site = LimitedSite(self._runner, self._limiter, host=self.host, port=port, sock=sock)
-        await site.start()
         self._environments[port] = environment
-        self._sites[port] = site
+        self._listeners[port] = await asyncio.get_running_loop().create_server(self.http, sock=sock)
         return f"{self.host}:{port}"
 
     async def detach(self, address: str) -> None:
         port = int(address.rsplit(":", 1)[1])
         self._environments.pop(port, None)
-        site = self._sites.pop(port, None)
-        if site is not None:
-            await site.stop()
+        listener = self._listeners.pop(port, None)
+        if listener is not None:
+            listener.close()
+            for connection in list(self.http.connections):
+                if connection.local_port == port:
+                    connection.abort()
 
     async def close(self) -> None:
-        for address in [f"{self.host}:{port}" for port in list(self._sites)]:
+        for address in [f"{self.host}:{port}" for port in list(self._listeners)]:
             await self.detach(address)
-        if self._started:
-            await self._runner.cleanup()
-            self._started = False
+        self.http.close_all()
 
-    async def _dispatch(self, request: web.BaseRequest) -> web.StreamResponse:
-        port = local_port_of(request)
+    async def _dispatch(self, request: Request) -> Response:
+        connection = request.connection
+        port = connection.local_port
         environment = self._environments.get(port) if port is not None else None
         if environment is None or port is None:
-            return web.Response(status=500, text="execution environment is gone")
-        if not self._peer_allowed(request, environment, port):
+            return Response.text(500, "execution environment is gone")
+        if not self._peer_allowed(connection, environment, port):
             refusal = _reply(_FOREIGN_PEER)
-            refusal.force_close()  # the connection answers nothing more
+            refusal.close = True  # the connection answers nothing more
             return refusal
         path, method = request.path, request.method
         if method == "GET" and path == protocol.PATH_NEXT:
@@ -151,65 +143,60 @@ class RuntimeApiServer:
         if path in _RESTORE_PATHS:
             return await self._restore(environment, request)
         if method == "GET" and path == f"{_PREFIX}/ping":
-            return web.Response(text="pong")
+            return Response.text(200, "pong")
         if path in extensions_api.PATHS:
             return await extensions_api.handle(environment.extensions, request)
-        return web.Response(status=404, text="404 page not found\n")
+        return Response.text(404, "404 page not found\n")
 
     @staticmethod
-    def _peer_allowed(request: web.BaseRequest, environment: RuntimeApiHandler, port: int) -> bool:
+    def _peer_allowed(connection: HttpConnection, environment: RuntimeApiHandler, port: int) -> bool:
         """Whether the connection comes from the environment's own processes (once per connection)."""
-        connection = connection_of(request)
-        if connection is None:
-            return False
         if connection.peer_allowed is None:
             peer = connection.peer_port
             owners = environment.pids()
             connection.peer_allowed = peer is not None and peers.connection_from(port, peer, owners)
         return connection.peer_allowed
 
-    async def _next(self, environment: RuntimeApiHandler) -> web.StreamResponse:
+    async def _next(self, environment: RuntimeApiHandler) -> Response:
         answer = await environment.on_next()
         if isinstance(answer, Reply):
             return _reply(answer)
         invocation, deadline_ms = answer
-        return web.Response(body=invocation.payload, headers=invocation.next_headers(deadline_ms),
-                            content_type=invocation.content_type)
+        return Response(200, invocation.payload, invocation.content_type,
+                        headers=invocation.next_headers(deadline_ms))
 
-    async def _response(self, environment: RuntimeApiHandler, request: web.BaseRequest,
-                        request_id: str) -> web.Response:
+    async def _response(self, environment: RuntimeApiHandler, request: Request, request_id: str) -> Response:
         mode = request.headers.get(protocol.HEADER_RESPONSE_MODE)
         if mode is not None and mode != protocol.RESPONSE_MODE_STREAMING:
-            await request.read()
+            await read_body(request.chunks(), request.content_length, 0)  # read and dropped
             message = "Invalid function response mode"
             return _reply(Reply.error(400, error_types.INVALID_RESPONSE_MODE, message))
         if mode == protocol.RESPONSE_MODE_STREAMING:
             return _reply(await streaming.receive(environment, request, request_id))
-        body, size = await read_body(request, protocol.MAX_SYNC_RESPONSE)
-        content_type = request.headers.get("Content-Type", protocol.CONTENT_TYPE_JSON)
+        body, size = await read_body(request.chunks(), request.content_length, protocol.MAX_SYNC_RESPONSE)
+        content_type = request.headers.get("Content-Type") or protocol.CONTENT_TYPE_JSON
         return _reply(environment.on_response(request_id, body, size, content_type))
 
-    async def _error(self, environment: RuntimeApiHandler, request: web.BaseRequest,
-                     request_id: str) -> web.Response:
-        body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+    async def _error(self, environment: RuntimeApiHandler, request: Request, request_id: str) -> Response:
+        body = await _body(request)
         return _reply(environment.on_error(request_id, body, request.headers.get("Content-Type"),
                                            request.headers.get(protocol.HEADER_ERROR_TYPE)))
 
-    async def _restore(self, environment: RuntimeApiHandler, request: web.BaseRequest) -> web.Response:
+    async def _restore(self, environment: RuntimeApiHandler, request: Request) -> Response:
         """SnapStart's ``restore/next`` and ``restore/error`` (only in SnapStart environments)."""
         if request.method == "GET" and request.path == protocol.PATH_RESTORE_NEXT:
             reply = environment.on_restore_next()
         elif request.method == "POST" and request.path == protocol.PATH_RESTORE_ERROR:
-            body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+            body = await _body(request)
             reply = environment.on_restore_error(body, request.headers.get("Content-Type"),
                                                  request.headers.get(protocol.HEADER_ERROR_TYPE))
         else:
             reply = None
         if reply is None:
-            return web.Response(status=404, text="404 page not found")
-        return _reply(reply) if reply.body else web.Response(status=reply.status)
+            return Response.text(404, "404 page not found")
+        return _reply(reply) if reply.body else Response(reply.status, content_type=None)
 
-    async def _init_error(self, environment: RuntimeApiHandler, request: web.BaseRequest) -> web.Response:
-        body, _ = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+    async def _init_error(self, environment: RuntimeApiHandler, request: Request) -> Response:
+        body = await _body(request)
         return _reply(environment.on_init_error(body, request.headers.get("Content-Type"),
                                                 request.headers.get(protocol.HEADER_ERROR_TYPE)))

@@ -15,13 +15,11 @@ import binascii
 import json
 from typing import Optional, Protocol
 
-from aiohttp import web
-
 from lamina.local.lifecycle.states import Reply
 from lamina.local.model import function_errors
 from lamina.local.runtime_api.bodies import read_body
+from lamina.local.runtime_api.http1 import Request
 from lamina.local.runtime_api.relay import DEFAULT_CONTENT_TYPE, StreamRelay, too_large_message
-from lamina.local.runtime_api.trailers import trailers_of
 from lamina.runtime import error_types, protocol
 
 
@@ -36,18 +34,16 @@ class StreamingEnvironment(Protocol):
                  error_type: Optional[str]) -> Reply: ...
 
 
-async def receive(environment: StreamingEnvironment, request: web.BaseRequest, request_id: str) -> Reply:
+async def receive(environment: StreamingEnvironment, request: Request, request_id: str) -> Reply:
     """Take a streamed ``/response`` from the runtime: relayed to the caller, or buffered."""
     relay = environment.stream_relay(request_id)
-    content_type = request.headers.get("Content-Type", DEFAULT_CONTENT_TYPE)
+    content_type = request.headers.get("Content-Type") or DEFAULT_CONTENT_TYPE
     if relay is None:
-        body, size = await read_body(request, protocol.MAX_SYNC_RESPONSE)
+        body, size = await read_body(request.chunks(), request.content_length, protocol.MAX_SYNC_RESPONSE)
         return _finish(environment, request, request_id, body, size, content_type, None)
     cut: Optional[Reply] = None
     try:
-        async for data, _ in request.content.iter_chunks():
-            if not data:  # aiohttp marks the end of an HTTP chunk with an empty piece
-                continue
+        async for data in request.chunks():
             if not relay.started:
                 # The caller's answer turns into a stream at the first byte, not before: a stream
                 # that ends empty with an error is the ordinary error answer, as /error would be.
@@ -66,16 +62,16 @@ async def receive(environment: StreamingEnvironment, request: web.BaseRequest, r
     return _finish(environment, request, request_id, b"", 0, content_type, relay)
 
 
-def _finish(environment: StreamingEnvironment, request: web.BaseRequest, request_id: str, body: bytes,
+def _finish(environment: StreamingEnvironment, request: Request, request_id: str, body: bytes,
             size: int, content_type: str, relay: Optional[StreamRelay]) -> Reply:
     """End the invocation: a success, or the function error the trailers report."""
-    trailers = trailers_of(request)
-    error_type = trailers.get(protocol.HEADER_ERROR_TYPE.lower())
+    trailers = request.trailers
+    error_type = trailers.get(protocol.HEADER_ERROR_TYPE)
     if not error_type:
         return environment.on_response(request_id, body, size, content_type)
     if relay is not None:
         relay.error_type = error_type
-    document = _trailer_document(error_type, trailers.get(protocol.HEADER_ERROR_BODY.lower(), ""))
+    document = _trailer_document(error_type, trailers.get(protocol.HEADER_ERROR_BODY) or "")
     return environment.on_error(request_id, document, protocol.CONTENT_TYPE_JSON, error_type)
 
 

@@ -3,7 +3,9 @@
 Batches are JSON arrays of ``{time, type, record}`` events, formed by the subscriber's buffering
 (:class:`~lamina.local.lifecycle.telemetry.TelemetryBuffer`) and sent in order, one request at a time
 per subscriber, as Lambda does. ``sandbox.localdomain`` (the listener host AWS documents) is the
-environment's own loopback: lamina, on the same machine, sends to ``127.0.0.1``.
+environment's own loopback: lamina, on the same machine, sends to ``127.0.0.1``. The HTTP client
+(aiohttp's) is imported with the first batch: most environments have no subscriber, and ``lamina
+invoke`` must not pay for importing it.
 """
 
 from __future__ import annotations
@@ -11,13 +13,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from typing import Optional
-
-import aiohttp
-from yarl import URL
+from typing import TYPE_CHECKING, Optional
+from urllib.parse import urlsplit, urlunsplit
 
 from lamina.local.lifecycle.telemetry import Subscription, TelemetryBuffer
 from lamina.local.model.telemetry_events import Event
+
+if TYPE_CHECKING:
+    import aiohttp
 
 SANDBOX_HOSTS = ("sandbox.localdomain", "sandbox")
 SEND_TIMEOUT = 5.0
@@ -25,10 +28,11 @@ SEND_TIMEOUT = 5.0
 
 def listener_url(uri: str) -> str:
     """Where a subscriber's listener is reached from lamina: its URI, the sandbox name as loopback."""
-    url = URL(uri)
-    if url.host in SANDBOX_HOSTS:
-        url = url.with_host("127.0.0.1")
-    return str(url)
+    parts = urlsplit(uri)
+    if parts.hostname not in SANDBOX_HOSTS:
+        return uri
+    host = "127.0.0.1" if parts.port is None else f"127.0.0.1:{parts.port}"
+    return urlunsplit(parts._replace(netloc=host))
 
 
 class TelemetryDelivery:
@@ -106,6 +110,8 @@ class TelemetryDelivery:
         if previous is not None:  # one request at a time per subscriber, in order
             with contextlib.suppress(Exception):
                 await previous
+        import aiohttp
+
         if self._session is None:
             self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=SEND_TIMEOUT))
         # A listener that is gone or slow loses the batch, as Lambda drops what it cannot deliver.

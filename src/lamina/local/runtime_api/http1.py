@@ -1,0 +1,440 @@
+"""A lean HTTP/1.1 server for the Runtime API: asyncio protocol, llhttp parser (``httptools``).
+
+Why not aiohttp here: the Runtime API is on every invocation's path twice (the event out on the
+runtime's ``next``, the result in on its ``/response``), and aiohttp's request and response machinery
+costs more per exchange than everything lamina decides about the invocation; importing aiohttp also
+costs ``lamina invoke`` about 0.1 s before anything runs. This server does only what the Runtime API
+needs, on ``httptools`` (the binding of Node's llhttp that uvicorn uses):
+
+- requests on a keep-alive connection are answered in order, one at a time, pipelined or not (a
+  runtime may send ``next`` behind its result); each runs as a task that is cancelled when the
+  connection goes, so a long-poll never dangles;
+- bodies arrive as they are read (:meth:`Request.chunks`), with back-pressure: past
+  ``_HIGH_WATER`` unread bytes the connection stops reading until the handler catches up;
+- chunked requests keep their trailers (:attr:`Request.trailers`: a streamed response's error);
+- a request's head may be as large as Lambda's Runtime API takes (``max_head``: an X-Ray error cause
+  of up to 1 MiB travels in one header), beyond which it is answered ``431`` and the connection closed;
+- :class:`ConnectionLimits` apply as on every server of ``lamina serve``: a connection whose request
+  headers do not complete within the header timeout is closed, and past ``max_connections`` a new
+  connection is answered ``503`` (one log line per burst of refusals).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import socket
+from typing import AsyncIterator, Awaitable, Callable, Optional, Union, cast
+
+import httptools
+
+from lamina.local.runtime_api.connection_limits import BUSY_RESPONSE, KEEPALIVE_IDLE, ConnectionLimits
+
+__all__ = ["Headers", "HttpConnection", "HttpServer", "Request", "Response"]
+
+log = logging.getLogger("lamina.connections")
+
+_HIGH_WATER = 1 << 20  # unread body bytes at which a connection stops reading
+_LOW_WATER = 1 << 18
+_CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_SEPARATE_BODY = 64 * 1024  # bodies from this size go in their own write, not copied behind the head
+_REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
+            405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Request Entity Too Large",
+            429: "Too Many Requests", 431: "Request Header Fields Too Large",
+            500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+
+
+class Headers:
+    """A request's header (or trailer) fields; names compare case-insensitively, repeats are joined."""
+
+    __slots__ = ("_fields",)
+
+    def __init__(self) -> None:
+        self._fields: dict[str, str] = {}
+
+    def add(self, name: str, value: str) -> None:
+        key = name.lower()
+        earlier = self._fields.get(key)
+        self._fields[key] = value if earlier is None else f"{earlier}, {value}"
+
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+        return self._fields.get(name.lower(), default)
+
+    def __contains__(self, name: object) -> bool:
+        return isinstance(name, str) and name.lower() in self._fields
+
+    def lower_items(self) -> list[tuple[str, str]]:
+        return list(self._fields.items())
+
+
+class ConnectionGone(Exception):
+    """The connection closed before the request's body was complete."""
+
+
+class Request:
+    """One request: method, path, headers now; the body as it arrives; trailers once it has ended."""
+
+    __slots__ = ("_chunks", "_complete", "_discarding", "_waiter", "connection", "content_length",
+                 "headers", "keep_alive", "method", "path", "query_string", "trailers", "unread")
+
+    def __init__(self, connection: HttpConnection) -> None:
+        self.connection = connection
+        self.method = ""
+        self.path = ""
+        self.query_string = ""
+        self.headers = Headers()
+        self.trailers = Headers()
+        self.content_length: Optional[int] = None
+        self.keep_alive = True
+        self.unread = 0
+        self._chunks: collections.deque[bytes] = collections.deque()
+        self._complete = False
+        self._discarding = False
+        self._waiter: Optional[asyncio.Future[None]] = None
+
+    async def read(self) -> bytes:
+        """The whole body (for bodies known to be small: see ``bodies.read_body`` otherwise)."""
+        parts = [chunk async for chunk in self.chunks()]
+        return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    async def chunks(self) -> AsyncIterator[bytes]:
+        """The body's pieces as they are read from the connection."""
+        while True:
+            if self._chunks:
+                chunk = self._chunks.popleft()
+                self.connection.consumed(len(chunk))
+                yield chunk
+                continue
+            if self._complete:
+                return
+            if self.connection.closed:
+                raise ConnectionGone
+            self._waiter = asyncio.get_running_loop().create_future()
+            try:
+                await self._waiter
+            finally:
+                self._waiter = None
+
+    # --- the connection's side --------------------------------------------------------------------
+
+    def feed(self, data: bytes) -> None:
+        if self._discarding:
+            return
+        self._chunks.append(data)
+        self.connection.buffered(len(data))
+        self._wake()
+
+    def finish(self) -> None:
+        self._complete = True
+        self._wake()
+
+    def discard(self) -> None:
+        """The handler is done: the rest of the body is read and dropped."""
+        self._discarding = True
+        if self._chunks:
+            self.connection.consumed(sum(map(len, self._chunks)))
+            self._chunks.clear()
+
+    def _wake(self) -> None:
+        waiter = self._waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
+
+
+class Response:
+    """An answer: status, body, content type and extra headers; ``close`` ends the connection after it."""
+
+    __slots__ = ("body", "close", "content_type", "headers", "status")
+
+    def __init__(self, status: int = 200, body: bytes = b"", content_type: Optional[str] = "application/json",
+                 headers: Optional[dict[str, str]] = None, close: bool = False) -> None:
+        self.status = status
+        self.body = body
+        self.content_type = content_type
+        self.headers = headers
+        self.close = close
+
+    @classmethod
+    def text(cls, status: int, text: str) -> Response:
+        return cls(status, text.encode(), "text/plain; charset=utf-8")
+
+    def encode(self, keep_alive: bool) -> bytes:
+        reason = _REASONS.get(self.status) or _reason(self.status)
+        lines = [f"HTTP/1.1 {self.status} {reason}\r\n"]
+        if self.content_type:
+            lines.append(f"Content-Type: {self.content_type}\r\n")
+        if self.headers:
+            lines.extend(f"{name}: {value}\r\n" for name, value in self.headers.items())
+        lines.append(f"Content-Length: {len(self.body)}\r\n")
+        if not keep_alive:
+            lines.append("Connection: close\r\n")
+        lines.append("\r\n")
+        head = "".join(lines).encode("latin-1")
+        return head + self.body if len(self.body) < _SEPARATE_BODY else head
+
+    @property
+    def body_apart(self) -> bool:
+        """Whether the body is written on its own after :meth:`encode`'s head (a large one is not copied)."""
+        return len(self.body) >= _SEPARATE_BODY
+
+
+def _reason(status: int) -> str:
+    from http import HTTPStatus
+
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "Unknown"
+
+
+Handler = Callable[[Request], Awaitable[Response]]
+
+
+class HttpServer:
+    """The connections of one server (any number of listening sockets) and the handler they call."""
+
+    def __init__(self, handler: Handler, limits: ConnectionLimits, name: str,
+                 max_head: int = 64 * 1024) -> None:
+        self.handler = handler
+        self.limits = limits
+        self.name = name
+        self.max_head = max_head
+        self.connections: set[HttpConnection] = set()
+        self._refusing = False
+
+    def __call__(self) -> asyncio.Protocol:
+        """A protocol for a new connection (the factory given to ``loop.create_server``)."""
+        if len(self.connections) >= self.limits.max_connections:
+            if not self._refusing:
+                self._refusing = True
+                log.warning("%s: %d connections open, its limit (%s); refusing new connections until "
+                            "some close", self.name, self.limits.max_connections, "LAMINA_MAX_CONNECTIONS")
+            return _Refused()
+        self._refusing = False
+        connection = HttpConnection(self)
+        self.connections.add(connection)
+        return connection
+
+    def close_all(self) -> None:
+        for connection in list(self.connections):
+            connection.abort()
+
+
+class _Refused(asyncio.Protocol):
+    """A connection over the limit: told so, and closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stream = cast(asyncio.Transport, transport)
+        stream.write(BUSY_RESPONSE)
+        stream.close()
+
+
+class HttpConnection(asyncio.Protocol):
+    """One client connection: parses requests, runs their handlers in order, writes the answers.
+
+    Besides HTTP it keeps what the Runtime API routes and checks by: the port the connection arrived
+    on (:attr:`local_port`), the peer's port (:attr:`peer_port`) and whether the peer was found to be
+    one of the environment's own processes (:attr:`peer_allowed`, decided once per connection).
+    """
+
+    def __init__(self, server: HttpServer) -> None:
+        self.server = server
+        self.transport: Optional[asyncio.Transport] = None
+        self.local_port: Optional[int] = None
+        self.peer_port: Optional[int] = None
+        self.peer_allowed: Optional[bool] = None
+        self.closed = False
+        self._parser = httptools.HttpRequestParser(self)
+        self._parsing: Optional[Request] = None  # the request whose bytes are being read
+        self._in_head = False
+        self._head_size = 0
+        self._url = b""
+        self._queue: collections.deque[Request] = collections.deque()
+        self._task: Optional[asyncio.Task[None]] = None
+        self._unread = 0
+        self._paused = False
+        self._requests = 0
+        self._last_activity = 0.0
+        self._head_started = 0.0
+        self._watchdog: Optional[asyncio.TimerHandle] = None
+        self._failed = False
+        self._loop = asyncio.get_running_loop()
+
+    # --- asyncio.Protocol -------------------------------------------------------------------------
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:  # small answers go out at once, never held back for a full segment
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        sockname = transport.get_extra_info("sockname")
+        self.local_port = int(sockname[1]) if sockname else None
+        peername = transport.get_extra_info("peername")
+        self.peer_port = int(peername[1]) if peername else None
+        self._last_activity = self._head_started = self._loop.time()
+        self._in_head = True  # until the first request's headers: bound by the header timeout
+        self._watchdog = self._loop.call_later(self.server.limits.header_timeout, self._watch)
+
+    def data_received(self, data: bytes) -> None:
+        if self._failed:  # answered and closing: the rest is read and dropped
+            return
+        if self._in_head:  # the parser holds a head until it ends: bound it
+            if self._head_size > self.server.max_head:
+                self._fail(431, "request header fields too large")
+                return
+            self._head_size += len(data)
+        try:
+            self._parser.feed_data(data)
+        except httptools.HttpParserUpgrade:
+            self._fail(400, "upgrades are not supported")
+        except httptools.HttpParserError as exc:
+            self._fail(400, f"malformed request: {exc}")
+
+    def connection_lost(self, exc: Optional[Exception]) -> None:
+        self.closed = True
+        self.server.connections.discard(self)
+        if self._watchdog is not None:
+            self._watchdog.cancel()
+        if self._task is not None:
+            self._task.cancel()
+        for request in (self._parsing, *self._queue):
+            if request is not None:
+                request._wake()
+
+    def pause_writing(self) -> None:  # the transport buffers what it cannot send yet
+        pass
+
+    def resume_writing(self) -> None:
+        pass
+
+    # --- httptools callbacks ----------------------------------------------------------------------
+
+    def on_message_begin(self) -> None:
+        self._parsing = Request(self)
+        self._url = b""
+        if not self._in_head:
+            self._in_head = True
+            self._head_size = 0
+            self._head_started = self._loop.time()
+
+    def on_url(self, url: bytes) -> None:
+        self._url += url
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        request = self._parsing
+        if request is None:
+            return
+        fields = request.headers if self._in_head else request.trailers
+        fields.add(name.decode("latin-1"), value.decode("latin-1"))
+
+    def on_headers_complete(self) -> None:
+        request = self._parsing
+        assert request is not None
+        self._in_head = False
+        self._head_size = 0
+        self._requests += 1
+        path, _, query = self._url.decode("latin-1").partition("?")
+        request.path, request.query_string = path, query
+        request.method = self._parser.get_method().decode("latin-1")
+        request.keep_alive = self._parser.should_keep_alive()
+        length = request.headers.get("content-length")
+        request.content_length = int(length) if length is not None and length.isdigit() else None
+        if (request.headers.get("expect") or "").lower() == "100-continue" and self.transport is not None:
+            self.transport.write(_CONTINUE)
+        self._queue.append(request)
+        if self._task is None:
+            self._start_next()
+
+    def on_body(self, body: bytes) -> None:
+        if self._parsing is not None:
+            self._parsing.feed(body)
+
+    def on_message_complete(self) -> None:
+        if self._parsing is not None:
+            self._parsing.finish()
+            self._parsing = None
+        self._last_activity = self._loop.time()
+
+    # --- running requests -------------------------------------------------------------------------
+
+    def _start_next(self) -> None:
+        if self._queue and not self.closed:
+            self._task = self._loop.create_task(self._run(self._queue.popleft()))
+        else:
+            self._task = None
+
+    async def _run(self, request: Request) -> None:
+        try:
+            response: Union[Response, None] = await self.server.handler(request)
+        except asyncio.CancelledError:
+            raise
+        except ConnectionGone:
+            return
+        except Exception:
+            log.exception("%s: handler failed for %s %s", self.server.name, request.method, request.path)
+            response = Response.text(500, "internal error")
+        request.discard()
+        transport = self.transport
+        if transport is None or self.closed or response is None:
+            return
+        keep_alive = request.keep_alive and not response.close
+        head = response.encode(keep_alive)
+        transport.write(head)
+        if response.body_apart:
+            transport.write(response.body)
+        self._last_activity = self._loop.time()
+        if not keep_alive:
+            self.abort(graceful=True)
+            return
+        self._start_next()
+
+    # --- flow control and bounds -------------------------------------------------------------------
+
+    def buffered(self, size: int) -> None:
+        self._unread += size
+        if not self._paused and self._unread > _HIGH_WATER and self.transport is not None:
+            self._paused = True
+            self.transport.pause_reading()
+
+    def consumed(self, size: int) -> None:
+        self._unread -= size
+        if self._paused and self._unread < _LOW_WATER and self.transport is not None and not self.closed:
+            self._paused = False
+            self.transport.resume_reading()
+
+    def _watch(self) -> None:
+        """Close a connection whose request head is overdue, or that has been idle too long."""
+        if self.closed:
+            return
+        now = self._loop.time()
+        timeout = self.server.limits.header_timeout
+        idle = self._task is None and self._parsing is None
+        if (self._in_head and now - self._head_started >= timeout) or (
+                idle and now - self._last_activity >= KEEPALIVE_IDLE):
+            self.abort()
+            return
+        self._watchdog = self._loop.call_later(timeout, self._watch)
+
+    def _fail(self, status: int, message: str) -> None:
+        """Answer an unreadable request and close. The client may still be sending: closing at once
+        would reset the connection and lose the answer, so the write side is shut and the rest read
+        and dropped, for at most a second (a lingering close, as HTTP servers do)."""
+        transport = self.transport
+        self._failed = True
+        if transport is None or self.closed:
+            return
+        transport.write(Response.text(status, message + "\n").encode(keep_alive=False))
+        if transport.can_write_eof():
+            transport.write_eof()
+            self._loop.call_later(1.0, self.abort)
+        else:
+            self.abort(graceful=True)
+
+    def abort(self, graceful: bool = False) -> None:
+        transport = self.transport
+        if transport is not None and not transport.is_closing():
+            if graceful:
+                transport.close()
+            else:
+                transport.abort()

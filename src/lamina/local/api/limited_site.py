@@ -14,24 +14,20 @@ from __future__ import annotations
 import asyncio
 import logging
 import socket
-from typing import Optional, cast
+from typing import Optional
 
 from aiohttp import web, web_protocol, web_server
 
-from lamina.local.runtime_api.connection_limits import BUSY_RESPONSE, MAX_CONNECTIONS_ENV, ConnectionLimits
+from lamina.local.runtime_api.connection_limits import (
+    MAX_CONNECTIONS_ENV,
+    ConnectionLimits,
+    RefusedConnection,
+)
 
 __all__ = ["ConnectionLimiter", "LimitedSite"]
 
 log = logging.getLogger("lamina.connections")
 
-
-class _Refused(asyncio.Protocol):
-    """A connection over the limit: told so, and closed."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        stream = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio's classes
-        stream.write(BUSY_RESPONSE)
-        stream.close()
 
 
 class ConnectionLimiter:
@@ -58,7 +54,7 @@ class ConnectionLimiter:
                 log.warning("%s: %d connections open, its limit (%s); refusing new connections "
                             "until some close", self.name, self.limits.max_connections, MAX_CONNECTIONS_ENV)
             self._refused += 1
-            return _Refused()
+            return RefusedConnection()
         self._refused = None
         if not self._arriving:
             loop.call_soon(self._arrived)

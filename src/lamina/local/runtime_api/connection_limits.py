@@ -16,13 +16,14 @@ aiohttp servers (Invoke API, HTTP front) through :mod:`lamina.local.api.limited_
 
 from __future__ import annotations
 
+import asyncio
 import os
 import resource
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, cast
 
-__all__ = ["BUSY_RESPONSE", "KEEPALIVE_IDLE", "KEEPALIVE_TIMEOUT", "ConnectionLimits",
+__all__ = ["BUSY_RESPONSE", "KEEPALIVE_IDLE", "KEEPALIVE_TIMEOUT", "ConnectionLimits", "RefusedConnection",
            "raise_open_file_limit"]
 
 HEADER_TIMEOUT_ENV = "LAMINA_HEADER_TIMEOUT"
@@ -76,3 +77,12 @@ class ConnectionLimits:
         count = environ.get(MAX_CONNECTIONS_ENV)
         return cls(header_timeout=float(timeout) if timeout else DEFAULT_HEADER_TIMEOUT,
                    max_connections=int(count) if count else _default_max_connections())
+
+
+class RefusedConnection(asyncio.Protocol):
+    """A connection over the limit: told so (:data:`BUSY_RESPONSE`), and closed."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        stream = cast(asyncio.Transport, transport)  # uvloop's transports are not asyncio's classes
+        stream.write(BUSY_RESPONSE)
+        stream.close()

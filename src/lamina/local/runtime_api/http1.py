@@ -29,7 +29,12 @@ from typing import AsyncIterator, Awaitable, Callable, Optional, Union, cast
 
 import httptools
 
-from lamina.local.runtime_api.connection_limits import BUSY_RESPONSE, KEEPALIVE_IDLE, ConnectionLimits
+from lamina.local.runtime_api.connection_limits import (
+    KEEPALIVE_IDLE,
+    MAX_CONNECTIONS_ENV,
+    ConnectionLimits,
+    RefusedConnection,
+)
 
 __all__ = ["Headers", "HttpConnection", "HttpServer", "Request", "Response"]
 
@@ -209,8 +214,8 @@ class HttpServer:
             if not self._refusing:
                 self._refusing = True
                 log.warning("%s: %d connections open, its limit (%s); refusing new connections until "
-                            "some close", self.name, self.limits.max_connections, "LAMINA_MAX_CONNECTIONS")
-            return _Refused()
+                            "some close", self.name, self.limits.max_connections, MAX_CONNECTIONS_ENV)
+            return RefusedConnection()
         self._refusing = False
         connection = HttpConnection(self)
         self.connections.add(connection)
@@ -220,14 +225,6 @@ class HttpServer:
         for connection in list(self.connections):
             connection.abort()
 
-
-class _Refused(asyncio.Protocol):
-    """A connection over the limit: told so, and closed."""
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        stream = cast(asyncio.Transport, transport)
-        stream.write(BUSY_RESPONSE)
-        stream.close()
 
 
 class HttpConnection(asyncio.Protocol):

@@ -37,6 +37,8 @@ _SCALARS = (str, int, float, bool, type(None))
 # created meanwhile are collected as usual. Skipped when the function uses ``gc.freeze`` itself.
 # Such an event is also kept until the request for the next one is on its way (see
 # :meth:`Marshaller.release`): freeing its objects takes milliseconds the Runtime API spends anyway.
+# A few of its strings and numbers are kept a little longer, until the next event is decoded (see
+# _pins_from): they keep the allocator's arenas, and so their memory, mapped for that event.
 _PAUSE_GC_ABOVE = 256 * 1024
 
 
@@ -84,15 +86,25 @@ class Marshaller:
         self._decimal_token = "\u0000lamina-decimal-" + os.urandom(8).hex() + ":"  # drawn once
         self._froze = False
         self._large_event: Any = None
+        self._pins: List[Any] = []
 
     def release(self) -> None:
-        """Let the last large event go (its objects are freed now unless the function kept them)."""
-        self._large_event = None
+        """Let the last large event go (its objects are freed now unless the function kept them), but
+        for the few values that keep its memory for the next one (:func:`_pins_from`)."""
+        event, self._large_event = self._large_event, None
+        if event is not None:
+            self._pins = _pins_from(event)
 
     def unmarshal_request(self, body: bytes, content_type: Optional[str]) -> Any:
         if self._froze:
             self._thaw()
         self._large_event = None
+        try:
+            return self._unmarshal(body, content_type)
+        finally:
+            self._pins = []  # the new event is where their memory went, or it is not needed
+
+    def _unmarshal(self, body: bytes, content_type: Optional[str]) -> Any:
         if content_type != "application/json":
             return body
         try:
@@ -180,6 +192,49 @@ _CONTAINER_TYPES = frozenset({dict, list, tuple})
 _HAVE_GC = 1 << 14  # Py_TPFLAGS_HAVE_GC: instances of the type can hold references
 
 
+_PIN_TYPES = frozenset({str, int, float})
+_PINS = 512
+_PIN_SIZE_LIMIT = 512  # bytes: larger objects are not in the small-object allocator's arenas
+
+
+def _pins_from(event: Any) -> List[Any]:
+    """Up to :data:`_PINS` of ``event``'s strings and numbers, spread evenly over it, to be kept until the
+    next event is decoded.
+
+    CPython's allocator returns a 1 MiB arena to the system as soon as its last object is freed, and
+    every page of a new one is a page fault when first written: freeing a large event and decoding the
+    next one costs thousands of faults (a fifth of a 5 MiB echo). The decoder writes objects in document
+    order, so values taken at even steps through the document lie in every arena the event filled; while
+    they live, the arenas stay mapped with their pages, and the next event is decoded into them. Only
+    small exact ``str``, ``int`` and ``float`` are kept, values no code can watch die (no weak references,
+    no ``__del__``), never a container; the memory is what the event had used, held only between
+    invocations: once the next event is decoded, whatever it did not reuse goes back to the system.
+    The walk is bounded (a handler may have made the event cyclic) and looks at a few thousand objects.
+    """
+    import gc
+
+    level = [event]
+    for _ in range(32):
+        if len(level) >= _PINS:
+            break
+        below = gc.get_referents(*[item for item in level if type(item) in _CONTAINER_TYPES])
+        if not below:
+            break
+        level = below
+    pins: List[Any] = []
+    for item in level[::-(-len(level) // _PINS)]:
+        for _ in range(8):  # down through first values to a string or number
+            if type(item) in _PIN_TYPES:
+                if sys.getsizeof(item) <= _PIN_SIZE_LIMIT:
+                    pins.append(item)
+                break
+            inner = gc.get_referents(item) if type(item) in _CONTAINER_TYPES else None
+            if not inner:
+                break
+            item = inner[0]
+    return pins
+
+
 def _holds_tuple_subclasses(obj: Any) -> bool:
     """Whether ``obj`` holds a namedtuple or other tuple, list or dict subclass, which the C encoder
     would write as a list (or without ``_asdict``) where simplejson writes an object.
@@ -193,6 +248,10 @@ def _holds_tuple_subclasses(obj: Any) -> bool:
     - other objects (``Decimal``, enum members, anything the encoder calls ``default`` for) are leaves
       for the encoder: the scan does not descend into them either, so it never wanders from a value into
       its class and module.
+    The first level of :data:`_PROVE_FROM` objects or more is first handed to :func:`_only_plain_below`:
+    one C walk, the pickler's, settles the common case (nothing but plain JSON values from there down) in
+    about a third of the time the levels below would take; when it cannot, the scan goes on as if it had
+    not been tried, so its answer is the same either way.
     A cyclic result would never run out of levels: past the recursion limit's depth the answer is
     "no", and the C encoder reports the cycle as simplejson does ("Circular reference detected").
     """
@@ -202,9 +261,14 @@ def _holds_tuple_subclasses(obj: Any) -> bool:
         return isinstance(obj, tuple)
     get_referents = gc.get_referents
     children = get_referents(obj)
+    unproven = True
     for _ in range(sys.getrecursionlimit()):
         if not children:
             return False
+        if unproven and len(children) >= _PROVE_FROM and _deep_below(children):
+            unproven = False
+            if _only_plain_below(children):
+                return False
         grandchildren = get_referents(*children)  # skips, at C speed, objects that hold no references
         if not grandchildren:
             return False
@@ -217,6 +281,96 @@ def _holds_tuple_subclasses(obj: Any) -> bool:
                 grandchildren = get_referents(*children)
         children = grandchildren
     return False
+
+
+# A level this large is worth the pickler's walk: about a third of the time of the levels below it,
+# for the price of one import of _pickle (1-4 ms, once per process, never at start-up).
+_PROVE_FROM = 16384
+# Values of other types the walk hands to Python (a call each) before it gives up and leaves them to
+# the level scan, which types them at C speed: a Decimal-heavy result costs it a fraction of a ms.
+_ODD_LEAVES_ALLOWED = 256
+
+
+def _deep_below(level: List[Any]) -> bool:
+    """Whether the first objects of ``level`` hold containers: then (most likely) the scan has values to
+    type one by one below it, its costly step, which the pickler's walk does for less. A level of
+    scalars, or of containers of scalars only, the scan's next step or two finish sooner."""
+    import gc
+
+    return any(type(child) in _CONTAINER_TYPES for child in gc.get_referents(*level[:8]))
+
+
+def _only_plain_below(level: List[Any]) -> bool:
+    """True when nothing reachable from ``level`` through exact dicts, lists, tuples, sets and frozensets
+    is an instance of a tuple, list or dict subclass (and at most :data:`_ODD_LEAVES_ALLOWED` values are
+    of other types); False when that is not known, which is not to say that it is false.
+
+    The C pickler is the standard library's one walk over a whole structure that tells exact types from
+    subclasses: ``None``, ``bool``, ``int``, ``float``, ``str``, ``bytes``, ``bytearray`` and the exact
+    containers above go through its fast paths, and every other value, subclass instances included,
+    through ``reducer_override`` before anything of its own (``__reduce__``, its class's module) is
+    looked at. So no code of the result runs, and the walk visits at least what the encoder descends
+    into: True here means :func:`_holds_tuple_subclasses` would answer "no". Fast mode memoises nothing,
+    the pickle goes to a file that keeps nothing, and a cycle ends in ``ValueError`` (or a deep result in
+    ``RecursionError``): "not known". Two traces are left: a non-ASCII ``str`` keeps the UTF-8 copy the
+    pickler asks it for (as long as the string lives), and when the walk stops early Python 3.14 adds
+    notes to the discarded exception with the ``repr`` of the dict keys above (its json encoder does the
+    same on its errors).
+    """
+    try:
+        _prover()().dump(level)
+    except Exception:  # a subclass instance, too many odd leaves, a cycle, no _pickle: the scan decides
+        return False
+    return True
+
+
+class _Unproven(Exception):
+    pass
+
+
+def _leaf() -> None:
+    """What the pickler writes for a value the encoder does not descend into: memoised up front, so one
+    opcode, and never looked up by name."""
+
+
+_LEAF_REDUCTION = (_leaf, ())
+
+
+class _Discard:
+    """The pickler's file: the walk is wanted, not the bytes (``len`` takes each frame, cheaply)."""
+
+    __slots__ = ()
+    write = staticmethod(len)
+
+
+_PROVERS: List[Any] = []  # the Pickler subclass, defined on first use: _pickle is imported lazily
+
+
+def _prover() -> Any:
+    if not _PROVERS:
+        _PROVERS.append(_define_prover())
+    return _PROVERS[0]
+
+
+def _define_prover() -> Any:
+    import _pickle
+
+    class Prover(_pickle.Pickler):
+        def __init__(self) -> None:
+            super().__init__(_Discard(), 5)
+            self.fast = True  # no memo: nothing pickled is remembered, and a cycle is an error
+            self.memo = {id(_leaf): (0, _leaf)}
+            self.odd_leaves_left = _ODD_LEAVES_ALLOWED
+
+        def reducer_override(self, obj: Any) -> Any:
+            """Called for every value without a fast path: a leaf for the encoder, unless it is a
+            subclass instance (or one odd value too many)."""
+            if issubclass(type(obj), (tuple, list, dict)) or not self.odd_leaves_left:
+                raise _Unproven
+            self.odd_leaves_left -= 1
+            return _LEAF_REDUCTION
+
+    return Prover
 
 
 def _prepare(obj: Any, decimals: _RawDecimals) -> Any:

@@ -7,17 +7,18 @@ import decimal
 import json
 import os
 import signal
+import socket
 import struct
 import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 from typing import List, Optional
 
 import pytest
 
 from tests.runtime.runtime_process import ROOT, start
-from tests.runtime.stub_api import StubRuntimeAPI
 
 FUNCTIONS = Path(__file__).parent / "functions"
 
@@ -143,10 +144,13 @@ def test_runtime_api_dropping_the_connection_ends_with_one_clear_line(api, runti
 
 
 def test_unreachable_runtime_api_ends_with_one_clear_line(runtimes) -> None:
-    with StubRuntimeAPI() as dead:
-        pass  # closed: nothing listens on its port any more
-    runtime = start(runtimes, dead, "app.echo")
-    code, _, err = runtime.finish()
+    # A port bound but not listening refuses connections, and no other process can take it meanwhile
+    # (a closed server's port could be given to another test's server before the runtime connects).
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        dead = SimpleNamespace(address=f"127.0.0.1:{held.getsockname()[1]}")
+        runtime = start(runtimes, dead, "app.echo")  # type: ignore[arg-type]
+        code, _, err = runtime.finish()
     assert code == 1 and "connection failed" in err and "Traceback" not in err
 
 

@@ -167,8 +167,10 @@ class ExtensionHost:
             self.publish(telemetry_events.log_line(telemetry_events.FUNCTION, line))
 
     def invocation_started(self, invocation: Invocation, deadline_ms: int, version: str) -> None:
-        """``INVOKE`` to its subscribers, ``platform.start`` to the Telemetry API's."""
-        self.publish(telemetry_events.start(invocation.request_id, version, invocation.trace_id))
+        """``INVOKE`` to its subscribers, ``platform.start`` to the Telemetry API's (made only when
+        someone can receive it: a subscriber now, or one to come during init)."""
+        if self.telemetry.subscribed or self.backlog.open:
+            self.publish(telemetry_events.start(invocation.request_id, version, invocation.trace_id))
         if self.active:
             self._hand(self.state.invoke(invocation.request_id, deadline_ms, invocation.function_arn,
                                          invocation.trace_id))

@@ -170,3 +170,25 @@ def test_a_body_larger_than_the_buffer_is_read_with_back_pressure() -> None:
 
     answer = _run(scenario())
     assert isinstance(answer, bytes) and answer.endswith(str(size).encode())
+
+
+def test_a_flood_of_pipelined_requests_is_read_only_as_fast_as_it_is_answered() -> None:
+    flood = b"GET /f HTTP/1.1\r\nHost: x\r\n\r\n" * 40000  # 1.2 MB, far more than one read
+    most_queued = []
+
+    async def scenario() -> bytes:
+        async with _server() as (port, http):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(flood + b"GET /last HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+            answer = bytearray()
+            while chunk := await asyncio.wait_for(reader.read(65536), 20):
+                answer += chunk
+                most_queued.append(max((len(c._queue) for c in http.connections), default=0))
+            writer.close()
+            return bytes(answer)
+
+    answer = _run(scenario())
+    assert isinstance(answer, bytes)
+    assert answer.count(b"HTTP/1.1 200 OK") == 40001 and answer.endswith(b"GET /last  -")
+    # Reading stops while requests wait: at most one read's worth of them is ever queued.
+    assert max(most_queued) < 20000

@@ -10,7 +10,8 @@ needs, on ``httptools`` (the binding of Node's llhttp that uvicorn uses):
   runtime may send ``next`` behind its result); each runs as a task that is cancelled when the
   connection goes, so a long-poll never dangles;
 - bodies arrive as they are read (:meth:`Request.chunks`), with back-pressure: past
-  ``_HIGH_WATER`` unread bytes the connection stops reading until the handler catches up;
+  ``_HIGH_WATER`` unread bytes, or ``_MAX_QUEUED`` pipelined requests waiting their turn, the
+  connection stops reading until the handlers catch up;
 - chunked requests keep their trailers (:attr:`Request.trailers`: a streamed response's error);
 - a request's head may be as large as Lambda's Runtime API takes (``max_head``: an X-Ray error cause
   of up to 1 MiB travels in one header), beyond which it is answered ``431`` and the connection closed;
@@ -42,6 +43,7 @@ log = logging.getLogger("lamina.connections")
 
 _HIGH_WATER = 1 << 20  # unread body bytes at which a connection stops reading
 _LOW_WATER = 1 << 18
+_MAX_QUEUED = 16  # pipelined requests waiting their turn at which a connection stops reading
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _SEPARATE_BODY = 64 * 1024  # bodies from this size go in their own write, not copied behind the head
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
@@ -342,6 +344,8 @@ class HttpConnection(asyncio.Protocol):
         self._queue.append(request)
         if self._task is None:
             self._start_next()
+        elif len(self._queue) >= _MAX_QUEUED:
+            self._throttle()
 
     def on_body(self, body: bytes) -> None:
         if self._parsing is not None:
@@ -360,6 +364,7 @@ class HttpConnection(asyncio.Protocol):
             self._task = self._loop.create_task(self._run(self._queue.popleft()))
         else:
             self._task = None
+        self._throttle()
 
     async def _run(self, request: Request) -> None:
         try:
@@ -390,15 +395,28 @@ class HttpConnection(asyncio.Protocol):
 
     def buffered(self, size: int) -> None:
         self._unread += size
-        if not self._paused and self._unread > _HIGH_WATER and self.transport is not None:
-            self._paused = True
-            self.transport.pause_reading()
+        if not self._paused and self._unread > _HIGH_WATER:
+            self._throttle()
 
     def consumed(self, size: int) -> None:
         self._unread -= size
-        if self._paused and self._unread < _LOW_WATER and self.transport is not None and not self.closed:
+        if self._paused and self._unread < _LOW_WATER:
+            self._throttle()
+
+    def _throttle(self) -> None:
+        """Stop reading while unread body bytes or waiting requests pile up; read again once they
+        are down (memory stays bounded whatever a client sends ahead)."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return
+        behind = self._unread > _HIGH_WATER or len(self._queue) >= _MAX_QUEUED
+        caught_up = self._unread < _LOW_WATER and len(self._queue) < _MAX_QUEUED // 2
+        if behind and not self._paused:
+            self._paused = True
+            transport.pause_reading()
+        elif caught_up and self._paused:
             self._paused = False
-            self.transport.resume_reading()
+            transport.resume_reading()
 
     def _watch(self) -> None:
         """Close a connection whose request head is overdue, or that has been idle too long."""

@@ -212,11 +212,40 @@ async def _argument(request: web.Request, source: str, operation: str) -> Any:
 
 
 def lambda_operations() -> dict[str, dict[str, Any]]:
-    """botocore's Lambda operations: name → its ``http`` trait (method, requestUri)."""
-    import botocore.loaders  # boto3's own dependency; loaded once, when the routes are mounted
+    """botocore's Lambda operations: name → its ``http`` trait (method, requestUri).
 
-    model = botocore.loaders.Loader().load_service_model("lambda", "service-2")
+    Read from the model file botocore ships (its newest API version), loaded once when the routes are
+    mounted; ``botocore.loaders`` only if the file is not where botocore keeps it. Importing the
+    loader brings urllib3 and the rest of botocore's HTTP stack, 60 ms of ``lamina serve``'s start
+    for one JSON file.
+    """
+    model = _bundled_lambda_model()
+    if model is None:
+        import botocore.loaders
+
+        model = botocore.loaders.Loader().load_service_model("lambda", "service-2")
     return {name: dict(operation["http"]) for name, operation in model["operations"].items()}
+
+
+def _bundled_lambda_model() -> dict[str, Any] | None:
+    import gzip
+    import json
+    from pathlib import Path
+
+    import botocore  # the package alone: no HTTP stack
+
+    data = Path(botocore.__file__).parent / "data" / "lambda"
+    try:
+        newest = max(entry for entry in data.iterdir() if entry.is_dir())
+    except (OSError, ValueError):
+        return None
+    for name, opener in (("service-2.json.gz", gzip.open), ("service-2.json", open)):
+        path = newest / name
+        if path.is_file():
+            with opener(path, "rb") as model:
+                loaded: dict[str, Any] = json.load(model)
+                return loaded
+    return None
 
 
 def add_unimplemented_routes(app: web.Application) -> list[str]:

@@ -19,8 +19,6 @@ from lamina.local.model.function_config import FunctionConfig, parse_bootstrap
 from lamina.local.model.names import DEFAULT_REGION
 from lamina.project.errors import TemplateError
 from lamina.project.functions import ASYNC, HTTP, function_tables, keys_read_by
-from lamina.project.overrides import load_env_vars
-from lamina.project.sam import load_templates
 
 __all__ = ["FRONTEND_KEYS", "FrontendOptions", "TemplateFunctions", "TemplateSource", "event_configs",
            "frontend_options", "functions_from_template"]
@@ -85,6 +83,9 @@ def functions_from_template(template: Union[Path, TemplateSource],
                             overrides: Optional[Mapping[str, Any]] = None) -> TemplateFunctions:
     """Function configs, routes and async settings from SAM/CloudFormation templates; raises TemplateError."""
     source = TemplateSource.of(template)
+    from lamina.project.overrides import load_env_vars  # template readers (YAML, intrinsics): only
+    from lamina.project.sam import load_templates  # for a template, not on every serve's start
+
     env_vars = load_env_vars(source.env_vars) if source.env_vars is not None else None
     app = load_templates(source.paths, source.parameter_overrides, source.region, env_vars)
     changes = dict(overrides or {})

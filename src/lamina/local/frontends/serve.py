@@ -46,7 +46,7 @@ from lamina.local.invoke import streaming as streaming_relay
 from lamina.local.invoke.event_policy import AWS_RETRY_DELAYS, EventInvokeConfig
 from lamina.local.invoke.invoker import Invoker, InvokeResult, StreamedResponse
 from lamina.local.invoke.service import LocalLambda
-from lamina.project.sam import TemplateError
+from lamina.project.errors import TemplateError
 
 # FrontendOptions and frontend_options are re-exported: lamina serve imports them from here.
 __all__ = ["FRONTEND_KEYS", "FrontendOptions", "Frontends", "frontend_options", "install_frontends",

@@ -184,6 +184,23 @@ def test_request_over_ten_megabytes_is_413() -> None:
     run(scenario())
 
 
+def test_a_nine_kilobyte_cookie_passes_and_headers_over_api_gateways_quota_are_431() -> None:
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    async def scenario() -> None:
+        table = routes_from_functions({"fn": {}})
+        async with serving(table, recording_invoke(b"{}", seen=seen)) as url:
+            status, _, _ = await fetch("GET", url, headers={"Cookie": "session=" + "x" * 9000})
+            assert status == 200  # a single line past aiohttp's 8,190 bytes, under the 10,240 quota
+            status, _, body = await fetch("GET", url, headers={"Cookie": "a=" + "x" * 6000,
+                                                               "X-Token": "y" * 5000})
+            assert status == 431
+            assert json.loads(body) == {"message": "HTTP header is larger than 10240 bytes."}
+
+    run(scenario())
+    assert len(seen) == 1 and seen[0][1]["cookies"] == ["session=" + "x" * 9000]
+
+
 def test_service_errors_from_lambda_map_to_gateway_answers() -> None:
     async def throttled(function_name: str, payload: bytes) -> InvokeResult:
         raise ServiceError("TooManyRequestsException", "Rate Exceeded.", status=429)

@@ -196,3 +196,12 @@ def test_aws_cli_invoke_reports_function_error(server: LaminaServer, tmp_path: P
         capture_output=True, text=True, env=env, timeout=60)
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["FunctionError"] == "Unhandled"
+
+
+def test_a_client_context_with_line_breaks_reaches_the_function_whole(client) -> None:  # type: ignore[no-untyped-def]
+    # Valid JSON (CR/LF as whitespace) that would end the runtime's header, or add one, if passed raw.
+    context = '{\r\n"custom": {"k": "v"}}\r\n'
+    response = client.invoke(FunctionName="info", ClientContext=base64.b64encode(context.encode()).decode())
+    body = json.loads(response["Payload"].read())
+    assert response["StatusCode"] == 200 and "FunctionError" not in response
+    assert body["client_custom"] == {"k": "v"} and len(body["request_id"]) == 36

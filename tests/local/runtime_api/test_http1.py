@@ -192,3 +192,13 @@ def test_a_flood_of_pipelined_requests_is_read_only_as_fast_as_it_is_answered() 
     assert answer.count(b"HTTP/1.1 200 OK") == 40001 and answer.endswith(b"GET /last  -")
     # Reading stops while requests wait: at most one read's worth of them is ever queued.
     assert max(most_queued) < 20000
+
+
+def test_a_header_value_with_line_breaks_stays_one_header() -> None:
+    # JSON whitespace, and worse
+    context = '{\r\n"custom": 1}\r\nLambda-Runtime-Aws-Request-Id: forged\r\n\r\n'
+    head = Response(200, b"{}", headers={"Lambda-Runtime-Client-Context": context}).encode(keep_alive=True)
+    lines = head.split(b"\r\n")
+    assert b"Lambda-Runtime-Aws-Request-Id: forged" not in lines
+    assert head.count(b"\r\n\r\n") == 1 and head.endswith(b"\r\n\r\n{}")
+    assert b'Lambda-Runtime-Client-Context: {  "custom": 1}  Lambda-Runtime-Aws-Request-Id: forged' in head

@@ -172,7 +172,7 @@ class Response:
         if self.content_type:
             lines.append(f"Content-Type: {self.content_type}\r\n")
         if self.headers:
-            lines.extend(f"{name}: {value}\r\n" for name, value in self.headers.items())
+            lines.extend(f"{name}: {_one_line(value)}\r\n" for name, value in self.headers.items())
         lines.append(f"Content-Length: {len(self.body)}\r\n")
         if not keep_alive:
             lines.append("Connection: close\r\n")
@@ -184,6 +184,15 @@ class Response:
     def body_apart(self) -> bool:
         """Whether the body is written on its own after :meth:`encode`'s head (a large one is not copied)."""
         return len(self.body) >= _SEPARATE_BODY
+
+
+def _one_line(value: str) -> str:
+    """A header value as it may go on the wire: a CR or LF in it (a caller's client context can carry
+    them, as JSON whitespace) becomes a space, as Go's server does, so no caller can add headers or
+    end the head of what the runtime reads."""
+    if "\n" in value or "\r" in value:
+        return value.replace("\r", " ").replace("\n", " ")
+    return value
 
 
 def _reason(status: int) -> str:
@@ -253,7 +262,6 @@ class HttpConnection(asyncio.Protocol):
         self._task: Optional[asyncio.Task[None]] = None
         self._unread = 0
         self._paused = False
-        self._requests = 0
         self._last_activity = 0.0
         self._head_started = 0.0
         self._watchdog: Optional[asyncio.TimerHandle] = None
@@ -332,7 +340,6 @@ class HttpConnection(asyncio.Protocol):
         assert request is not None
         self._in_head = False
         self._head_size = 0
-        self._requests += 1
         path, _, query = self._url.decode("latin-1").partition("?")
         request.path, request.query_string = path, query
         request.method = self._parser.get_method().decode("latin-1")

@@ -66,30 +66,22 @@ class ScriptedServer:
             raise self.errors[0]
 
 
-def test_a_small_result_carries_the_request_for_the_next_event() -> None:
+@pytest.mark.parametrize("kind", ["response", "error"])
+def test_a_small_result_carries_the_request_for_the_next_event(kind: str) -> None:
     def script(conn: socket.socket, server: ScriptedServer) -> None:
         # Both requests arrive before anything is answered: the client did not wait for the 202.
-        server.read_until(conn, b"/r1/response", NEXT)
+        server.read_until(conn, b"/r1/" + kind.encode(), NEXT)
         conn.sendall(ACCEPTED + event("r2"))
 
     server = ScriptedServer([script])
     client = RuntimeAPIClient(server.address)
-    client.post_response("r1", b'{"ok": true}', "application/json", then_next=True)
+    if kind == "response":
+        client.post_response("r1", b'{"ok": true}', "application/json", then_next=True)
+    else:
+        client.post_error("r1", b'{"errorMessage": "x"}', then_next=True)
     assert client.next_invocation().request_id == "r2"
     server.join()
     assert server.received[0].count(NEXT) == 1  # asked once: the pipelined request was answered
-
-
-def test_errors_carry_it_too() -> None:
-    def script(conn: socket.socket, server: ScriptedServer) -> None:
-        server.read_until(conn, b"/r1/error", NEXT)
-        conn.sendall(ACCEPTED + event("r2"))
-
-    server = ScriptedServer([script])
-    client = RuntimeAPIClient(server.address)
-    client.post_error("r1", b'{"errorMessage": "x"}', then_next=True)
-    assert client.next_invocation().request_id == "r2"
-    server.join()
 
 
 @pytest.mark.parametrize("answer", [CLOSING, ACCEPTED], ids=["connection-close", "closed-silently"])

@@ -16,8 +16,7 @@ import click
 
 from lamina.artifacts.errors import BuildError
 from lamina.deploy.errors import DeployError, DeploySettingsError, RemoteInvokeError
-from lamina.local.frontends.routes import InvalidRouteError
-from lamina.project.errors import ProjectError, TemplateError
+from lamina.project.errors import InvalidRouteError, ProjectError, TemplateError
 
 __all__ = ["EXIT_STATUSES", "FAILED", "USAGE", "Command", "Group", "click_error"]
 

@@ -14,12 +14,11 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Optional, Union
+from typing import TYPE_CHECKING, Optional, Union
 
 from lamina.local.environments.account import AccountConcurrency
 from lamina.local.environments.environment import ExecutionEnvironment
 from lamina.local.environments.logsink import LogSink
-from lamina.local.environments.managed import ManagedEnvironment
 from lamina.local.environments.process import EnvironmentLost, InvocationRecord
 from lamina.local.environments.turns import Turns
 from lamina.local.lifecycle.states import Invocation
@@ -30,7 +29,10 @@ from lamina.local.sandbox import memory
 from lamina.local.sandbox.containment import Containment
 from lamina.local.sandbox.python_runtime import PythonRuntimes
 
-Environment = Union[ExecutionEnvironment, ManagedEnvironment]
+if TYPE_CHECKING:  # imported when a function shares environments (managed instances), not before
+    from lamina.local.environments.managed import ManagedEnvironment
+
+Environment = Union[ExecutionEnvironment, "ManagedEnvironment"]
 # Memory a new environment is assumed to need before one of the function's has been measured (a
 # Python runtime's resident size), and what is left to the machine beyond it.
 ENVIRONMENT_FOOTPRINT = 32 * 1024 * 1024
@@ -102,6 +104,8 @@ class FunctionPool:
         self._closed = True
         idle, self._idle = self._idle, []
         if self.shared:
+            from lamina.local.environments.managed import ManagedEnvironment
+
             idle = [env for env in self._environments if isinstance(env, ManagedEnvironment) and not env.busy]
         await asyncio.gather(*(env.process.stop() for env in idle))
 
@@ -152,6 +156,8 @@ class FunctionPool:
         self._check_memory_for_one_more()
         env: Environment
         if self.shared:
+            from lamina.local.environments.managed import ManagedEnvironment
+
             env = ManagedEnvironment(self.config, self._server, self._sink, self._containment,
                                      on_exit=self._forget, python=self._python)
         else:
@@ -176,7 +182,7 @@ class FunctionPool:
         raise too_many_requests(reserved=False)
 
     def _put_back(self, env: Environment) -> None:
-        if self.shared and isinstance(env, ManagedEnvironment):
+        if self.shared and not isinstance(env, ExecutionEnvironment):  # a ManagedEnvironment
             if env.process.alive and not (self._closed and not env.busy):
                 return  # it stays shared; idle reaping does not apply to managed instances
         elif not (self._closed or not env.available):

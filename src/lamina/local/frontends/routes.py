@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Tuple
 from urllib.parse import unquote
 
+from lamina.project.errors import InvalidRouteError
+
 __all__ = [
     "DEFAULT_API",
     "DEFAULT_ROUTE_KEY",
@@ -44,10 +46,6 @@ _GREEDY_RE = re.compile(r"^\{([A-Za-z0-9._-]+)\+\}$")
 
 
 REST_API, HTTP_API = "REST", "HTTP"
-
-
-class InvalidRouteError(ValueError):
-    """A route key API Gateway would refuse (``BadRequestException`` on ``CreateRoute``)."""
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,7 @@ from typing import List, Optional
 import pytest
 
 from tests.runtime.runtime_process import ROOT, start
+from tests.runtime.stub_api import Post, StubRuntimeAPI
 
 FUNCTIONS = Path(__file__).parent / "functions"
 
@@ -270,6 +271,19 @@ def _find_python(version: str) -> Optional[str]:
     return None
 
 
+def _posts_of_runtime_on(interpreter: str, handler: str, api: StubRuntimeAPI, count: int) -> List[Post]:
+    """Run lamina's runtime on ``interpreter`` (only the checkout's src on its path) until ``count`` posts."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "PYENV"))}
+    environment.update({"AWS_LAMBDA_RUNTIME_API": api.address, "PYTHONPATH": str(ROOT / "src")})
+    proc = subprocess.Popen([interpreter, "-m", "lamina.runtime", handler], cwd=FUNCTIONS,
+                            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        return api.wait_posts(count)
+    finally:
+        proc.kill()
+        proc.wait()
+
+
 @pytest.mark.parametrize("version", ["3.9", "3.10", "3.11", "3.12", "3.13", "3.14"])
 def test_runtime_runs_on_every_supported_python(api, version: str) -> None:
     interpreter = _find_python(version)
@@ -277,16 +291,7 @@ def test_runtime_runs_on_every_supported_python(api, version: str) -> None:
         pytest.skip(f"python{version} is not installed here")
     api.enqueue(b'{"k": "v"}')
     api.enqueue(b"{}")
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "PYENV"))}
-    environment.update({"AWS_LAMBDA_RUNTIME_API": api.address, "PYTHONPATH": str(ROOT / "src")})
-    script = FUNCTIONS / "versions.py"
-    proc = subprocess.Popen([interpreter, "-m", "lamina.runtime", script.stem + ".h"], cwd=FUNCTIONS,
-                            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        posts = api.wait_posts(2)
-    finally:
-        proc.kill()
-        proc.wait()
+    posts = _posts_of_runtime_on(interpreter, "versions.h", api, 2)
     assert json.loads(posts[0].body) == {"event": {"k": "v"}, "python": version}
     assert json.loads(posts[1].body)["errorType"] == "KeyError"
 
@@ -302,15 +307,7 @@ def test_large_events_are_marshalled_as_awslambdaric_does_on_every_python(api, v
     body = json.dumps(event).encode()  # above the size at which decoding pauses the collector
     for _ in range(3):
         api.enqueue(body)
-    environment = {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "_HANDLER", "PYENV"))}
-    environment.update({"AWS_LAMBDA_RUNTIME_API": api.address, "PYTHONPATH": str(ROOT / "src")})
-    proc = subprocess.Popen([interpreter, "-m", "lamina.runtime", "versions.marshalled"], cwd=FUNCTIONS,
-                            env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        posts = api.wait_posts(3)
-    finally:
-        proc.kill()
-        proc.wait()
+    posts = _posts_of_runtime_on(interpreter, "versions.marshalled", api, 3)
     point = collections.namedtuple("Point", "x y")
     event["records"][-1]["tags"].append([point(1, [decimal.Decimal("2.50")])])
     event["leaves"] = ["red", decimal.Decimal("1.10"), "raw", float("nan")]

@@ -102,7 +102,8 @@ class Marshaller:
         try:
             return self._unmarshal(body, content_type)
         finally:
-            self._pins = []  # the new event is where their memory went, or it is not needed
+            if self._pins:  # the new event is where their memory went, or it is not needed
+                self._pins = []
 
     def _unmarshal(self, body: bytes, content_type: Optional[str]) -> Any:
         if content_type != "application/json":

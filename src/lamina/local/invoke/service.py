@@ -112,7 +112,6 @@ class LocalLambda:
         return self.events
 
     async def start(self) -> None:
-        await self.runtime_api.start()
         if self._monitor is None:
             self._monitor = asyncio.get_running_loop().create_task(self._watch())
         if self.events is not None and not self._started:

@@ -71,9 +71,6 @@ class Headers:
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and name.lower() in self._fields
 
-    def lower_items(self) -> list[tuple[str, str]]:
-        return list(self._fields.items())
-
 
 class ConnectionGone(Exception):
     """The connection closed before the request's body was complete."""

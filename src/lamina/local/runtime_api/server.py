@@ -89,9 +89,6 @@ class RuntimeApiServer:
         self.http = HttpServer(self._dispatch, limits or ConnectionLimits.from_environment(), "Runtime API",
                                max_head=MAX_HEAD)
 
-    async def start(self) -> None:
-        """Nothing to set up before the first environment attaches (kept for the servers' common shape)."""
-
     async def attach(self, environment: RuntimeApiHandler) -> str:
         """Open a listening socket for ``environment``; return its ``host:port`` address."""
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)

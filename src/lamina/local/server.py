@@ -18,7 +18,7 @@ from lamina.local.model.function_config import DEFAULT_ACCOUNT_CONCURRENCY, Func
 from lamina.local.sandbox.python_runtime import PythonRuntimes
 
 if TYPE_CHECKING:
-    from aiohttp import web
+    from lamina.local.api.front import ServingApp
 
 __all__ = ["LocalServer"]
 
@@ -43,7 +43,7 @@ class LocalServer:
         self._sink = sink
         self._notify = notify or (lambda line: sink.write("lamina", line))
         self._s3_endpoint_url = s3_endpoint_url  # where S3 code is fetched from, if anywhere
-        self._runner: Optional[web.AppRunner] = None
+        self._runner: Optional[ServingApp] = None
 
     async def start(self) -> None:
         """Listen on ``host:port`` (``OSError`` if it cannot) and start the local Lambda."""

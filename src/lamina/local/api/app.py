@@ -14,11 +14,11 @@ from aiohttp import web
 from lamina.local.api import invoke as invoke_api
 from lamina.local.api import invoke_stream as streaming_invoke
 from lamina.local.api.access import AccessConfig
+from lamina.local.api.front import ServingApp, serve_front
 from lamina.local.api.invoke import LOCAL_LAMBDA_KEY
-from lamina.local.api.limited_site import ConnectionLimiter, LimitedSite
 from lamina.local.api.middleware import install_access
 from lamina.local.invoke.service import LocalLambda
-from lamina.local.runtime_api.connection_limits import KEEPALIVE_TIMEOUT, ConnectionLimits
+from lamina.local.runtime_api.connection_limits import ConnectionLimits
 from lamina.runtime import protocol
 
 __all__ = ["LOCAL_LAMBDA_KEY", "create_app", "run_app"]
@@ -47,14 +47,10 @@ def create_app(local: LocalLambda, access: Optional[AccessConfig] = None) -> web
 
 
 async def run_app(app: web.Application, host: str, port: int,
-                  limits: Optional[ConnectionLimits] = None) -> web.AppRunner:
-    """Start serving ``app`` on ``host:port``; the caller cleans the returned runner up.
+                  limits: Optional[ConnectionLimits] = None) -> ServingApp:
+    """Start serving ``app`` on ``host:port`` behind the lean front (:mod:`lamina.local.api.front`); the
+    caller cleans the returned :class:`ServingApp` up.
 
     Connections are bounded (header timeout, count: :mod:`lamina.local.runtime_api.connection_limits`).
     """
-    runner = web.AppRunner(app, access_log=None, keepalive_timeout=KEEPALIVE_TIMEOUT)
-    await runner.setup()
-    assert runner.server is not None
-    limiter = ConnectionLimiter(runner.server, limits or ConnectionLimits.from_environment(), "Invoke API")
-    await LimitedSite(runner, limiter, host=host, port=port).start()
-    return runner
+    return await serve_front(app, host, port, limits or ConnectionLimits.from_environment())

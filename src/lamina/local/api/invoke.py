@@ -17,11 +17,11 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Mapping, Optional
 
 from aiohttp import web
 
-from lamina.local.api.responses import service_error_response
+from lamina.local.api.responses import service_error_parts, service_error_response
 from lamina.local.invoke import streaming as streaming_relay
 from lamina.local.invoke.service import DRY_RUN, EVENT, REQUEST_RESPONSE, InvocationResult, LocalLambda
 from lamina.local.lifecycle.states import Kind
@@ -34,7 +34,7 @@ from lamina.runtime import error_types, protocol
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
 EMULATOR_PATH = "/2015-03-31/functions/function/invocations"
 LOCAL_LAMBDA_KEY: web.AppKey[LocalLambda] = web.AppKey("local_lambda", LocalLambda)
-_INVOCATION_TYPES = (REQUEST_RESPONSE, EVENT, DRY_RUN)
+INVOCATION_TYPES = (REQUEST_RESPONSE, EVENT, DRY_RUN)
 
 
 def add_routes(app: web.Application) -> None:
@@ -90,11 +90,30 @@ class InvokeRequest:
 
 async def parse_invoke(request: web.Request, invocation_types: tuple[str, ...]) -> InvokeRequest:
     """Validate an Invoke (or InvokeWithResponseStream) call as Lambda does, in Lambda's order."""
-    local = _lambda(request)
-    name = request.match_info["name"]
+    head = invoke_head(_lambda(request), request.match_info["name"], request.query.get("Qualifier"),
+                       request.headers, invocation_types)
+    payload, size = await read_body(request.content.iter_any(), request.content_length, head.limit)
+    return invoke_call(head, payload, size, request.headers)
+
+
+@dataclass(frozen=True)
+class InvokeHead:
+    """What an Invoke call's path, query and headers name, checked before its body is read."""
+
+    name: str
+    qualifier: Optional[str]
+    config: FunctionConfig
+    invocation_type: str
+    limit: int  # the largest payload the invocation type takes
+
+
+def invoke_head(local: LocalLambda, name: str, qualifier_member: Optional[str], headers: Mapping[str, str],
+                invocation_types: tuple[str, ...]) -> InvokeHead:
+    """The checks of an Invoke call that come before its payload, in Lambda's order (ServiceError)."""
     names.parse_function_name(name, namespaced=True)  # AWS's ValidationException before anything else
-    qualifier = names.parse_qualifier(request.query.get("Qualifier"))
-    invocation_type = request.headers.get("X-Amz-Invocation-Type", REQUEST_RESPONSE)
+    qualifier = names.parse_qualifier(qualifier_member)
+    sent = headers.get("X-Amz-Invocation-Type")
+    invocation_type = REQUEST_RESPONSE if sent is None else sent
     if invocation_type not in invocation_types:
         raise ServiceError(error_types.INVALID_PARAMETER_VALUE,
                            f"1 validation error detected: Value '{invocation_type}' at 'invocationType' "
@@ -102,23 +121,28 @@ async def parse_invoke(request: web.Request, invocation_types: tuple[str, ...]) 
                            f"[{', '.join(invocation_types)}]")
     config = local.registry.resolve(name, qualifier)
     limit = protocol.MAX_ASYNC_REQUEST if invocation_type == EVENT else protocol.MAX_SYNC_REQUEST
-    payload, size = await read_body(request.content.iter_any(), request.content_length, limit)
-    if size > limit:
-        raise service_errors.request_too_large(limit, "InvokeFunction")
+    return InvokeHead(name, qualifier, config, invocation_type, limit)
+
+
+def invoke_call(head: InvokeHead, payload: bytes, size: int, headers: Mapping[str, str]) -> InvokeRequest:
+    """The call whole, once its payload (``size`` bytes, kept up to the limit) is read (ServiceError)."""
+    if size > head.limit:
+        raise service_errors.request_too_large(head.limit, "InvokeFunction")
     payload = payload or b"{}"  # Lambda hands an empty invocation an empty JSON object
     payloads.parse_json(payload)
-    client_context = _client_context(request.headers.get("X-Amz-Client-Context"))
+    client_context = _client_context(headers.get("X-Amz-Client-Context"))
     options = {
-        "qualifier": qualifier, "client_context": client_context,
-        "tenant_id": request.headers.get("X-Amz-Tenant-Id"),
-        "trace_id": request.headers.get("X-Amzn-Trace-Id") or _trace_id(),
+        "qualifier": head.qualifier, "client_context": client_context,
+        "tenant_id": headers.get("X-Amz-Tenant-Id"),
+        "trace_id": headers.get("X-Amzn-Trace-Id") or _trace_id(),
+        "log": headers.get("X-Amz-Log-Type") == "Tail",
     }
-    return InvokeRequest(name, config, invocation_type, payload, options)
+    return InvokeRequest(head.name, head.config, head.invocation_type, payload, options)
 
 
 async def _invoke(request: web.Request, request_id: str) -> web.StreamResponse:
     local = _lambda(request)
-    call = await parse_invoke(request, _INVOCATION_TYPES)
+    call = await parse_invoke(request, INVOCATION_TYPES)
     if call.invocation_type == DRY_RUN:
         return web.Response(status=204, headers={"x-amzn-RequestId": request_id})
     if call.invocation_type == EVENT:
@@ -130,13 +154,19 @@ async def _invoke(request: web.Request, request_id: str) -> web.StreamResponse:
                                                   request_id=request_id, **call.options)
     if isinstance(answer, web.StreamResponse):
         return answer
-    result = answer
+    status, body, headers = invoke_parts(answer, headers, request.headers.get("X-Amz-Log-Type") == "Tail")
+    return web.Response(status=status, body=body, headers=headers)
+
+
+def invoke_parts(result: InvocationResult, headers: dict[str, str],
+                 tail: bool) -> tuple[int, bytes, dict[str, str]]:
+    """A synchronous Invoke's buffered answer as Lambda renders it: status, body, headers."""
+    headers["Content-Type"] = protocol.CONTENT_TYPE_JSON
     if result.function_error:
         headers["X-Amz-Function-Error"] = result.function_error
-    if request.headers.get("X-Amz-Log-Type") == "Tail":
+    if tail:
         headers["X-Amz-Log-Result"] = base64.b64encode(result.log_tail()).decode()
-    return web.Response(status=200, body=result.payload, headers=headers,
-                        content_type=protocol.CONTENT_TYPE_JSON)
+    return 200, result.payload, headers
 
 
 async def emulator_invoke(request: web.Request) -> web.StreamResponse:
@@ -145,37 +175,47 @@ async def emulator_invoke(request: web.Request) -> web.StreamResponse:
         request.match_info["name"] = "function"
         return await invoke(request)
     local = _lambda(request)
-    config = local.registry.default()
-    if config is None:
+    if local.registry.default() is None:
         return web.Response(status=404, text="404 page not found")
     payload, _ = await read_body(request.content.iter_any(), request.content_length,  # cut, as the emulator
                                  protocol.MAX_SYNC_RESPONSE, truncate=True)
+    status, body, headers = await emulator_answer(local, payload, request.headers)
+    return web.Response(status=status, body=body, headers=headers)
+
+
+async def emulator_answer(local: LocalLambda, payload: bytes,
+                          headers: Mapping[str, str]) -> tuple[int, bytes, dict[str, str]]:
+    """An unsigned call of the emulator's path, run and rendered as AWS's emulator answers it (status,
+    body, headers): the one implementation behind this module's route and the Invoke API's lean front."""
+    config = local.registry.default()
+    if config is None:
+        return 404, b"404 page not found", {"Content-Type": "text/plain; charset=utf-8"}
     try:
         payloads.check_depth(payload)  # passed on unparsed, but never deeper than a runtime can parse
     except ServiceError as error:
-        return service_error_response(error, str(uuid.uuid4()))
-    header = request.headers.get("X-Amz-Client-Context")
+        return service_error_parts(error, str(uuid.uuid4()))
+    header = headers.get("X-Amz-Client-Context")
     client_context = None
     if header is not None:
         try:
             client_context = base64.b64decode(header).decode()
         except (binascii.Error, UnicodeDecodeError):
-            return web.Response(status=500, text="Internal Server Error")
+            return 500, b"Internal Server Error", {"Content-Type": "text/plain; charset=utf-8"}
     try:
         result = await local.invoke(config.name, payload, client_context=client_context,
-                                    tenant_id=request.headers.get("X-Amz-Tenant-Id"))
+                                    tenant_id=headers.get("X-Amz-Tenant-Id"), log=False)
     except ServiceError as error:
-        return service_error_response(error, str(uuid.uuid4()))
-    return emulator_response(result)
+        return service_error_parts(error, str(uuid.uuid4()))
+    return emulator_parts(result)
 
 
-def emulator_response(result: InvocationResult) -> web.Response:
-    """Render a result as AWS's emulator does (spec §3.1)."""
+def emulator_parts(result: InvocationResult) -> tuple[int, bytes, dict[str, str]]:
+    """Render a result as AWS's emulator does (spec §3.1): status, body, headers."""
     if result.kind is Kind.TIMEOUT:
         body = f"Task timed out after {result.function.timeout:.2f} seconds".encode()
-        return web.Response(status=200, body=body, content_type="text/plain", charset="utf-8")
+        return 200, body, {"Content-Type": "text/plain; charset=utf-8"}
     status = 502 if result.kind in (Kind.EXIT, Kind.INIT_ERROR, Kind.OUT_OF_MEMORY) else 200
-    return web.Response(status=status, body=result.payload, headers={"Content-Type": _sniff(result.payload)})
+    return status, result.payload, {"Content-Type": _sniff(result.payload)}
 
 
 def _sniff(body: bytes) -> str:

@@ -13,7 +13,13 @@ from aiohttp import web
 from lamina.local.model.service_errors import ServiceError
 
 
+def service_error_parts(error: ServiceError, request_id: str) -> tuple[int, bytes, dict[str, str]]:
+    """Status, body and headers (the content type included) of ``error``, for any HTTP server."""
+    headers = {"Content-Type": "application/json", "X-Amzn-ErrorType": error.error_type,
+               "x-amzn-RequestId": request_id, **error.headers}
+    return error.status, json.dumps(error.body()).encode(), headers
+
+
 def service_error_response(error: ServiceError, request_id: str) -> web.Response:
-    headers = {"X-Amzn-ErrorType": error.error_type, "x-amzn-RequestId": request_id, **error.headers}
-    return web.Response(status=error.status, body=json.dumps(error.body()).encode(),
-                        content_type="application/json", headers=headers)
+    status, body, headers = service_error_parts(error, request_id)
+    return web.Response(status=status, body=body, headers=headers)

@@ -62,20 +62,13 @@ async def invoke_relayed(request: web.BaseRequest, local: LocalLambda, name: str
     if not relay.started:
         return await task
     response = web.StreamResponse(status=200, headers={**headers, "Content-Type": relay.content_type,
-                                                       "Trailer": ", ".join(_TRAILERS)})
+                                                       "Trailer": TRAILER_HEADER})
     writer = await response.prepare(request)
     connected = await pump(response, relay, bytes)
     result = await task
     if not connected:
         return response
-    trailers = []
-    failure = failure_of(result, relay)
-    if failure is not None:
-        error_type, document = failure
-        trailers += [("X-Amz-Function-Error", "Unhandled"), (protocol.HEADER_ERROR_TYPE, error_type),
-                     (protocol.HEADER_ERROR_BODY, base64.b64encode(document).decode())]
-    if request.headers.get("X-Amz-Log-Type") == "Tail":
-        trailers.append(("X-Amz-Log-Result", base64.b64encode(result.log_tail()).decode()))
+    trailers = trailer_fields(result, relay, request.headers.get("X-Amz-Log-Type") == "Tail")
     try:
         if trailers and isinstance(writer, StreamWriter):
             writer.chunked = False  # the last chunk carries the trailers, written here
@@ -88,6 +81,20 @@ async def invoke_relayed(request: web.BaseRequest, local: LocalLambda, name: str
 
 _TRAILERS = ("X-Amz-Function-Error", protocol.HEADER_ERROR_TYPE, protocol.HEADER_ERROR_BODY,
              "X-Amz-Log-Result")
+TRAILER_HEADER = ", ".join(_TRAILERS)  # what a streamed Invoke answer announces in ``Trailer``
+
+
+def trailer_fields(result: InvocationResult, relay: StreamRelay, tail: bool) -> list[tuple[str, str]]:
+    """The trailers that end a streamed Invoke answer: its failure, if any, and the log if asked for."""
+    trailers = []
+    failure = failure_of(result, relay)
+    if failure is not None:
+        error_type, document = failure
+        trailers += [("X-Amz-Function-Error", "Unhandled"), (protocol.HEADER_ERROR_TYPE, error_type),
+                     (protocol.HEADER_ERROR_BODY, base64.b64encode(document).decode())]
+    if tail:
+        trailers.append(("X-Amz-Log-Result", base64.b64encode(result.log_tail()).decode()))
+    return trailers
 
 
 def failure_of(result: InvocationResult, relay: StreamRelay) -> Optional[tuple[str, bytes]]:

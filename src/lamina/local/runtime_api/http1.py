@@ -1,14 +1,16 @@
-"""A lean HTTP/1.1 server for the Runtime API: asyncio protocol, llhttp parser (``httptools``).
+"""A lean HTTP/1.1 server for the Runtime API and the Invoke API's port: asyncio protocol, llhttp
+parser (``httptools``).
 
-Why not aiohttp here: the Runtime API is on every invocation's path twice (the event out on the
+Why not aiohttp here: an invocation is three HTTP exchanges (the caller's; the event out on the
 runtime's ``next``, the result in on its ``/response``), and aiohttp's request and response machinery
 costs more per exchange than everything lamina decides about the invocation; importing aiohttp also
-costs ``lamina invoke`` about 0.1 s before anything runs. This server does only what the Runtime API
-needs, on ``httptools`` (the binding of Node's llhttp that uvicorn uses):
+costs ``lamina invoke`` about 0.1 s before anything runs. This server does only what those exchanges
+need, on ``httptools`` (the binding of Node's llhttp that uvicorn uses); the Invoke API's port relays
+the rest to aiohttp (:mod:`lamina.local.api.front`):
 
 - requests on a keep-alive connection are answered in order, one at a time, pipelined or not (a
   runtime may send ``next`` behind its result); each runs as a task that is cancelled when the
-  connection goes, so a long-poll never dangles;
+  connection goes (``cancel_on_close``), so a long-poll never dangles;
 - bodies arrive as they are read (:meth:`Request.chunks`), with back-pressure: past
   ``_HIGH_WATER`` unread bytes, or ``_MAX_QUEUED`` pipelined requests waiting their turn, the
   connection stops reading until the handlers catch up;
@@ -26,6 +28,7 @@ import asyncio
 import collections
 import logging
 import socket
+from collections.abc import Iterator, Mapping
 from typing import AsyncIterator, Awaitable, Callable, Optional, Union, cast
 
 import httptools
@@ -37,7 +40,7 @@ from lamina.local.runtime_api.connection_limits import (
     RefusedConnection,
 )
 
-__all__ = ["Headers", "HttpConnection", "HttpServer", "Request", "Response"]
+__all__ = ["Answered", "Headers", "HttpConnection", "HttpServer", "Request", "Response"]
 
 log = logging.getLogger("lamina.connections")
 
@@ -45,6 +48,7 @@ _HIGH_WATER = 1 << 20  # unread body bytes at which a connection stops reading
 _LOW_WATER = 1 << 18
 _MAX_QUEUED = 16  # pipelined requests waiting their turn at which a connection stops reading
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+_NO_LENGTH = (204, 304)  # answers that carry no body and no Content-Length (RFC 9110 §8.6)
 _SEPARATE_BODY = 64 * 1024  # bodies from this size go in their own write, not copied behind the head
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
             405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Request Entity Too Large",
@@ -52,7 +56,7 @@ _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 40
             500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
 
 
-class Headers:
+class Headers(Mapping[str, str]):
     """A request's header (or trailer) fields; names compare case-insensitively, repeats are joined."""
 
     __slots__ = ("_fields",)
@@ -60,12 +64,21 @@ class Headers:
     def __init__(self) -> None:
         self._fields: dict[str, str] = {}
 
+    def __getitem__(self, name: str) -> str:
+        return self._fields[name.lower()]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._fields)
+
+    def __len__(self) -> int:
+        return len(self._fields)
+
     def add(self, name: str, value: str) -> None:
         key = name.lower()
         earlier = self._fields.get(key)
         self._fields[key] = value if earlier is None else f"{earlier}, {value}"
 
-    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:
+    def get(self, name: str, default: Optional[str] = None) -> Optional[str]:  # type: ignore[override]
         return self._fields.get(name.lower(), default)
 
     def __contains__(self, name: object) -> bool:
@@ -80,14 +93,17 @@ class Request:
     """One request: method, path, headers now; the body as it arrives; trailers once it has ended."""
 
     __slots__ = ("_chunks", "_complete", "_discarding", "_waiter", "connection", "content_length",
-                 "headers", "keep_alive", "method", "path", "query_string", "trailers", "unread")
+                 "headers", "keep_alive", "method", "path", "query_string", "raw_headers", "target",
+                 "trailers", "unread")
 
     def __init__(self, connection: HttpConnection) -> None:
         self.connection = connection
         self.method = ""
         self.path = ""
         self.query_string = ""
+        self.target = ""  # the request target as sent: path and query, undecoded
         self.headers = Headers()
+        self.raw_headers: list[tuple[str, str]] = []  # the head's fields in order, as sent
         self.trailers = Headers()
         self.content_length: Optional[int] = None
         self.keep_alive = True
@@ -163,18 +179,25 @@ class Response:
     def text(cls, status: int, text: str) -> Response:
         return cls(status, text.encode(), "text/plain; charset=utf-8")
 
-    def encode(self, keep_alive: bool) -> bytes:
+    def encode(self, keep_alive: bool, chunked: bool = False) -> bytes:
+        """The answer's head, and its body behind it unless large (:attr:`body_apart`); ``chunked``: the
+        head of a chunked answer, whose body the caller writes in chunks."""
         reason = _REASONS.get(self.status) or _reason(self.status)
         lines = [f"HTTP/1.1 {self.status} {reason}\r\n"]
         if self.content_type:
             lines.append(f"Content-Type: {self.content_type}\r\n")
         if self.headers:
             lines.extend(f"{name}: {_one_line(value)}\r\n" for name, value in self.headers.items())
-        lines.append(f"Content-Length: {len(self.body)}\r\n")
+        if chunked:
+            lines.append("Transfer-Encoding: chunked\r\n")
+        elif self.status not in _NO_LENGTH:
+            lines.append(f"Content-Length: {len(self.body)}\r\n")
         if not keep_alive:
             lines.append("Connection: close\r\n")
         lines.append("\r\n")
         head = "".join(lines).encode("latin-1")
+        if chunked:
+            return head
         return head + self.body if len(self.body) < _SEPARATE_BODY else head
 
     @property
@@ -201,18 +224,34 @@ def _reason(status: int) -> str:
         return "Unknown"
 
 
-Handler = Callable[[Request], Awaitable[Response]]
+class Answered:
+    """What a handler returns when it wrote the answer to the connection itself (a relayed response);
+    ``close``: the connection ends after it."""
+
+    __slots__ = ("close",)
+
+    def __init__(self, close: bool = False) -> None:
+        self.close = close
+
+
+Handler = Callable[[Request], Awaitable[Union[Response, Answered]]]
 
 
 class HttpServer:
     """The connections of one server (any number of listening sockets) and the handler they call."""
 
     def __init__(self, handler: Handler, limits: ConnectionLimits, name: str,
-                 max_head: int = 64 * 1024) -> None:
+                 max_head: int = 64 * 1024, keepalive_idle: float = KEEPALIVE_IDLE,
+                 cancel_on_close: bool = True) -> None:
         self.handler = handler
         self.limits = limits
         self.name = name
         self.max_head = max_head
+        self.keepalive_idle = keepalive_idle  # how long an idle keep-alive connection is kept
+        # Whether a request's handler is cancelled when its connection closes (a Runtime API long-poll
+        # is); if not, it runs to its end and its answer is dropped (an invocation whose caller left
+        # still runs, as on Lambda).
+        self.cancel_on_close = cancel_on_close
         self.connections: set[HttpConnection] = set()
         self._refusing = False
 
@@ -263,6 +302,8 @@ class HttpConnection(asyncio.Protocol):
         self._head_started = 0.0
         self._watchdog: Optional[asyncio.TimerHandle] = None
         self._failed = False
+        self._write_paused = False
+        self._drained: Optional[asyncio.Future[None]] = None
         self._loop = asyncio.get_running_loop()
 
     # --- asyncio.Protocol -------------------------------------------------------------------------
@@ -300,17 +341,31 @@ class HttpConnection(asyncio.Protocol):
         self.server.connections.discard(self)
         if self._watchdog is not None:
             self._watchdog.cancel()
-        if self._task is not None:
+        if self._task is not None and self.server.cancel_on_close:
             self._task.cancel()
         for request in (self._parsing, *self._queue):
             if request is not None:
                 request._wake()
+        self.resume_writing()
 
     def pause_writing(self) -> None:  # the transport buffers what it cannot send yet
-        pass
+        self._write_paused = True
 
     def resume_writing(self) -> None:
-        pass
+        self._write_paused = False
+        drained, self._drained = self._drained, None
+        if drained is not None and not drained.done():
+            drained.set_result(None)
+
+    async def drain(self) -> None:
+        """Wait while the transport holds more than its high-water mark of unsent bytes (a handler
+        writing a long answer itself: :class:`Answered`)."""
+        if self.closed:
+            raise ConnectionGone
+        if self._write_paused:
+            if self._drained is None:
+                self._drained = self._loop.create_future()
+            await self._drained
 
     # --- httptools callbacks ----------------------------------------------------------------------
 
@@ -329,15 +384,20 @@ class HttpConnection(asyncio.Protocol):
         request = self._parsing
         if request is None:
             return
-        fields = request.headers if self._in_head else request.trailers
-        fields.add(name.decode("latin-1"), value.decode("latin-1"))
+        key, text = name.decode("latin-1"), value.decode("latin-1")
+        if self._in_head:
+            request.headers.add(key, text)
+            request.raw_headers.append((key, text))
+        else:
+            request.trailers.add(key, text)
 
     def on_headers_complete(self) -> None:
         request = self._parsing
         assert request is not None
         self._in_head = False
         self._head_size = 0
-        path, _, query = self._url.decode("latin-1").partition("?")
+        request.target = self._url.decode("latin-1")
+        path, _, query = request.target.partition("?")
         request.path, request.query_string = path, query
         request.method = self._parser.get_method().decode("latin-1")
         request.keep_alive = self._parser.should_keep_alive()
@@ -372,7 +432,7 @@ class HttpConnection(asyncio.Protocol):
 
     async def _run(self, request: Request) -> None:
         try:
-            response: Union[Response, None] = await self.server.handler(request)
+            response: Union[Response, Answered, None] = await self.server.handler(request)
         except asyncio.CancelledError:
             raise
         except ConnectionGone:
@@ -385,6 +445,13 @@ class HttpConnection(asyncio.Protocol):
         if transport is None or self.closed or response is None:
             return
         keep_alive = request.keep_alive and not response.close
+        if isinstance(response, Answered):  # written already
+            self._last_activity = self._loop.time()
+            if not keep_alive:
+                self.abort(graceful=True)
+            else:
+                self._start_next()
+            return
         head = response.encode(keep_alive)
         transport.write(head)
         if response.body_apart:
@@ -430,7 +497,7 @@ class HttpConnection(asyncio.Protocol):
         timeout = self.server.limits.header_timeout
         idle = self._task is None and self._parsing is None
         if (self._in_head and now - self._head_started >= timeout) or (
-                idle and now - self._last_activity >= KEEPALIVE_IDLE):
+                idle and now - self._last_activity >= self.server.keepalive_idle):
             self.abort()
             return
         self._watchdog = self._loop.call_later(timeout, self._watch)

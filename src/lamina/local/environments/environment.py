@@ -40,6 +40,10 @@ from lamina.local.sandbox.containment import Containment
 from lamina.local.sandbox.python_runtime import PythonRuntimes
 from lamina.runtime import error_types
 
+# Invocations the runtime itself ended (its result or its error posted): nothing else happens to the
+# environment before their END/REPORT, so those may follow the caller's answer.
+_ANSWERED = (Kind.RESPONSE, Kind.ERROR)
+
 
 class ExecutionEnvironment:
     """A runtime process serving one function, one invocation at a time."""
@@ -63,6 +67,8 @@ class ExecutionEnvironment:
         self._began_at: Optional[float] = None
         self._deadline_ms = 0
         self._invoke_deadline: Optional[float] = None  # set when init overran into the invoke phase
+        # An invocation whose caller wants no log: its END/REPORT, written once its answer is out.
+        self._unreported: Optional[tuple[Invocation, InvocationRecord]] = None
         self.process.extensions.on_failure = self._extension_failed
 
     @property
@@ -73,6 +79,7 @@ class ExecutionEnvironment:
         """Run one invocation to its end (response, error, timeout, crash) and report it."""
         if self.process.settling is not None:  # extensions still at work on the last invocation
             await asyncio.wait([self.process.settling])
+        self._report_pending()  # the last invocation's END/REPORT before anything of this one
         loop = asyncio.get_running_loop()
         self._result = loop.create_future()
         self._log = LogTail()
@@ -229,8 +236,6 @@ class ExecutionEnvironment:
                 self._result.set_result(outcome)
 
     def _report(self, invocation: Invocation, outcome: Outcome) -> InvocationRecord:
-        # What the runtime wrote before its last call lands before END, a partial line included.
-        self.process.runtime.end_line()
         now = time.perf_counter()
         duration_ms = (now - (self._began_at or now)) * 1000
         init_ms = self.process.take_init_ms()
@@ -238,6 +243,15 @@ class ExecutionEnvironment:
         record = InvocationRecord(outcome, b"", duration_ms, init_ms, used_mb)
         host = self.process.extensions
         host.runtime_done(invocation, outcome, duration_ms)
+        if not invocation.log_wanted and outcome.kind in _ANSWERED and not host.active:
+            # Nothing the caller receives depends on END/REPORT: they follow its answer (the next
+            # loop step, or the start of the next invocation here, whichever comes first).
+            self._log = None
+            self._unreported = (invocation, record)
+            asyncio.get_running_loop().call_soon(self._report_pending)
+            return record
+        # What the runtime wrote before its last call lands before END, a partial line included.
+        self.process.runtime.end_line()
         if host.working_on(outcome) and self.process.alive:
             # The caller has its response; the invocation ends when the extensions are done with it.
             log = self._log.value() if self._log is not None else b""
@@ -248,6 +262,14 @@ class ExecutionEnvironment:
         log = self._log.value() if self._log is not None else b""
         self._log = None
         return replace(record, log=log)
+
+    def _report_pending(self) -> None:
+        """Write the END/REPORT of the invocation whose caller wanted no log, if not written yet."""
+        if self._unreported is None:
+            return
+        (invocation, record), self._unreported = self._unreported, None
+        self.process.runtime.end_line()  # its output, a partial line included, before its END
+        self._write_report(invocation, record)
 
     async def _settle(self, invocation: Invocation, record: InvocationRecord) -> None:
         """Wait for every INVOKE extension's ``next`` (up to the invocation's deadline), then report."""

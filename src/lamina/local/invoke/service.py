@@ -160,8 +160,11 @@ class LocalLambda:
                      client_context: Optional[str] = None, cognito_identity: Optional[str] = None,
                      tenant_id: Optional[str] = None, trace_id: Optional[str] = None,
                      function_arn: Optional[str] = None, asynchronous: bool = False,
-                     relay: Optional[object] = None) -> InvocationResult:
+                     relay: Optional[object] = None, log: bool = True) -> InvocationResult:
         """Run one invocation to its end. Raises :class:`ServiceError` (not found, throttled).
+
+        ``log``: whether the caller reads the invocation's log (``result.log``, LogType Tail); without
+        it the result carries none, and END/REPORT are written after the caller has its answer.
 
         ``relay`` (a :class:`~lamina.local.runtime_api.relay.StreamRelay`) receives a streamed response
         while it is produced; the result then carries no payload.
@@ -177,7 +180,8 @@ class LocalLambda:
             request_id=request_id or str(uuid.uuid4()), payload=payload,
             function_arn=function_arn or (config.arn + (f":{qualifier}" if qualifier else "")),
             timeout=config.timeout, content_type=content_type, client_context=client_context,
-            cognito_identity=cognito_identity, tenant_id=tenant_id, trace_id=trace_id, relay=relay)
+            cognito_identity=cognito_identity, tenant_id=tenant_id, trace_id=trace_id, relay=relay,
+            log_wanted=log and not asynchronous)
         record = await self._pool_for(config, tenant_id).invoke(invocation, wait_unbounded=asynchronous)
         outcome = record.outcome
         if outcome.kind is Kind.INIT_ERROR and outcome.error_type == error_types.AFTER_RESTORE_ERROR:

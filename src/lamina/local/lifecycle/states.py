@@ -54,6 +54,9 @@ class Invocation:
     cognito_identity: Optional[str] = None
     tenant_id: Optional[str] = None
     trace_id: Optional[str] = None
+    # Whether the caller reads the invocation's log (LogType Tail): if not, END and REPORT are written
+    # after its answer instead of before it, since nothing it receives depends on them.
+    log_wanted: bool = True
     # Where a streamed response goes as it arrives (a lamina.local.runtime_api.relay.StreamRelay); None:
     # the caller takes the response whole. Opaque here: the lifecycle never touches bytes.
     relay: Optional[object] = field(default=None, compare=False, repr=False)

@@ -148,9 +148,12 @@ class InvokeFront:
         """A streamed response, written as chunked HTTP while the runtime produces it; how it ended
         goes in the trailers (as :func:`~lamina.local.invoke.streaming.invoke_relayed` writes it)."""
         connection = request.connection
-        headers.update({"Trailer": streaming_relay.TRAILER_HEADER, "Date": self._http_date()})
+        chunked = request.http_version != "1.0"  # HTTP/1.0 has no chunks: the close ends the answer
+        headers["Date"] = self._http_date()
+        if chunked:
+            headers["Trailer"] = streaming_relay.TRAILER_HEADER
         answer = Response(200, b"", relay.content_type, headers=headers)
-        head = answer.encode(request.keep_alive, chunked=True)
+        head = answer.encode(request.keep_alive and chunked, "chunked" if chunked else "close")
         transport = connection.transport
         if transport is None or connection.closed:
             relay.abandon()
@@ -161,13 +164,15 @@ class InvokeFront:
             async for chunk in relay.chunks():
                 if connection.closed:
                     raise ConnectionGone
-                transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+                transport.write(b"%x\r\n%s\r\n" % (len(chunk), chunk) if chunked else chunk)
                 await connection.drain()
         except ConnectionGone:
             relay.abandon()
             await task  # the caller left; the invocation still runs to its end, as on Lambda
             return Answered(close=True)
         trailers = streaming_relay.trailer_fields(await task, relay, tail)
+        if not chunked:
+            return Answered(close=True)
         if not connection.closed:
             transport.write(b"0\r\n" + "".join(f"{k}: {v}\r\n" for k, v in trailers).encode("latin-1")
                             + b"\r\n")
@@ -218,7 +223,8 @@ class InvokeFront:
     async def _send(request: Request, writer: asyncio.StreamWriter) -> None:
         """The request as it came, on a connection of its own that aiohttp closes after answering."""
         chunked = False
-        lines = [f"{request.method} {request.target} HTTP/1.1\r\n"]
+        # In the caller's version: aiohttp frames its answer for it (an HTTP/1.0 caller gets no chunks).
+        lines = [f"{request.method} {request.target} HTTP/{request.http_version}\r\n"]
         for name, value in request.raw_headers:
             lower = name.lower()
             if lower in _HOP_BY_HOP:

@@ -93,8 +93,8 @@ class Request:
     """One request: method, path, headers now; the body as it arrives; trailers once it has ended."""
 
     __slots__ = ("_chunks", "_complete", "_discarding", "_waiter", "connection", "content_length",
-                 "headers", "keep_alive", "method", "path", "query_string", "raw_headers", "target",
-                 "trailers", "unread")
+                 "headers", "http_version", "keep_alive", "method", "path", "query_string", "raw_headers",
+                 "target", "trailers", "unread")
 
     def __init__(self, connection: HttpConnection) -> None:
         self.connection = connection
@@ -102,6 +102,7 @@ class Request:
         self.path = ""
         self.query_string = ""
         self.target = ""  # the request target as sent: path and query, undecoded
+        self.http_version = "1.1"
         self.headers = Headers()
         self.raw_headers: list[tuple[str, str]] = []  # the head's fields in order, as sent
         self.trailers = Headers()
@@ -179,9 +180,11 @@ class Response:
     def text(cls, status: int, text: str) -> Response:
         return cls(status, text.encode(), "text/plain; charset=utf-8")
 
-    def encode(self, keep_alive: bool, chunked: bool = False) -> bytes:
-        """The answer's head, and its body behind it unless large (:attr:`body_apart`); ``chunked``: the
-        head of a chunked answer, whose body the caller writes in chunks."""
+    def encode(self, keep_alive: bool, framing: str = "length") -> bytes:
+        """The answer's head, and its body behind it unless large (:attr:`body_apart`). ``framing``
+        ``"chunked"`` or ``"close"``: only the head of an answer whose body the caller writes after it,
+        in chunks, or until it closes the connection (HTTP/1.0 has no chunks)."""
+        chunked = framing == "chunked"
         reason = _REASONS.get(self.status) or _reason(self.status)
         lines = [f"HTTP/1.1 {self.status} {reason}\r\n"]
         if self.content_type:
@@ -190,13 +193,13 @@ class Response:
             lines.extend(f"{name}: {_one_line(value)}\r\n" for name, value in self.headers.items())
         if chunked:
             lines.append("Transfer-Encoding: chunked\r\n")
-        elif self.status not in _NO_LENGTH:
+        elif self.status not in _NO_LENGTH and framing == "length":
             lines.append(f"Content-Length: {len(self.body)}\r\n")
         if not keep_alive:
             lines.append("Connection: close\r\n")
         lines.append("\r\n")
         head = "".join(lines).encode("latin-1")
-        if chunked:
+        if framing != "length":
             return head
         return head + self.body if len(self.body) < _SEPARATE_BODY else head
 
@@ -357,6 +360,18 @@ class HttpConnection(asyncio.Protocol):
         if drained is not None and not drained.done():
             drained.set_result(None)
 
+    def write_response(self, response: Response, keep_alive: bool) -> bool:
+        """Write ``response`` now; False if the connection is gone. For a handler that answers before
+        it returns (it then returns :class:`Answered`): requests are answered in order, so only the
+        request whose handler is running may be answered."""
+        transport = self.transport
+        if transport is None or self.closed:
+            return False
+        transport.write(response.encode(keep_alive))
+        if response.body_apart:
+            transport.write(response.body)
+        return True
+
     async def drain(self) -> None:
         """Wait while the transport holds more than its high-water mark of unsent bytes (a handler
         writing a long answer itself: :class:`Answered`)."""
@@ -400,6 +415,7 @@ class HttpConnection(asyncio.Protocol):
         path, _, query = request.target.partition("?")
         request.path, request.query_string = path, query
         request.method = self._parser.get_method().decode("latin-1")
+        request.http_version = self._parser.get_http_version()
         request.keep_alive = self._parser.should_keep_alive()
         length = request.headers.get("content-length")
         request.content_length = int(length) if length is not None and length.isdigit() else None
@@ -445,17 +461,8 @@ class HttpConnection(asyncio.Protocol):
         if transport is None or self.closed or response is None:
             return
         keep_alive = request.keep_alive and not response.close
-        if isinstance(response, Answered):  # written already
-            self._last_activity = self._loop.time()
-            if not keep_alive:
-                self.abort(graceful=True)
-            else:
-                self._start_next()
-            return
-        head = response.encode(keep_alive)
-        transport.write(head)
-        if response.body_apart:
-            transport.write(response.body)
+        if not isinstance(response, Answered):  # else written already
+            self.write_response(response, keep_alive)
         self._last_activity = self._loop.time()
         if not keep_alive:
             self.abort(graceful=True)

@@ -282,6 +282,8 @@ def _operation(handler: Callable[[web.Request, ControlPlane], Awaitable[web.Stre
             return await handler(request, request.app[CONTROL_PLANE_KEY])
         except errors.ServiceError as exc:
             return _error_response(exc)
+        except ConnectionResetError:  # the caller left mid-request: nobody to answer, nothing failed
+            raise
         except Exception:
             log.exception("control plane failed on %s %s", request.method, request.path)
             return _error_response(errors.ServiceError(error_types.SERVICE, "Internal server error"))

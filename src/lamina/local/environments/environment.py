@@ -23,6 +23,7 @@ from lamina.local.lifecycle.extensions import FAILURE, TIMEOUT
 from lamina.local.lifecycle.single import Lifecycle
 from lamina.local.lifecycle.states import (
     Deliver,
+    Deliverer,
     Invocation,
     Kind,
     Outcome,
@@ -60,6 +61,7 @@ class ExecutionEnvironment:
                                           containment, python)
         self._sink = sink
         self._poll: Optional[asyncio.Future[tuple[Invocation, int]]] = None
+        self._deliver: Optional[Deliverer] = None  # the poll's writer, when the server gave one
         self._result: Optional[asyncio.Future[Outcome]] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._log: Optional[LogTail] = None  # while an invocation runs
@@ -109,7 +111,7 @@ class ExecutionEnvironment:
 
     # --- Runtime API (called by RuntimeApiServer) --------------------------------------------------
 
-    async def on_next(self) -> Union[Reply, tuple[Invocation, int]]:
+    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]:
         restored_ms = self.lifecycle.restore_finished(time.perf_counter())
         if restored_ms is not None:
             self._emit(log_lines.restore_report(restored_ms))
@@ -126,6 +128,7 @@ class ExecutionEnvironment:
             return self._hand_over(action.invocation)
         assert isinstance(action, Wait)
         self._poll = asyncio.get_running_loop().create_future()
+        self._deliver = deliver
         try:
             return await self._poll
         except asyncio.CancelledError:
@@ -133,6 +136,7 @@ class ExecutionEnvironment:
             raise
         finally:
             self._poll = None
+            self._deliver = None
 
     def on_restore_next(self) -> Optional[Reply]:
         reply, began = self.lifecycle.restore_next(time.perf_counter())
@@ -172,6 +176,9 @@ class ExecutionEnvironment:
             self._timer = asyncio.get_running_loop().call_later(remaining, self._timed_out)
             self._deadline_ms = int(time.time() * 1000 + remaining * 1000)
         if self._poll is not None and not self._poll.done():
+            # The event goes out now if the server can write it; the poll's task learns it next turn.
+            if self._deliver is not None and self._deliver(invocation, self._deadline_ms):
+                self._deliver = None
             self._poll.set_result((invocation, self._deadline_ms))
         if starting:
             # After waking the poll: the sink writes in the order it was called to, and the runtime

@@ -25,7 +25,7 @@ from lamina.local.environments.logsink import LogSink
 from lamina.local.environments.process import EnvironmentProcess, InvocationRecord
 from lamina.local.environments.report import write_report
 from lamina.local.lifecycle.managed import ManagedLifecycle
-from lamina.local.lifecycle.states import Invocation, Outcome, Outcomes, Reply, State, outcomes
+from lamina.local.lifecycle.states import Deliverer, Invocation, Outcome, Outcomes, Reply, State, outcomes
 from lamina.local.model import log_lines
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
@@ -94,7 +94,8 @@ class ManagedEnvironment:
 
     # --- Runtime API ------------------------------------------------------------------------------
 
-    async def on_next(self) -> Union[Reply, tuple[Invocation, int]]:
+    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]:
+        # Shared environments answer their polls in turn; ``deliver`` is not used.
         was_init = self.lifecycle.state is State.INIT
         refused = self.lifecycle.next_requested()
         if was_init and self.lifecycle.init_done:

@@ -28,6 +28,7 @@ from lamina.local.environments.extensions import ExtensionHost
 from lamina.local.environments.logsink import LogSink
 from lamina.local.lifecycle.extensions import FAILURE, SPINDOWN
 from lamina.local.lifecycle.states import (
+    Deliverer,
     EnvironmentLifecycle,
     Invocation,
     Kind,
@@ -78,7 +79,7 @@ STOP_WAIT = 5.0
 class InvocationOwner(Protocol):
     """What an environment kind answers for itself: how invocations are handed out."""
 
-    async def on_next(self) -> Union[Reply, tuple[Invocation, int]]: ...
+    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]: ...
 
     def on_restore_next(self) -> Optional[Reply]: ...
 
@@ -296,8 +297,8 @@ class EnvironmentProcess:
 
     # --- the Runtime API (RuntimeApiHandler) ------------------------------------------------------
 
-    async def on_next(self) -> Union[Reply, tuple[Invocation, int]]:
-        return await self.owner.on_next()
+    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]:
+        return await self.owner.on_next(deliver)
 
     def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply:
         reply, outcome = self.lifecycle.response_posted(request_id, size, body, content_type)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 import json
 from dataclasses import dataclass, field
-from typing import Optional, Protocol, Sequence, Union
+from typing import Callable, Optional, Protocol, Sequence, Union
 
 from lamina.local.model import function_errors
 from lamina.runtime import error_types, protocol
@@ -39,6 +39,11 @@ class Kind(enum.Enum):
     EXIT = "exit"  # the runtime exited or crashed
     OUT_OF_MEMORY = "out_of_memory"
     RESPONSE_TOO_LARGE = "response_too_large"
+
+
+# Writes an invocation to the runtime polling ``next`` at once, as it is handed over (the Runtime API's
+# answer, without waiting for the polling task's next turn); False if it could not (the poll is gone).
+Deliverer = Callable[["Invocation", int], bool]
 
 
 @dataclass(frozen=True)

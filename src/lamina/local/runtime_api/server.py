@@ -14,13 +14,13 @@ import asyncio
 import socket
 from typing import Optional, Protocol, Union
 
-from lamina.local.lifecycle.states import Invocation, Reply
+from lamina.local.lifecycle.states import Deliverer, Invocation, Reply
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api import extensions as extensions_api
 from lamina.local.runtime_api import peers, streaming
 from lamina.local.runtime_api.bodies import read_body
 from lamina.local.runtime_api.connection_limits import ConnectionLimits
-from lamina.local.runtime_api.http1 import HttpConnection, HttpServer, Request, Response
+from lamina.local.runtime_api.http1 import Answered, HttpConnection, HttpServer, Request, Response
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.runtime import error_types, protocol
 
@@ -33,7 +33,7 @@ class RuntimeApiHandler(Protocol):
     @property
     def config(self) -> FunctionConfig: ...
 
-    async def on_next(self) -> Union[Reply, tuple[Invocation, int]]: ...
+    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]: ...
 
     def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply: ...
 
@@ -57,6 +57,11 @@ class RuntimeApiHandler(Protocol):
     @property
     def extensions(self) -> extensions_api.ExtensionsApiHandler:
         """The Extensions API and Telemetry API of the environment."""
+
+
+def _event(invocation: Invocation, deadline_ms: int) -> Response:
+    headers = invocation.next_headers(deadline_ms)
+    return Response(200, invocation.payload, invocation.content_type, headers=headers)
 
 
 def _reply(reply: Reply) -> Response:
@@ -116,7 +121,7 @@ class RuntimeApiServer:
             await self.detach(address)
         self.http.close_all()
 
-    async def _dispatch(self, request: Request) -> Response:
+    async def _dispatch(self, request: Request) -> Union[Response, Answered]:
         connection = request.connection
         port = connection.local_port
         environment = self._environments.get(port) if port is not None else None
@@ -128,7 +133,7 @@ class RuntimeApiServer:
             return refusal
         path, method = request.path, request.method
         if method == "GET" and path == protocol.PATH_NEXT:
-            return await self._next(environment)
+            return await self._next(environment, request)
         if method == "POST" and path.startswith(_INVOCATION_PREFIX):
             request_id, _, action = path[len(_INVOCATION_PREFIX):].partition("/")
             if action == "response" and request_id:
@@ -154,13 +159,23 @@ class RuntimeApiServer:
             connection.peer_allowed = peer is not None and peers.connection_from(port, peer, owners)
         return connection.peer_allowed
 
-    async def _next(self, environment: RuntimeApiHandler) -> Response:
-        answer = await environment.on_next()
+    async def _next(self, environment: RuntimeApiHandler, request: Request) -> Union[Response, Answered]:
+        """``next``: the event as soon as there is one; a waiting poll's event is written the moment
+        the invocation is handed over (``deliver``), not a loop step later when this task resumes."""
+        connection = request.connection
+        written = False
+
+        def deliver(invocation: Invocation, deadline_ms: int) -> bool:
+            nonlocal written
+            written = connection.write_response(_event(invocation, deadline_ms), request.keep_alive)
+            return written
+
+        answer = await environment.on_next(deliver)
+        if written:
+            return Answered()
         if isinstance(answer, Reply):
             return _reply(answer)
-        invocation, deadline_ms = answer
-        return Response(200, invocation.payload, invocation.content_type,
-                        headers=invocation.next_headers(deadline_ms))
+        return _event(*answer)
 
     async def _response(self, environment: RuntimeApiHandler, request: Request, request_id: str) -> Response:
         mode = request.headers.get(protocol.HEADER_RESPONSE_MODE)

@@ -29,7 +29,7 @@ import collections
 import logging
 import socket
 from collections.abc import Iterator, Mapping
-from typing import AsyncIterator, Awaitable, Callable, Optional, Union, cast
+from typing import AsyncIterator, Awaitable, Callable, Optional, Protocol, Union, cast
 
 import httptools
 
@@ -150,6 +150,13 @@ class Request:
         self._complete = True
         self._wake()
 
+    def take_body(self) -> bytes:
+        """The whole body of a request read to its end (what :class:`ImmediateAnswers` see)."""
+        chunks, self._chunks = self._chunks, collections.deque()
+        size = sum(map(len, chunks))
+        self.connection.consumed(size)
+        return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
     def discard(self) -> None:
         """The handler is done: the rest of the body is read and dropped."""
         self._discarding = True
@@ -240,13 +247,27 @@ class Answered:
 Handler = Callable[[Request], Awaitable[Union[Response, Answered]]]
 
 
+class ImmediateAnswers(Protocol):
+    """Requests a server answers as soon as they are read, without a task: a small request whose answer
+    needs no waiting (a runtime's result). The answer is written one loop step later, after what the
+    answer made ready (the caller's response) has gone out."""
+
+    def wants(self, request: Request) -> bool:
+        """Whether to hold ``request`` (its head just read) until its body is complete; its body must
+        be small (at most ``_LOW_WATER`` bytes), since nothing reads it before then."""
+
+    def answer(self, request: Request) -> Optional[Response]:
+        """The answer of a held request, now whole; None: it goes to the handler after all."""
+
+
 class HttpServer:
     """The connections of one server (any number of listening sockets) and the handler they call."""
 
     def __init__(self, handler: Handler, limits: ConnectionLimits, name: str,
                  max_head: int = 64 * 1024, keepalive_idle: float = KEEPALIVE_IDLE,
-                 cancel_on_close: bool = True) -> None:
+                 cancel_on_close: bool = True, immediate: Optional[ImmediateAnswers] = None) -> None:
         self.handler = handler
+        self.immediate = immediate
         self.limits = limits
         self.name = name
         self.max_head = max_head
@@ -299,6 +320,7 @@ class HttpConnection(asyncio.Protocol):
         self._url = b""
         self._queue: collections.deque[Request] = collections.deque()
         self._task: Optional[asyncio.Task[None]] = None
+        self._held: Optional[Request] = None  # a request for ImmediateAnswers, until it is answered
         self._unread = 0
         self._paused = False
         self._last_activity = 0.0
@@ -422,8 +444,12 @@ class HttpConnection(asyncio.Protocol):
         if (request.headers.get("expect") or "").lower() == "100-continue" and self.transport is not None:
             self.transport.write(_CONTINUE)
         self._queue.append(request)
-        if self._task is None:
-            self._start_next()
+        if self._task is None and self._held is None:
+            immediate = self.server.immediate
+            if immediate is not None and len(self._queue) == 1 and immediate.wants(request):
+                self._held = request
+            else:
+                self._start_next()
         elif len(self._queue) >= _MAX_QUEUED:
             self._throttle()
 
@@ -432,10 +458,38 @@ class HttpConnection(asyncio.Protocol):
             self._parsing.feed(body)
 
     def on_message_complete(self) -> None:
-        if self._parsing is not None:
-            self._parsing.finish()
+        request = self._parsing
+        if request is not None:
+            request.finish()
             self._parsing = None
         self._last_activity = self._loop.time()
+        if request is not None and request is self._held:
+            self._answer_held(request)
+
+    def _answer_held(self, request: Request) -> None:
+        immediate = self.server.immediate
+        assert immediate is not None
+        try:
+            response = immediate.answer(request)
+        except Exception:
+            log.exception("%s: handler failed for %s %s", self.server.name, request.method, request.path)
+            response = Response.text(500, "internal error")
+        if response is None:  # to the handler, as any request
+            self._held = None
+            self._start_next()
+            return
+        self._queue.popleft()
+        self._loop.call_soon(self._write_held, request, response)
+
+    def _write_held(self, request: Request, response: Response) -> None:
+        self._held = None
+        keep_alive = request.keep_alive and not response.close
+        self.write_response(response, keep_alive)
+        self._last_activity = self._loop.time()
+        if not keep_alive:
+            self.abort(graceful=True)
+            return
+        self._start_next()
 
     # --- running requests -------------------------------------------------------------------------
 
@@ -502,7 +556,7 @@ class HttpConnection(asyncio.Protocol):
             return
         now = self._loop.time()
         timeout = self.server.limits.header_timeout
-        idle = self._task is None and self._parsing is None
+        idle = self._task is None and self._parsing is None and self._held is None
         if (self._in_head and now - self._head_started >= timeout) or (
                 idle and now - self._last_activity >= self.server.keepalive_idle):
             self.abort()

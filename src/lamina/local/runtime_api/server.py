@@ -76,11 +76,42 @@ async def _body(request: Request) -> bytes:
 _FOREIGN_PEER = Reply.error(403, "AccessDeniedException", "The Runtime API of an execution environment "
                             "answers only that environment's processes")
 _INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
+_RESPONSE_SUFFIX = "/response"
+_IMMEDIATE_RESULT = 256 * 1024
 _RESTORE_PATHS = (protocol.PATH_RESTORE_NEXT, protocol.PATH_RESTORE_ERROR)
 # A request head as long as Lambda takes: awslambdaric posts an X-Ray error cause of up to 1 MiB in one
 # header (a deep traceback's is far over the usual 8,190 bytes), and AWS's emulator accepts it.
 MAX_HEADER_LINE = protocol.MAX_XRAY_CAUSE + 1024
 MAX_HEAD = MAX_HEADER_LINE + 64 * 1024
+
+
+class _Results:
+    """A runtime's result (``/response``, not streamed, up to 256 KiB: nearly all of them), answered as
+    soon as it is read, with no task between its last byte and the caller's answer it makes ready."""
+
+    def __init__(self, environments: dict[int, RuntimeApiHandler]) -> None:
+        self._environments = environments
+
+    def wants(self, request: Request) -> bool:
+        length = request.content_length
+        return (request.method == "POST" and request.path.endswith(_RESPONSE_SUFFIX)
+                and request.path.startswith(_INVOCATION_PREFIX) and length is not None
+                and length <= _IMMEDIATE_RESULT and protocol.HEADER_RESPONSE_MODE not in request.headers)
+
+    def answer(self, request: Request) -> Optional[Response]:
+        connection = request.connection
+        port = connection.local_port
+        environment = self._environments.get(port) if port is not None else None
+        if environment is None or port is None:
+            return None  # the handler's answer
+        if not RuntimeApiServer._peer_allowed(connection, environment, port):
+            return None
+        request_id = request.path[len(_INVOCATION_PREFIX):-len(_RESPONSE_SUFFIX)]
+        if not request_id or "/" in request_id:
+            return None
+        body = request.take_body()
+        content_type = request.headers.get("Content-Type") or protocol.CONTENT_TYPE_JSON
+        return _reply(environment.on_response(request_id, body, len(body), content_type))
 
 
 class RuntimeApiServer:
@@ -92,7 +123,7 @@ class RuntimeApiServer:
         self._listeners: dict[int, asyncio.AbstractServer] = {}
         # Header timeout and connection bound over all environments' sockets (connection_limits).
         self.http = HttpServer(self._dispatch, limits or ConnectionLimits.from_environment(), "Runtime API",
-                               max_head=MAX_HEAD)
+                               max_head=MAX_HEAD, immediate=_Results(self._environments))
 
     async def attach(self, environment: RuntimeApiHandler) -> str:
         """Open a listening socket for ``environment``; return its ``host:port`` address."""

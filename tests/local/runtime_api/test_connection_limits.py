@@ -99,7 +99,7 @@ def test_defaults_come_from_the_environment_and_the_descriptor_limit() -> None:
 
 def test_1100_half_open_connections_do_not_exhaust_serve_descriptors(tmp_path: Path,
                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("LAMINA_HEADER_TIMEOUT", "5")  # longer than opening the 1,100 takes
+    monkeypatch.setenv("LAMINA_HEADER_TIMEOUT", "10")  # longer than opening the 1,100 takes, under load too
     monkeypatch.setenv("LAMINA_MAX_CONNECTIONS", "512")  # the bound serve takes under a 1,024 limit
     with serve_handler("handlers.echo", tmp_path) as server:
         # A laptop's descriptor limit: before the bound, 1,100 half-open connections exhausted it.

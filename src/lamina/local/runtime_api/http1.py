@@ -249,9 +249,7 @@ Handler = Callable[[Request], Awaitable[Union[Response, Answered]]]
 
 class ImmediateAnswers(Protocol):
     """Requests a server answers as soon as they are read, without a task: a small request whose answer
-    needs no waiting (a runtime's result). A client waiting for the answer before it sends more (as
-    awslambdaric waits for its result's 202 before asking ``next``) gets it at once; one that sent
-    more behind it (lamina's runtime pipelines ``next``) gets it one loop step later, after what the
+    needs no waiting (a runtime's result). The answer is written one loop step later, after what the
     answer made ready (the caller's response) has gone out."""
 
     def wants(self, request: Request) -> bool:
@@ -323,7 +321,6 @@ class HttpConnection(asyncio.Protocol):
         self._queue: collections.deque[Request] = collections.deque()
         self._task: Optional[asyncio.Task[None]] = None
         self._held: Optional[Request] = None  # a request for ImmediateAnswers, until it is answered
-        self._ready: Optional[tuple[Request, Response]] = None  # its answer, until written
         self._unread = 0
         self._paused = False
         self._last_activity = 0.0
@@ -363,8 +360,6 @@ class HttpConnection(asyncio.Protocol):
             self._fail(400, "upgrades are not supported")
         except httptools.HttpParserError as exc:
             self._fail(400, f"malformed request: {exc}")
-        if self._ready is not None:
-            self._write_ready()
 
     def connection_lost(self, exc: Optional[Exception]) -> None:
         self.closed = True
@@ -484,17 +479,7 @@ class HttpConnection(asyncio.Protocol):
             self._start_next()
             return
         self._queue.popleft()
-        self._ready = (request, response)  # written once the bytes read so far are parsed
-
-    def _write_ready(self) -> None:
-        """Write a held request's answer: at once if the client waits for it, a loop step later if it
-        sent more behind it (pipelined)."""
-        assert self._ready is not None
-        (request, response), self._ready = self._ready, None
-        if self._queue or self._parsing is not None:
-            self._loop.call_soon(self._write_held, request, response)
-        else:
-            self._write_held(request, response)
+        self._loop.call_soon(self._write_held, request, response)
 
     def _write_held(self, request: Request, response: Response) -> None:
         self._held = None

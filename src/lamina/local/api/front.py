@@ -114,8 +114,12 @@ class InvokeFront:
     async def _emulator(self, request: Request) -> Response:
         if self._local.registry.default() is None:
             return self._answer(404, b"404 page not found", {"Content-Type": "text/plain; charset=utf-8"})
-        payload, _ = await read_body(request.chunks(), request.content_length,  # cut, as the emulator
-                                     protocol.MAX_SYNC_RESPONSE, truncate=True)
+        if request.complete and request.content_length is not None \
+                and request.content_length <= protocol.MAX_SYNC_RESPONSE:
+            payload = request.take_body()  # read whole already, as nearly every payload is
+        else:
+            payload, _ = await read_body(request.chunks(), request.content_length,  # cut, as the emulator
+                                         protocol.MAX_SYNC_RESPONSE, truncate=True)
         return self._answer(*await emulator_answer(self._local, payload, request.headers))
 
     async def _invoke(self, request: Request, name: str) -> Union[Response, Answered]:

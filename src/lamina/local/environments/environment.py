@@ -84,7 +84,7 @@ class ExecutionEnvironment:
         self._report_pending()  # the last invocation's END/REPORT before anything of this one
         loop = asyncio.get_running_loop()
         self._result = loop.create_future()
-        self._log = LogTail()
+        self._log = LogTail() if invocation.log_wanted else None  # LogResult, for a caller who asked
         self._started_line = False
         self._began_at = None
         self._invoke_deadline = None

@@ -10,6 +10,7 @@ configuration changes (as Lambda does on UpdateFunctionConfiguration).
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -109,7 +110,7 @@ class FunctionRegistry:
         ``identifier`` is any form of FunctionName (``names.parse_function_reference``):
         a version runs its snapshot, an alias one of its versions by weight.
         """
-        reference = names.parse_function_reference(identifier, namespaced=True)
+        reference = _reference(identifier)
         qualifier = names.resolve_qualifier(reference, qualifier)
         config = self._find(reference.name, qualifier)
         if config is None:
@@ -134,3 +135,9 @@ class FunctionRegistry:
     def default(self) -> Optional[FunctionConfig]:
         """The function AWS's emulator path serves: the one named ``function``, else the first."""
         return self._functions.get("function") or next(iter(self._functions.values()), None)
+
+
+@functools.lru_cache(maxsize=1024)
+def _reference(identifier: str) -> names.FunctionReference:
+    """A namespaced FunctionName parsed once: Invoke names the same few functions again and again."""
+    return names.parse_function_reference(identifier, namespaced=True)

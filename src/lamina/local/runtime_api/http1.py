@@ -150,6 +150,11 @@ class Request:
         self._complete = True
         self._wake()
 
+    @property
+    def complete(self) -> bool:
+        """Whether the whole body has been read (it may still be waiting in :meth:`chunks`)."""
+        return self._complete
+
     def take_body(self) -> bytes:
         """The whole body of a request read to its end (what :class:`ImmediateAnswers` see)."""
         chunks, self._chunks = self._chunks, collections.deque()

@@ -10,7 +10,7 @@ from types import SimpleNamespace
 from aiohttp import web
 
 from lamina.local.api.app import create_app, run_app
-from lamina.local.environments.logsink import ConsoleSink
+from lamina.local.environments.logsink import START_DELAY, ConsoleSink
 from lamina.local.invoke.service import LocalLambda
 from lamina.local.runtime_api.http1 import HttpServer
 from lamina.local.runtime_api.server import RuntimeApiServer
@@ -95,3 +95,27 @@ def test_console_sink_renders_terminal_lines_after_the_current_loop_step() -> No
     during, after = asyncio.run(scenario())
     assert during == ""
     assert after == "f | START RequestId: r Version: $LATEST\nf | hello from the handler\n"
+
+
+def test_console_sink_holds_a_start_line_for_the_lines_after_it_but_not_for_long() -> None:
+    stream = io.StringIO()
+    sink = ConsoleSink(stream, colour=False)
+
+    async def scenario() -> tuple[str, str, str]:
+        sink.write("f", "START RequestId: a Version: $LATEST")
+        await asyncio.sleep(0)
+        held = stream.getvalue()  # the runtime is at work: nothing written yet
+        sink.write("f", "END RequestId: a")
+        await asyncio.sleep(0)
+        together = stream.getvalue()  # START goes out with the line after it, in order
+        sink.write("f", "START RequestId: b Version: $LATEST")
+        for _ in range(500):  # a long invocation: its START goes out on its own after START_DELAY
+            await asyncio.sleep(START_DELAY)
+            if "RequestId: b" in stream.getvalue():
+                break
+        return held, together, stream.getvalue()
+
+    held, together, alone = asyncio.run(asyncio.wait_for(scenario(), 20))
+    assert held == ""
+    assert together == "f | START RequestId: a Version: $LATEST\nf | END RequestId: a\n"
+    assert alone == together + "f | START RequestId: b Version: $LATEST\n"

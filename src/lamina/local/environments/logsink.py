@@ -5,7 +5,10 @@ A terminal gets rich's colours; a pipe or file gets plain text. Lines written fr
 are gathered and written once per loop iteration, after the current callbacks: an invocation's
 END/REPORT lines then reach the terminal just after its response reaches the caller, not before.
 A terminal's lines are rendered there too: rich takes about 0.2 ms to print a line, more than lamina
-spends on an invocation, so it must not run between an invocation and its answer. What is gathered
+spends on an invocation, so it must not run between an invocation and its answer. A START line, written
+as its invocation's event goes to the runtime, waits up to :data:`START_DELAY` for the lines after it:
+a short invocation's START, output, END and REPORT then go out in one write after its answer, rather
+than START in a write of its own while the runtime is at work. What is gathered
 is bounded (:data:`MAX_PENDING_CHARS`): a function flooding its output has it written as it comes,
 not held until the loop turns.
 """
@@ -23,6 +26,8 @@ _PLATFORM_PREFIXES = ("START ", "END ", "REPORT ", "INIT_START ")
 _COLOURS = ("cyan", "magenta", "green", "yellow", "blue", "bright_cyan", "bright_magenta")
 # Gathered text beyond which the lines are written at once (a few of the longest, 256 KB, lines).
 MAX_PENDING_CHARS = 1024 * 1024
+# How long a START line may wait to go out with the lines after it (imperceptible on a terminal).
+START_DELAY = 0.005
 
 
 class LogSink(Protocol):
@@ -51,20 +56,37 @@ class ConsoleSink:
         self._styles: dict[str, str] = {}
         self._pending: list[tuple[str, str]] = []
         self._pending_chars = 0
+        self._soon = False  # a flush is scheduled for the next loop step
+        self._later: Optional[asyncio.TimerHandle] = None  # or, for START lines only, a little later
 
     def write(self, function_name: str, line: str) -> None:
         self._pending.append((function_name, line))
         self._pending_chars += len(line)
-        if len(self._pending) == 1:
-            try:
-                asyncio.get_running_loop().call_soon(self.flush)
-            except RuntimeError:  # no event loop: write now
-                self.flush()
-        elif self._pending_chars > MAX_PENDING_CHARS:
-            self.flush()  # the scheduled flush then finds nothing to write
+        if self._pending_chars > MAX_PENDING_CHARS:
+            self.flush()
+            return
+        if self._soon:
+            return
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:  # no event loop: write now
+            self.flush()
+            return
+        if line.startswith("START "):
+            # Written while the runtime works on the invocation it starts: the line waits for the
+            # invocation's next one (usually its END, just after the caller's answer), or START_DELAY.
+            if self._later is None:
+                self._later = loop.call_later(START_DELAY, self.flush)
+            return
+        self._soon = True
+        loop.call_soon(self.flush)
 
     def flush(self) -> None:
         """Write the gathered lines (called once per loop iteration, and at shutdown)."""
+        self._soon = False
+        if self._later is not None:
+            self._later.cancel()
+            self._later = None
         if not self._pending:
             return
         pending, self._pending = self._pending, []

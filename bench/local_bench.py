@@ -6,8 +6,8 @@
 1. Sequential latency: one keep-alive client invokes an echo handler; rounds alternate between the
    two servers so load from the rest of the machine hits both alike. Target: lamina <= 0.7x emulator.
    For scale, the same client against a bare aiohttp server that answers at once (no runtime, no
-   Lambda): the floor of one aiohttp exchange, which lamina's Invoke API pays once per invocation (its
-   Runtime API is a leaner server on httptools).
+   Lambda): the cost of one aiohttp exchange, which lamina no longer pays on an invocation's path (its
+   Invoke API's port and its Runtime API are a leaner server on httptools).
 2. Throughput at client concurrency 1, 2, 4 on a handler that waits 5 ms (as functions wait on I/O):
    lamina runs one environment per concurrent client; AWS's emulator serves one invocation at a
    time (two overlapping invocations crash it), so its clients take turns.

@@ -24,7 +24,6 @@ import logging
 import shutil
 import tempfile
 import time
-import uuid
 from email.utils import formatdate
 from pathlib import Path
 from typing import Optional, Union
@@ -46,6 +45,7 @@ from lamina.local.api.invoke import (
 from lamina.local.api.responses import service_error_parts
 from lamina.local.invoke import streaming as streaming_relay
 from lamina.local.invoke.service import DRY_RUN, EVENT, InvocationResult
+from lamina.local.model.request_ids import new_request_id
 from lamina.local.model.service_errors import ServiceError
 from lamina.local.runtime_api.bodies import read_body
 from lamina.local.runtime_api.connection_limits import KEEPALIVE_TIMEOUT, ConnectionLimits
@@ -124,7 +124,7 @@ class InvokeFront:
 
     async def _invoke(self, request: Request, name: str) -> Union[Response, Answered]:
         """AWS's ``Invoke`` (:func:`~lamina.local.api.invoke.invoke`, on this server)."""
-        request_id = str(uuid.uuid4())
+        request_id = new_request_id()
         local = self._local
         try:
             qualifier = next((value for key, value in parse_qsl(request.query_string, keep_blank_values=True)

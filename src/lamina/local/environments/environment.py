@@ -62,6 +62,7 @@ class ExecutionEnvironment:
         self._sink = sink
         self._poll: Optional[asyncio.Future[tuple[Invocation, int]]] = None
         self._deliver: Optional[Deliverer] = None  # the poll's writer, when the server gave one
+        self._event_loop: Optional[asyncio.AbstractEventLoop] = None
         self._result: Optional[asyncio.Future[Outcome]] = None
         self._timer: Optional[asyncio.TimerHandle] = None
         self._log: Optional[LogTail] = None  # while an invocation runs
@@ -73,6 +74,13 @@ class ExecutionEnvironment:
         self._unreported: Optional[tuple[Invocation, InvocationRecord]] = None
         self.process.extensions.on_failure = self._extension_failed
 
+    def _loop(self) -> asyncio.AbstractEventLoop:
+        """The event loop this environment lives on (asking asyncio costs a system call each time)."""
+        loop = self._event_loop
+        if loop is None:
+            loop = self._event_loop = asyncio.get_running_loop()
+        return loop
+
     @property
     def available(self) -> bool:
         return self.process.alive and self.lifecycle.available
@@ -82,7 +90,7 @@ class ExecutionEnvironment:
         if self.process.settling is not None:  # extensions still at work on the last invocation
             await asyncio.wait([self.process.settling])
         self._report_pending()  # the last invocation's END/REPORT before anything of this one
-        loop = asyncio.get_running_loop()
+        loop = self._loop()
         self._result = loop.create_future()
         self._log = LogTail() if invocation.log_wanted else None  # LogResult, for a caller who asked
         self._started_line = False
@@ -127,7 +135,7 @@ class ExecutionEnvironment:
         if isinstance(action, Deliver):
             return self._hand_over(action.invocation)
         assert isinstance(action, Wait)
-        self._poll = asyncio.get_running_loop().create_future()
+        self._poll = self._loop().create_future()
         self._deliver = deliver
         try:
             return await self._poll
@@ -173,7 +181,7 @@ class ExecutionEnvironment:
                 remaining = max(0.0, self._invoke_deadline - time.perf_counter())
             if self._timer is not None:
                 self._timer.cancel()
-            self._timer = asyncio.get_running_loop().call_later(remaining, self._timed_out)
+            self._timer = self._loop().call_later(remaining, self._timed_out)
             self._deadline_ms = int(time.time() * 1000 + remaining * 1000)
         if self._poll is not None and not self._poll.done():
             # The event goes out now if the server can write it; the poll's task learns it next turn.
@@ -215,12 +223,12 @@ class ExecutionEnvironment:
         current = self.lifecycle.current
         if self.lifecycle.state is State.INIT and current is not None:
             self._invoke_deadline = time.perf_counter() + current.timeout
-            self._timer = asyncio.get_running_loop().call_later(current.timeout, self._timed_out)
+            self._timer = self._loop().call_later(current.timeout, self._timed_out)
 
     def _timed_out(self) -> None:
         self._timer = None
         if self._debugger_holds():
-            self._timer = asyncio.get_running_loop().call_later(debugger.RECHECK_SECONDS, self._timed_out)
+            self._timer = self._loop().call_later(debugger.RECHECK_SECONDS, self._timed_out)
             return
         outcome = self.lifecycle.timed_out()
         self.process.reset(TIMEOUT)
@@ -255,7 +263,7 @@ class ExecutionEnvironment:
             # loop step, or the start of the next invocation here, whichever comes first).
             self._log = None
             self._unreported = (invocation, record)
-            asyncio.get_running_loop().call_soon(self._report_pending)
+            self._loop().call_soon(self._report_pending)
             return record
         # What the runtime wrote before its last call lands before END, a partial line included.
         self.process.runtime.end_line()
@@ -263,7 +271,7 @@ class ExecutionEnvironment:
             # The caller has its response; the invocation ends when the extensions are done with it.
             log = self._log.value() if self._log is not None else b""
             self._log = None
-            self.process.settling = asyncio.get_running_loop().create_task(self._settle(invocation, record))
+            self.process.settling = self._loop().create_task(self._settle(invocation, record))
             return replace(record, log=log)
         self._write_report(invocation, record)
         log = self._log.value() if self._log is not None else b""

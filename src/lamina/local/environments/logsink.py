@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import sys
+import threading
 from typing import TYPE_CHECKING, Optional, Protocol, TextIO
 
 if TYPE_CHECKING:
@@ -58,6 +59,7 @@ class ConsoleSink:
         self._pending_chars = 0
         self._soon = False  # a flush is scheduled for the next loop step
         self._later: Optional[asyncio.TimerHandle] = None  # or, for START lines only, a little later
+        self._loop_of: tuple[int, Optional[asyncio.AbstractEventLoop]] = (0, None)
 
     def write(self, function_name: str, line: str) -> None:
         self._pending.append((function_name, line))
@@ -67,9 +69,8 @@ class ConsoleSink:
             return
         if self._soon:
             return
-        try:
-            loop = asyncio.get_running_loop()
-        except RuntimeError:  # no event loop: write now
+        loop = self._running_loop()
+        if loop is None:  # no event loop: write now
             self.flush()
             return
         if line.startswith("START "):
@@ -80,6 +81,18 @@ class ConsoleSink:
             return
         self._soon = True
         loop.call_soon(self.flush)
+
+    def _running_loop(self) -> Optional[asyncio.AbstractEventLoop]:
+        """This thread's running loop, remembered (asking asyncio costs a system call each time)."""
+        thread, loop = self._loop_of
+        if thread == threading.get_ident() and loop is not None and loop.is_running():
+            return loop
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        self._loop_of = (threading.get_ident(), loop)
+        return loop
 
     def flush(self) -> None:
         """Write the gathered lines (called once per loop iteration, and at shutdown)."""

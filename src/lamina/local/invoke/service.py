@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional, Sequence
@@ -30,6 +29,7 @@ from lamina.local.invoke.registry import FunctionRegistry, pool_key
 from lamina.local.lifecycle.states import Invocation, Kind
 from lamina.local.model import function_errors, service_errors
 from lamina.local.model.function_config import DEFAULT_ACCOUNT_CONCURRENCY, FunctionConfig
+from lamina.local.model.request_ids import new_request_id
 from lamina.local.runtime_api.server import RuntimeApiServer
 from lamina.local.sandbox.containment import Containment
 from lamina.local.sandbox.python_runtime import PythonRuntimes
@@ -177,7 +177,7 @@ class LocalLambda:
         if config.reserved_concurrency == 0:  # PutFunctionConcurrency 0: the function is switched off
             raise service_errors.too_many_requests(reserved=True)
         invocation = Invocation(
-            request_id=request_id or str(uuid.uuid4()), payload=payload,
+            request_id=request_id or new_request_id(), payload=payload,
             function_arn=function_arn or (config.arn + (f":{qualifier}" if qualifier else "")),
             timeout=config.timeout, content_type=content_type, client_context=client_context,
             cognito_identity=cognito_identity, tenant_id=tenant_id, trace_id=trace_id, relay=relay,
@@ -196,7 +196,7 @@ class LocalLambda:
     def invoke_in_background(self, function_name: str, payload: bytes, **kwargs: object) -> str:
         """Accept an ``Event`` invocation: it runs after this returns; returns its request id."""
         config = self.registry.resolve(function_name, kwargs.get("qualifier"))  # type: ignore[arg-type]
-        request_id = str(kwargs.pop("request_id", None) or uuid.uuid4())
+        request_id = str(kwargs.pop("request_id", None) or new_request_id())
         if self.events is not None:
             return self.events.enqueue(config.name, payload, kwargs.get("qualifier"), request_id)  # type: ignore[arg-type]
         coro = self.invoke(config.name, payload, request_id=request_id, asynchronous=True,

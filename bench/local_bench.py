@@ -155,7 +155,7 @@ def main() -> int:
         for client in clients.values():
             latencies(client, 50)  # cold start and warm-up
         samples: dict[str, list[float]] = {label: [] for label in clients}
-        rounds = 6
+        rounds = 30  # short rounds: a burst of load from the rest of the machine hits every server alike
         for _ in range(rounds):
             for label, client in clients.items():
                 samples[label] += latencies(client, args.invocations // rounds)

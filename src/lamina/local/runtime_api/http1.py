@@ -490,11 +490,7 @@ class HttpConnection(asyncio.Protocol):
         self._held = None
         keep_alive = request.keep_alive and not response.close
         self.write_response(response, keep_alive)
-        self._last_activity = self._loop.time()
-        if not keep_alive:
-            self.abort(graceful=True)
-            return
-        self._start_next()
+        self._answered(keep_alive)
 
     # --- running requests -------------------------------------------------------------------------
 
@@ -522,6 +518,10 @@ class HttpConnection(asyncio.Protocol):
         keep_alive = request.keep_alive and not response.close
         if not isinstance(response, Answered):  # else written already
             self.write_response(response, keep_alive)
+        self._answered(keep_alive)
+
+    def _answered(self, keep_alive: bool) -> None:
+        """A request is answered: close (gracefully) or go on with the next one."""
         self._last_activity = self._loop.time()
         if not keep_alive:
             self.abort(graceful=True)

@@ -114,12 +114,7 @@ class InvokeFront:
     async def _emulator(self, request: Request) -> Response:
         if self._local.registry.default() is None:
             return self._answer(404, b"404 page not found", {"Content-Type": "text/plain; charset=utf-8"})
-        if request.complete and request.content_length is not None \
-                and request.content_length <= protocol.MAX_SYNC_RESPONSE:
-            payload = request.take_body()  # read whole already, as nearly every payload is
-        else:
-            payload, _ = await read_body(request.chunks(), request.content_length,  # cut, as the emulator
-                                         protocol.MAX_SYNC_RESPONSE, truncate=True)
+        payload, _ = await _payload(request, protocol.MAX_SYNC_RESPONSE, truncate=True)  # cut, as RIE
         return self._answer(*await emulator_answer(self._local, payload, request.headers))
 
     async def _invoke(self, request: Request, name: str) -> Union[Response, Answered]:
@@ -130,7 +125,7 @@ class InvokeFront:
             qualifier = next((value for key, value in parse_qsl(request.query_string, keep_blank_values=True)
                               if key == "Qualifier"), None)
             head = invoke_head(local, name, qualifier, request.headers, INVOCATION_TYPES)
-            payload, size = await read_body(request.chunks(), request.content_length, head.limit)
+            payload, size = await _payload(request, head.limit)
             call = invoke_call(head, payload, size, request.headers)
             if call.invocation_type == DRY_RUN:
                 return self._answer(204, b"", {"x-amzn-RequestId": request_id})
@@ -276,6 +271,15 @@ class InvokeFront:
                 raise ConnectionGone
             transport.write(data)
             await connection.drain()
+
+
+async def _payload(request: Request, limit: int, truncate: bool = False) -> tuple[bytes, int]:
+    """The body and its size (:func:`~lamina.local.runtime_api.bodies.read_body`); one already read
+    whole, as nearly every payload is, is taken at once."""
+    length = request.content_length
+    if request.complete and length is not None and length <= limit:
+        return request.take_body(), length
+    return await read_body(request.chunks(), length, limit, truncate)
 
 
 class ServingApp:

@@ -92,6 +92,7 @@ class LocalLambda:
         self.events: Optional[AsyncInvoker] = None  # the durable Event queue, once opened
         self._containment: Optional[Containment] = None
         self._started = False
+        self._reserved: Optional[int] = None  # the reserved total, until the registry changes
         self.registry.subscribe(self._function_changed)
 
     async def open_event_queue(self, data_dir: Path, configs: ConfigSource, *,
@@ -218,7 +219,10 @@ class LocalLambda:
         return config.concurrency if config is not None else 0
 
     def _reserved_total(self) -> int:
-        return sum(config.reserved_concurrency or 0 for config in self.registry)
+        """What the served functions reserve (asked twice per invocation; made again after a change)."""
+        if self._reserved is None:
+            self._reserved = sum(config.reserved_concurrency or 0 for config in self.registry)
+        return self._reserved
 
     def check_reservations(self) -> None:
         """Refuse the served functions' reserved concurrency if it leaves the account too little
@@ -238,6 +242,7 @@ class LocalLambda:
         return pool
 
     def _function_changed(self, name: str, config: Optional[FunctionConfig]) -> None:
+        self._reserved = None
         for key in [key for key in self._pools if key == name or key.startswith(f"{name}{_TENANT}")]:
             self._spawn(self._pools.pop(key).retire())
 

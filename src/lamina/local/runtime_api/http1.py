@@ -202,7 +202,10 @@ class Response:
         if self.content_type:
             lines.append(f"Content-Type: {self.content_type}\r\n")
         if self.headers:
-            lines.extend(f"{name}: {_one_line(value)}\r\n" for name, value in self.headers.items())
+            for name, value in self.headers.items():
+                if "\n" in value or "\r" in value:
+                    value = _one_line(value)
+                lines.append(f"{name}: {value}\r\n")
         if chunked:
             lines.append("Transfer-Encoding: chunked\r\n")
         elif self.status not in _NO_LENGTH and framing == "length":

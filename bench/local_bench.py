@@ -3,8 +3,11 @@
 
     .venv/bin/python bench/local_bench.py [--invocations 600] [--seconds 3]
 
-1. Sequential latency: one keep-alive client invokes an echo handler; rounds alternate between the
-   two servers so load from the rest of the machine hits both alike. Target: lamina <= 0.7x emulator.
+1. Sequential latency: one keep-alive client per server invokes an echo handler; short rounds
+   alternate between the servers so load from the rest of the machine hits all alike, and each kind
+   of server runs as ``--instances`` processes whose samples are pooled (a process keeps the CPUs it
+   was first given, which moves one server's figure by a few percent). Target: lamina <= 0.7x
+   emulator.
    For scale, the same client against a bare aiohttp server that answers at once (no runtime, no
    Lambda): the cost of one aiohttp exchange, which lamina no longer pays on an invocation's path (its
    Invoke API's port and its Runtime API are a leaner server on httptools).
@@ -124,7 +127,8 @@ def throughput(port: int, path: str, clients: int, seconds: float, serialize: bo
 def start_lamina(stack: ExitStack, code: Path, handler: str, log_dir: Path, ric: bool = True) -> int:
     """``lamina serve`` of ``handler`` on awslambdaric (``ric``) or on lamina's own runtime."""
     port = free_port()
-    log = stack.enter_context((log_dir / f"lamina-{handler}-{'ric' if ric else 'lamina'}.log").open("wb"))
+    name = f"lamina-{handler}-{'ric' if ric else 'lamina'}-{port}.log"
+    log = stack.enter_context((log_dir / name).open("wb"))
     runtime = ["--bootstrap", " ".join(RIC)] if ric else []
     proc = subprocess.Popen(
         [sys.executable, "-m", "lamina", "serve", "--port", str(port), "--code", str(code),
@@ -139,6 +143,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--invocations", type=int, default=600, help="sequential invocations per server")
     parser.add_argument("--seconds", type=float, default=3.0, help="duration of each throughput run")
+    parser.add_argument("--instances", type=int, default=2,
+                        help="servers of each kind for the sequential latency, their samples pooled")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp, ExitStack() as stack:
         code, logs = Path(tmp) / "code", Path(tmp) / "logs"  # logs outside the code: no reloads
@@ -147,18 +153,27 @@ def main() -> int:
         (code / "bench_handlers.py").write_text(HANDLERS)
 
         print("== sequential latency (echo handler, awslambdaric) ==")
-        rie = stack.enter_context(run_emulator([*RIC, "bench_handlers.echo"], code, tmp_path=logs))
-        lamina_port = start_lamina(stack, code, "bench_handlers.echo", logs)
-        own_port = start_lamina(stack, code, "bench_handlers.echo", logs, ric=False)
-        clients = {"AWS emulator": Client(rie.port, PATH), "lamina serve": Client(lamina_port, PATH),
-                   "lamina+own": Client(own_port, PATH), "aiohttp floor": Client(start_floor(stack), PATH)}
-        for client in clients.values():
-            latencies(client, 50)  # cold start and warm-up
+        # Several servers of each kind: a process keeps the CPUs the scheduler first gave it, which moves
+        # one server's latency by a few percent either way; pooled, each kind gets the luck of several.
+        clients: dict[str, list[Client]] = {label: [] for label in
+                                            ("AWS emulator", "lamina serve", "lamina+own", "aiohttp floor")}
+        for _ in range(max(1, args.instances)):
+            rie = stack.enter_context(run_emulator([*RIC, "bench_handlers.echo"], code, tmp_path=logs))
+            clients["AWS emulator"].append(Client(rie.port, PATH))
+            ric_port = start_lamina(stack, code, "bench_handlers.echo", logs)
+            own_port = start_lamina(stack, code, "bench_handlers.echo", logs, ric=False)
+            clients["lamina serve"].append(Client(ric_port, PATH))
+            clients["lamina+own"].append(Client(own_port, PATH))
+            clients["aiohttp floor"].append(Client(start_floor(stack), PATH))
+        for instances in clients.values():
+            for client in instances:
+                latencies(client, 50)  # cold start and warm-up
         samples: dict[str, list[float]] = {label: [] for label in clients}
         rounds = 30  # short rounds: a burst of load from the rest of the machine hits every server alike
         for _ in range(rounds):
-            for label, client in clients.items():
-                samples[label] += latencies(client, args.invocations // rounds)
+            for label, instances in clients.items():
+                for client in instances:
+                    samples[label] += latencies(client, max(1, args.invocations // (rounds * len(instances))))
         for label, taken in samples.items():
             print(f"{label:>13}: median {statistics.median(taken) * 1e3:.3f} ms, "
                   f"mean {statistics.fmean(taken) * 1e3:.3f} ms, "

@@ -37,14 +37,15 @@ from lamina.local.api.invoke import (
     EMULATOR_PATH,
     INVOCATION_TYPES,
     LOCAL_LAMBDA_KEY,
+    Streamed,
     emulator_answer,
+    invoke_answer,
     invoke_call,
     invoke_head,
-    invoke_parts,
 )
 from lamina.local.api.responses import service_error_parts
 from lamina.local.invoke import streaming as streaming_relay
-from lamina.local.invoke.service import DRY_RUN, EVENT, InvocationResult
+from lamina.local.invoke.service import InvocationResult
 from lamina.local.model.request_ids import new_request_id
 from lamina.local.model.service_errors import ServiceError
 from lamina.local.runtime_api.bodies import read_body
@@ -112,10 +113,11 @@ class InvokeFront:
         return access.check(request.method, request.path, headers, config) is None
 
     async def _emulator(self, request: Request) -> Response:
-        if self._local.registry.default() is None:
+        config = self._local.registry.default()
+        if config is None:
             return self._answer(404, b"404 page not found", {"Content-Type": "text/plain; charset=utf-8"})
         payload, _ = await _payload(request, protocol.MAX_SYNC_RESPONSE, truncate=True)  # cut, as RIE
-        return self._answer(*await emulator_answer(self._local, payload, request.headers))
+        return self._answer(*await emulator_answer(self._local, config, payload, request.headers))
 
     async def _invoke(self, request: Request, name: str) -> Union[Response, Answered]:
         """AWS's ``Invoke`` (:func:`~lamina.local.api.invoke.invoke`, on this server)."""
@@ -127,25 +129,18 @@ class InvokeFront:
             head = invoke_head(local, name, qualifier, request.headers, INVOCATION_TYPES)
             payload, size = await _payload(request, head.limit)
             call = invoke_call(head, payload, size, request.headers)
-            if call.invocation_type == DRY_RUN:
-                return self._answer(204, b"", {"x-amzn-RequestId": request_id})
-            if call.invocation_type == EVENT:
-                local.invoke_in_background(call.name, call.payload, request_id=request_id, **call.options)
-                return self._answer(202, b"", {"x-amzn-RequestId": request_id})
-            headers = {"X-Amz-Executed-Version": call.config.version, "x-amzn-RequestId": request_id}
-            relay, task = await streaming_relay.start(local, call.name, call.payload, request_id=request_id,
-                                                      **call.options)
             tail = request.headers.get("X-Amz-Log-Type") == "Tail"
-            if relay.started:
-                return await self._stream(request, relay, task, headers, tail)
-            return self._answer(*invoke_parts(await task, headers, tail))
+            answer = await invoke_answer(local, call, request_id, tail)
         except ServiceError as error:
             return self._answer(*service_error_parts(error, request_id))
+        if isinstance(answer, Streamed):
+            return await self._stream(request, answer.relay, answer.task, answer.headers, tail)
+        return self._answer(*answer)
 
     async def _stream(self, request: Request, relay: StreamRelay, task: asyncio.Task[InvocationResult],
                       headers: dict[str, str], tail: bool) -> Answered:
         """A streamed response, written as chunked HTTP while the runtime produces it; how it ended
-        goes in the trailers (as :func:`~lamina.local.invoke.streaming.invoke_relayed` writes it)."""
+        goes in the trailers (as :func:`~lamina.local.invoke.streaming.stream_out` writes it)."""
         connection = request.connection
         chunked = request.http_version != "1.0"  # HTTP/1.0 has no chunks: the close ends the answer
         headers["Date"] = self._http_date()

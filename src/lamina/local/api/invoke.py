@@ -10,6 +10,7 @@ because such a client came for the real Invoke API of a function named ``functio
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import json
@@ -17,7 +18,7 @@ import secrets
 import time
 import uuid
 from dataclasses import dataclass
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping, Optional, Union
 
 from aiohttp import web
 
@@ -29,6 +30,7 @@ from lamina.local.model import names, payloads, service_errors
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.model.service_errors import ServiceError
 from lamina.local.runtime_api.bodies import read_body
+from lamina.local.runtime_api.relay import StreamRelay
 from lamina.runtime import error_types, protocol
 
 INVOKE_PATH = "/2015-03-31/functions/{name}/invocations"
@@ -141,21 +143,41 @@ def invoke_call(head: InvokeHead, payload: bytes, size: int, headers: Mapping[st
 
 
 async def _invoke(request: web.Request, request_id: str) -> web.StreamResponse:
-    local = _lambda(request)
     call = await parse_invoke(request, INVOCATION_TYPES)
+    tail = request.headers.get("X-Amz-Log-Type") == "Tail"
+    answer = await invoke_answer(_lambda(request), call, request_id, tail)
+    if isinstance(answer, Streamed):
+        return await streaming_relay.stream_out(request, answer.relay, answer.task, answer.headers)
+    status, body, headers = answer
+    return web.Response(status=status, body=body or None, headers=headers)
+
+
+@dataclass(frozen=True)
+class Streamed:
+    """An Invoke whose function streams its response: the bytes come through ``relay`` while ``task``
+    runs; ``headers`` are the answer's (the server writes it chunked, how it ended in its trailers)."""
+
+    relay: StreamRelay
+    task: asyncio.Task[InvocationResult]
+    headers: dict[str, str]
+
+
+async def invoke_answer(local: LocalLambda, call: InvokeRequest, request_id: str,
+                        tail: bool) -> Union[tuple[int, bytes, dict[str, str]], Streamed]:
+    """What an Invoke call answers (status, body, headers), or its stream: the one implementation
+    behind this module's route and the Invoke API's lean front."""
     if call.invocation_type == DRY_RUN:
-        return web.Response(status=204, headers={"x-amzn-RequestId": request_id})
+        return 204, b"", {"x-amzn-RequestId": request_id}
     if call.invocation_type == EVENT:
         local.invoke_in_background(call.name, call.payload, request_id=request_id, **call.options)
-        return web.Response(status=202, headers={"x-amzn-RequestId": request_id})
+        return 202, b"", {"x-amzn-RequestId": request_id}
     headers = {"X-Amz-Executed-Version": call.config.version, "x-amzn-RequestId": request_id}
     # A streamed response is relayed as it is produced; anything else comes back whole.
-    answer = await streaming_relay.invoke_relayed(request, local, call.name, call.payload, headers,
-                                                  request_id=request_id, **call.options)
-    if isinstance(answer, web.StreamResponse):
-        return answer
-    status, body, headers = invoke_parts(answer, headers, request.headers.get("X-Amz-Log-Type") == "Tail")
-    return web.Response(status=status, body=body, headers=headers)
+    relay, task = await streaming_relay.start(local, call.name, call.payload, request_id=request_id,
+                                              **call.options)
+    if relay.started:
+        return Streamed(relay, task, headers)
+    return invoke_parts(await task, headers, tail)
 
 
 def invoke_parts(result: InvocationResult, headers: dict[str, str],
@@ -175,21 +197,20 @@ async def emulator_invoke(request: web.Request) -> web.StreamResponse:
         request.match_info["name"] = "function"
         return await invoke(request)
     local = _lambda(request)
-    if local.registry.default() is None:
+    config = local.registry.default()
+    if config is None:
         return web.Response(status=404, text="404 page not found")
     payload, _ = await read_body(request.content.iter_any(), request.content_length,  # cut, as the emulator
                                  protocol.MAX_SYNC_RESPONSE, truncate=True)
-    status, body, headers = await emulator_answer(local, payload, request.headers)
+    status, body, headers = await emulator_answer(local, config, payload, request.headers)
     return web.Response(status=status, body=body, headers=headers)
 
 
-async def emulator_answer(local: LocalLambda, payload: bytes,
+async def emulator_answer(local: LocalLambda, config: FunctionConfig, payload: bytes,
                           headers: Mapping[str, str]) -> tuple[int, bytes, dict[str, str]]:
-    """An unsigned call of the emulator's path, run and rendered as AWS's emulator answers it (status,
-    body, headers): the one implementation behind this module's route and the Invoke API's lean front."""
-    config = local.registry.default()
-    if config is None:
-        return 404, b"404 page not found", {"Content-Type": "text/plain; charset=utf-8"}
+    """An unsigned call of the emulator's path to ``config`` (the registry's default function), run and
+    rendered as AWS's emulator answers it (status, body, headers): the one implementation behind this
+    module's route and the Invoke API's lean front."""
     try:
         payloads.check_depth(payload)  # passed on unparsed, but never deeper than a runtime can parse
     except ServiceError as error:

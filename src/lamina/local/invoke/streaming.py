@@ -46,21 +46,17 @@ async def pump(response: web.StreamResponse, relay: StreamRelay, frame: Callable
     return True
 
 
-async def invoke_relayed(request: web.BaseRequest, local: LocalLambda, name: str, payload: bytes,
-                         headers: Mapping[str, str], **options: Any) -> InvocationResult | web.StreamResponse:
-    """The plain Invoke path: a streamed response goes out as chunked HTTP while it is produced.
+async def stream_out(request: web.BaseRequest, relay: StreamRelay, task: asyncio.Task[InvocationResult],
+                     headers: Mapping[str, str]) -> web.StreamResponse:
+    """The plain Invoke path of a function that streams (:func:`start` saw it start): the bytes go
+    out as chunked HTTP while they are produced.
 
-    A function that does not stream (or fails before its first byte) gets the usual buffered answer,
-    returned as its result for the Invoke API to render. Lambda's Invoke passes streamed bytes through
-    as they are (an HTTP integration prelude is for Function URLs to read), so they are not
-    interpreted here. A failure after the first byte can no longer change the status or the headers:
-    it is reported in HTTP trailers instead (``X-Amz-Function-Error`` and the runtime's own error
-    trailers), the closest a chunked answer gets to Lambda's headers; so is ``X-Amz-Log-Result``,
-    which only exists once the invocation is over.
+    Lambda's Invoke passes streamed bytes through as they are (an HTTP integration prelude is for
+    Function URLs to read), so they are not interpreted here. A failure after the first byte can no
+    longer change the status or the headers: it is reported in HTTP trailers instead
+    (``X-Amz-Function-Error`` and the runtime's own error trailers), the closest a chunked answer gets
+    to Lambda's headers; so is ``X-Amz-Log-Result``, which only exists once the invocation is over.
     """
-    relay, task = await start(local, name, payload, **options)
-    if not relay.started:
-        return await task
     response = web.StreamResponse(status=200, headers={**headers, "Content-Type": relay.content_type,
                                                        "Trailer": TRAILER_HEADER})
     writer = await response.prepare(request)

@@ -89,8 +89,8 @@ class _Results:
     """A runtime's result (``/response``, not streamed, up to 256 KiB: nearly all of them), answered as
     soon as it is read, with no task between its last byte and the caller's answer it makes ready."""
 
-    def __init__(self, environments: dict[int, RuntimeApiHandler]) -> None:
-        self._environments = environments
+    def __init__(self, server: RuntimeApiServer) -> None:
+        self._server = server
 
     def wants(self, request: Request) -> bool:
         length = request.content_length
@@ -99,13 +99,9 @@ class _Results:
                 and length <= _IMMEDIATE_RESULT and protocol.HEADER_RESPONSE_MODE not in request.headers)
 
     def answer(self, request: Request) -> Optional[Response]:
-        connection = request.connection
-        port = connection.local_port
-        environment = self._environments.get(port) if port is not None else None
-        if environment is None or port is None:
+        environment, allowed = self._server.caller(request.connection)
+        if environment is None or not allowed:
             return None  # the handler's answer
-        if not RuntimeApiServer._peer_allowed(connection, environment, port):
-            return None
         request_id = request.path[len(_INVOCATION_PREFIX):-len(_RESPONSE_SUFFIX)]
         if not request_id or "/" in request_id:
             return None
@@ -123,7 +119,7 @@ class RuntimeApiServer:
         self._listeners: dict[int, asyncio.AbstractServer] = {}
         # Header timeout and connection bound over all environments' sockets (connection_limits).
         self.http = HttpServer(self._dispatch, limits or ConnectionLimits.from_environment(), "Runtime API",
-                               max_head=MAX_HEAD, immediate=_Results(self._environments))
+                               max_head=MAX_HEAD, immediate=_Results(self))
 
     async def attach(self, environment: RuntimeApiHandler) -> str:
         """Open a listening socket for ``environment``; return its ``host:port`` address."""
@@ -152,13 +148,20 @@ class RuntimeApiServer:
             await self.detach(address)
         self.http.close_all()
 
-    async def _dispatch(self, request: Request) -> Union[Response, Answered]:
-        connection = request.connection
+    def caller(self, connection: HttpConnection) -> tuple[Optional[RuntimeApiHandler], bool]:
+        """The environment whose port ``connection`` came to (None: gone), and whether it comes from
+        that environment's own processes."""
         port = connection.local_port
         environment = self._environments.get(port) if port is not None else None
         if environment is None or port is None:
+            return None, False
+        return environment, self._peer_allowed(connection, environment, port)
+
+    async def _dispatch(self, request: Request) -> Union[Response, Answered]:
+        environment, allowed = self.caller(request.connection)
+        if environment is None:
             return Response.text(500, "execution environment is gone")
-        if not self._peer_allowed(connection, environment, port):
+        if not allowed:
             refusal = _reply(_FOREIGN_PEER)
             refusal.close = True  # the connection answers nothing more
             return refusal

@@ -230,12 +230,16 @@ async def emulator_answer(local: LocalLambda, config: FunctionConfig, payload: b
     return emulator_parts(result)
 
 
+_BAD_GATEWAY = (Kind.EXIT, Kind.INIT_ERROR, Kind.OUT_OF_MEMORY)  # the emulator's 502s
+
+
 def emulator_parts(result: InvocationResult) -> tuple[int, bytes, dict[str, str]]:
     """Render a result as AWS's emulator does (spec §3.1): status, body, headers."""
-    if result.kind is Kind.TIMEOUT:
+    kind = result.kind
+    if kind is Kind.TIMEOUT:
         body = f"Task timed out after {result.function.timeout:.2f} seconds".encode()
         return 200, body, {"Content-Type": "text/plain; charset=utf-8"}
-    status = 502 if result.kind in (Kind.EXIT, Kind.INIT_ERROR, Kind.OUT_OF_MEMORY) else 200
+    status = 502 if kind in _BAD_GATEWAY else 200
     return status, result.payload, {"Content-Type": _sniff(result.payload)}
 
 

@@ -100,7 +100,7 @@ class ExtensionHost:
     @property
     def active(self) -> bool:
         """Whether the environment has extensions (the runtime's own included)."""
-        return bool(self.paths) or bool(self.state.registered)
+        return bool(self.paths) or self.state.any_registered
 
     def pids(self) -> list[int]:
         return [pid for process in self._processes.values() if (pid := process.pid) is not None]

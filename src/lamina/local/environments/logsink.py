@@ -105,7 +105,7 @@ class ConsoleSink:
         pending, self._pending = self._pending, []
         self._pending_chars = 0
         if self._console is None:
-            self._stream.write("".join(f"{name} | {line}\n" for name, line in pending))
+            self._stream.write("".join([f"{name} | {line}\n" for name, line in pending]))
             self._stream.flush()
             return
         from rich.text import Text

@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable, Optional, Protocol, Sequence, Union
+from typing import Awaitable, Callable, Optional, Protocol, Sequence, Union
 
 from lamina.local.environments import debugger
 from lamina.local.environments.extensions import ExtensionHost
@@ -47,8 +47,12 @@ from lamina.local.sandbox.process import RuntimeProcess
 from lamina.local.sandbox.python_runtime import PythonRuntimes, RuntimeNotInstalled
 from lamina.runtime import error_types
 
+_ENDED = (State.DEAD, State.INIT_ERROR)  # states whose process serves no more invocations
 
-@dataclass(frozen=True)
+
+# Not frozen: one is made per invocation, and a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (several times the cost); nothing changes it after it is made.
+@dataclass
 class InvocationRecord:
     """An invocation's outcome with the figures and the log Lambda reports for it."""
 
@@ -132,7 +136,7 @@ class EnvironmentProcess:
 
     @property
     def alive(self) -> bool:
-        return self.runtime.started and self.lifecycle.state not in (State.DEAD, State.INIT_ERROR)
+        return self.runtime.started and self.lifecycle.state not in _ENDED
 
     async def start(self) -> None:
         """Open the Runtime API socket and start the runtime process (the init phase begins)."""
@@ -297,8 +301,8 @@ class EnvironmentProcess:
 
     # --- the Runtime API (RuntimeApiHandler) ------------------------------------------------------
 
-    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]:
-        return await self.owner.on_next(deliver)
+    def on_next(self, deliver: Optional[Deliverer] = None) -> Awaitable[Union[Reply, tuple[Invocation, int]]]:
+        return self.owner.on_next(deliver)  # the owner's coroutine itself: no frame of its own between
 
     def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply:
         reply, outcome = self.lifecycle.response_posted(request_id, size, body, content_type)

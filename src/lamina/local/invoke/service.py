@@ -46,7 +46,9 @@ EVENT = "Event"
 DRY_RUN = "DryRun"
 
 
-@dataclass(frozen=True)
+# Not frozen: one is made per invocation, and a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (several times the cost); nothing changes it after it is made.
+@dataclass
 class InvocationResult:
     """What an invocation produced, for any front end to render."""
 

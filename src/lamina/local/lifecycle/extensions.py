@@ -139,6 +139,11 @@ class Extensions:
         return [ext for ext in self._by_name.values() if ext.identifier]
 
     @property
+    def any_registered(self) -> bool:
+        """Whether any extension registered (asked on every invocation; there are usually none)."""
+        return bool(self._by_name) and any(ext.identifier for ext in self._by_name.values())
+
+    @property
     def all_registered(self) -> bool:
         """Every external extension registered (or failed): the runtime may start."""
         return self.failure is not None or all(ext.identifier or ext.state in _FAILED

@@ -32,6 +32,10 @@ from lamina.local.lifecycle.states import (
 from lamina.local.model import function_errors
 from lamina.runtime import error_types
 
+# The states in which the pool may hand the environment an invocation (a module constant: an Enum
+# member read off its class is a slow attribute lookup, and this is asked on every invocation).
+_TAKES_INVOCATIONS = (State.INIT, State.READY, State.RESPONSE_SENT)
+
 
 @dataclass
 class Lifecycle(InvocationPosts):
@@ -54,7 +58,7 @@ class Lifecycle(InvocationPosts):
     @property
     def available(self) -> bool:
         """Whether the pool may hand this environment a new invocation."""
-        return self.current is None and self.state in (State.INIT, State.READY, State.RESPONSE_SENT)
+        return self.current is None and self.state in _TAKES_INVOCATIONS
 
     def assign(self, invocation: Invocation) -> Optional[Deliver]:
         """Reserve the environment for ``invocation``; deliver now if the runtime is polling."""

@@ -46,7 +46,9 @@ class Kind(enum.Enum):
 Deliverer = Callable[["Invocation", int], bool]
 
 
-@dataclass(frozen=True)
+# Not frozen: one is made per invocation, and a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (several times the cost); nothing changes it after it is made.
+@dataclass
 class Invocation:
     """One invocation as the runtime will see it on ``next``."""
 
@@ -83,7 +85,9 @@ class Invocation:
         return headers
 
 
-@dataclass(frozen=True)
+# Not frozen: one is made per invocation, and a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (several times the cost); nothing changes it after it is made.
+@dataclass
 class Outcome:
     """The end of an invocation: what the caller receives and what the REPORT line says."""
 
@@ -156,6 +160,9 @@ def error_outcome(request_id: str, body: bytes, content_type: Optional[str],
                    error_type=function_errors.error_type_of(error_type_header, body))
 
 
+_NO_NEXT = (State.INIT_ERROR, State.DEAD)  # states in which ``next`` is refused
+
+
 class InvocationPosts:
     """``/response`` and ``/error`` for an invocation named by request id, the same in every lifecycle;
     each lifecycle says which ids it accepts (``_check_request_id``) and how one ends (``_finish``)."""
@@ -171,6 +178,8 @@ class InvocationPosts:
     def _next_refused(self) -> Optional[Reply]:
         """Why ``next`` cannot be answered now (after an init error, or during shutdown), if it can't."""
         state = self.state
+        if state not in _NO_NEXT:
+            return None
         if state is State.INIT_ERROR:
             return transition_refused(State.INIT_ERROR.value, State.READY.value)
         if state is State.DEAD:

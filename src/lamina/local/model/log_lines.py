@@ -12,7 +12,9 @@ from datetime import datetime, timezone
 from typing import Optional, Sequence
 
 
-@dataclass(frozen=True)
+# Not frozen: one is made per invocation, and a frozen dataclass's __init__ sets each field through
+# object.__setattr__ (several times the cost); nothing changes it after it is made.
+@dataclass
 class Report:
     """The figures of one REPORT line."""
 

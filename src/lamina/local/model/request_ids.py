@@ -8,9 +8,9 @@ forked child starts with a pool of its own, so no two processes hand out the sam
 from __future__ import annotations
 
 import os
-import uuid
 
 _REFILL = 4096
+_VARIANT = "89ab"  # the variant digit of an RFC 4122 UUID: 10xx in binary
 _pool = b""
 _at = 0
 
@@ -20,9 +20,12 @@ def new_request_id() -> str:
     global _pool, _at
     if _at + 16 > len(_pool):
         _pool, _at = os.urandom(_REFILL), 0
-    raw = _pool[_at:_at + 16]
+    digits = _pool[_at:_at + 16].hex()
     _at += 16
-    return str(uuid.UUID(bytes=raw, version=4))
+    # uuid.UUID(bytes=..., version=4) would set the same bits; formatting the digits directly costs a
+    # fifth of building the object.
+    return (f"{digits[:8]}-{digits[8:12]}-4{digits[13:16]}-{_VARIANT[int(digits[16], 16) & 3]}"
+            f"{digits[17:20]}-{digits[20:]}")
 
 
 def _forget_pool() -> None:

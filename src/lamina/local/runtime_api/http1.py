@@ -50,10 +50,12 @@ _MAX_QUEUED = 16  # pipelined requests waiting their turn at which a connection 
 _CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
 _NO_LENGTH = (204, 304)  # answers that carry no body and no Content-Length (RFC 9110 §8.6)
 _SEPARATE_BODY = 64 * 1024  # bodies from this size go in their own write, not copied behind the head
+_METHODS = {name.encode(): name for name in ("GET", "POST", "PUT", "DELETE", "HEAD", "OPTIONS", "PATCH")}
 _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 403: "Forbidden", 404: "Not Found",
             405: "Method Not Allowed", 409: "Conflict", 410: "Gone", 413: "Request Entity Too Large",
             429: "Too Many Requests", 431: "Request Header Fields Too Large",
             500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable"}
+_STATUS_LINES = {status: f"HTTP/1.1 {status} {reason}\r\n" for status, reason in _REASONS.items()}
 
 
 class Headers(Mapping[str, str]):
@@ -61,8 +63,26 @@ class Headers(Mapping[str, str]):
 
     __slots__ = ("_fields",)
 
-    def __init__(self) -> None:
-        self._fields: dict[str, str] = {}
+    def __init__(self, fields: Optional[dict[str, str]] = None) -> None:
+        self._fields: dict[str, str] = {} if fields is None else fields
+
+    @classmethod
+    def parsed(cls, names: list[bytes], values: list[bytes]) -> Headers:
+        """The fields of a head as the parser gave them, decoded all at once: one ``decode`` for all
+        the names and one for all the values, not two per field (this runs for every request)."""
+        if not names:
+            return cls()
+        keys = b"\n".join(names).decode("latin-1").lower().split("\n")  # a name has no line break
+        texts = b"\n".join(values).decode("latin-1").split("\n")
+        if len(texts) != len(values):  # a value with a line break in it (not one llhttp lets through)
+            texts = [value.decode("latin-1") for value in values]
+        fields = dict(zip(keys, texts))
+        if len(fields) == len(keys):
+            return cls(fields)
+        headers = cls()  # a name repeated: its values joined, in order
+        for key, text in zip(keys, texts):
+            headers.add(key, text)
+        return headers
 
     def __getitem__(self, name: str) -> str:
         return self._fields[name.lower()]
@@ -85,6 +105,9 @@ class Headers(Mapping[str, str]):
         return isinstance(name, str) and name.lower() in self._fields
 
 
+_NO_FIELDS = Headers()  # shared by every request that has none (trailers, mostly): never added to
+
+
 class ConnectionGone(Exception):
     """The connection closed before the request's body was complete."""
 
@@ -92,8 +115,8 @@ class ConnectionGone(Exception):
 class Request:
     """One request: method, path, headers now; the body as it arrives; trailers once it has ended."""
 
-    __slots__ = ("_chunks", "_complete", "_discarding", "_waiter", "connection", "content_length",
-                 "headers", "http_version", "keep_alive", "method", "path", "query_string", "raw_headers",
+    __slots__ = ("_chunks", "_complete", "_discarding", "_names", "_values", "_waiter", "connection",
+                 "content_length", "headers", "http_version", "keep_alive", "method", "path", "query_string",
                  "target", "trailers", "unread")
 
     def __init__(self, connection: HttpConnection) -> None:
@@ -103,9 +126,10 @@ class Request:
         self.query_string = ""
         self.target = ""  # the request target as sent: path and query, undecoded
         self.http_version = "1.1"
-        self.headers = Headers()
-        self.raw_headers: list[tuple[str, str]] = []  # the head's fields in order, as sent
-        self.trailers = Headers()
+        self.headers = _NO_FIELDS  # once the head is read
+        self.trailers = _NO_FIELDS  # a Headers of their own once a chunked body's trailers come
+        self._names: list[bytes] = []  # the head's fields as the parser gives them
+        self._values: list[bytes] = []
         self.content_length: Optional[int] = None
         self.keep_alive = True
         self.unread = 0
@@ -113,6 +137,12 @@ class Request:
         self._complete = False
         self._discarding = False
         self._waiter: Optional[asyncio.Future[None]] = None
+
+    @property
+    def raw_headers(self) -> list[tuple[str, str]]:
+        """The head's fields in order, as sent (names in their case; a relay passes them on)."""
+        return [(name.decode("latin-1"), value.decode("latin-1"))
+                for name, value in zip(self._names, self._values)]
 
     async def read(self) -> bytes:
         """The whole body (for bodies known to be small: see ``bodies.read_body`` otherwise)."""
@@ -197,26 +227,24 @@ class Response:
         ``"chunked"`` or ``"close"``: only the head of an answer whose body the caller writes after it,
         in chunks, or until it closes the connection (HTTP/1.0 has no chunks)."""
         chunked = framing == "chunked"
-        reason = _REASONS.get(self.status) or _reason(self.status)
-        lines = [f"HTTP/1.1 {self.status} {reason}\r\n"]
+        status = self.status
+        head = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} {_reason(status)}\r\n"
         if self.content_type:
-            lines.append(f"Content-Type: {self.content_type}\r\n")
+            head += f"Content-Type: {self.content_type}\r\n"
         if self.headers:
             for name, value in self.headers.items():
                 if "\n" in value or "\r" in value:
                     value = _one_line(value)
-                lines.append(f"{name}: {value}\r\n")
+                head += f"{name}: {value}\r\n"
         if chunked:
-            lines.append("Transfer-Encoding: chunked\r\n")
-        elif self.status not in _NO_LENGTH and framing == "length":
-            lines.append(f"Content-Length: {len(self.body)}\r\n")
-        if not keep_alive:
-            lines.append("Connection: close\r\n")
-        lines.append("\r\n")
-        head = "".join(lines).encode("latin-1")
+            head += "Transfer-Encoding: chunked\r\n"
+        elif status not in _NO_LENGTH and framing == "length":
+            head += f"Content-Length: {len(self.body)}\r\n"
+        head += "\r\n" if keep_alive else "Connection: close\r\n\r\n"
+        encoded = head.encode("latin-1")
         if framing != "length":
-            return head
-        return head + self.body if len(self.body) < _SEPARATE_BODY else head
+            return encoded
+        return encoded + self.body if len(self.body) < _SEPARATE_BODY else encoded
 
     @property
     def body_apart(self) -> bool:
@@ -398,7 +426,7 @@ class HttpConnection(asyncio.Protocol):
         if transport is None or self.closed:
             return False
         transport.write(response.encode(keep_alive))
-        if response.body_apart:
+        if len(response.body) >= _SEPARATE_BODY:  # not copied behind the head (Response.body_apart)
             transport.write(response.body)
         return True
 
@@ -429,27 +457,32 @@ class HttpConnection(asyncio.Protocol):
         request = self._parsing
         if request is None:
             return
-        key, text = name.decode("latin-1"), value.decode("latin-1")
-        if self._in_head:
-            request.headers.add(key, text)
-            request.raw_headers.append((key, text))
+        if self._in_head:  # decoded together once the head ends (Headers.parsed)
+            request._names.append(name)
+            request._values.append(value)
         else:
-            request.trailers.add(key, text)
+            if request.trailers is _NO_FIELDS:
+                request.trailers = Headers()
+            request.trailers.add(name.decode("latin-1"), value.decode("latin-1"))
 
     def on_headers_complete(self) -> None:
         request = self._parsing
         assert request is not None
         self._in_head = False
         self._head_size = 0
-        request.target = self._url.decode("latin-1")
-        path, _, query = request.target.partition("?")
-        request.path, request.query_string = path, query
-        request.method = self._parser.get_method().decode("latin-1")
-        request.http_version = self._parser.get_http_version()
-        request.keep_alive = self._parser.should_keep_alive()
-        length = request.headers.get("content-length")
+        headers = request.headers = Headers.parsed(request._names, request._values)
+        fields = headers._fields  # lower-case names: looked up directly
+        target = request.target = self._url.decode("latin-1")
+        request.path, _, request.query_string = target.partition("?")
+        parser = self._parser
+        method = parser.get_method()
+        request.method = _METHODS.get(method) or method.decode("latin-1")
+        request.http_version = parser.get_http_version()
+        request.keep_alive = parser.should_keep_alive()
+        length = fields.get("content-length")
         request.content_length = int(length) if length is not None and length.isdigit() else None
-        if (request.headers.get("expect") or "").lower() == "100-continue" and self.transport is not None:
+        expect = fields.get("expect")
+        if expect is not None and expect.lower() == "100-continue" and self.transport is not None:
             self.transport.write(_CONTINUE)
         self._queue.append(request)
         if self._task is None and self._held is None:
@@ -502,7 +535,8 @@ class HttpConnection(asyncio.Protocol):
             self._task = self._loop.create_task(self._run(self._queue.popleft()))
         else:
             self._task = None
-        self._throttle()
+        if self._paused:  # a request left the queue: reading may go on
+            self._throttle()
 
     async def _run(self, request: Request) -> None:
         try:

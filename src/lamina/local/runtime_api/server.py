@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import socket
-from typing import Optional, Protocol, Union
+from typing import Awaitable, Optional, Protocol, Union
 
-from lamina.local.lifecycle.states import Deliverer, Invocation, Reply
+from lamina.local.lifecycle.states import ACCEPTED, Deliverer, Invocation, Reply
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api import extensions as extensions_api
 from lamina.local.runtime_api import peers, streaming
@@ -25,6 +25,7 @@ from lamina.local.runtime_api.relay import StreamRelay
 from lamina.runtime import error_types, protocol
 
 _PREFIX = f"/{protocol.API_VERSION}"
+NextAnswer = Union[Reply, tuple[Invocation, int]]  # a refusal, or the event and its deadline
 
 
 class RuntimeApiHandler(Protocol):
@@ -33,7 +34,7 @@ class RuntimeApiHandler(Protocol):
     @property
     def config(self) -> FunctionConfig: ...
 
-    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]: ...
+    def on_next(self, deliver: Optional[Deliverer] = None) -> Awaitable[NextAnswer]: ...
 
     def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply: ...
 
@@ -65,7 +66,7 @@ def _event(invocation: Invocation, deadline_ms: int) -> Response:
 
 
 def _reply(reply: Reply) -> Response:
-    return Response(reply.status, reply.body)
+    return _ACCEPTED if reply is ACCEPTED else Response(reply.status, reply.body)
 
 
 async def _body(request: Request) -> bytes:
@@ -75,6 +76,7 @@ async def _body(request: Request) -> bytes:
 # Another process of this machine (another function's, say) connected to this environment's port.
 _FOREIGN_PEER = Reply.error(403, "AccessDeniedException", "The Runtime API of an execution environment "
                             "answers only that environment's processes")
+_ACCEPTED = Response(ACCEPTED.status, ACCEPTED.body)  # the answer to nearly every post: made once
 _INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
 _RESPONSE_SUFFIX = "/response"
 _IMMEDIATE_RESULT = 256 * 1024

@@ -86,6 +86,25 @@ def test_runtime_exiting_between_invocations_gets_a_fresh_environment(tmp_path: 
         assert server.invoke(b"{}").status == 200
 
 
+def test_a_poll_whose_connection_closed_leaves_no_trace_and_the_next_poll_is_served(tmp_path: Path) -> None:
+    # A parked ``next`` that its runtime gave up (closed the connection) no longer counts as the
+    # environment's poll: the runtime's new ``next`` is not refused as a second concurrent one, and
+    # the invocation goes to it, not to the closed connection.
+    code = tmp_path / "code"
+    code.mkdir()
+    bootstrap = code / "bootstrap"
+    bootstrap.write_text(f'#!/bin/sh\nexec "{sys.executable}" "{RUNTIMES / "drops_first_poll.py"}"\n')
+    bootstrap.chmod(0o755)
+    with lamina_serve(["--code", str(code), "--handler", "ignored.handler", "--eager"], tmp_path) as server:
+        time.sleep(0.8)  # the first poll was parked, then dropped
+        for polls in (2, 3):
+            result = server.invoke(b"{}")
+            assert result.status == 200 and "X-Amz-Function-Error" not in result.headers, result.body
+            assert json.loads(result.body) == {"polls": polls}
+        logs = server.logs()
+        assert "next refused" not in logs and logs.count("INIT_START") == 1, logs  # one environment
+
+
 def test_init_failure_reports_the_runtimes_init_error_on_every_invocation(tmp_path: Path) -> None:
     with serve_handler("broken_import.handler", tmp_path) as server:
         for _ in range(2):

@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from lamina.local.runtime_api.connection_limits import ConnectionLimits
-from lamina.local.runtime_api.http1 import HttpServer, Request, Response
+from lamina.local.runtime_api.http1 import Headers, HttpServer, Request, Response
 
 CHUNKED = (b"POST /stream HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
            b"Trailer: Lambda-Runtime-Function-Error-Type\r\n\r\n"
@@ -202,3 +202,32 @@ def test_a_header_value_with_line_breaks_stays_one_header() -> None:
     assert b"Lambda-Runtime-Aws-Request-Id: forged" not in lines
     assert head.count(b"\r\n\r\n") == 1 and head.endswith(b"\r\n\r\n{}")
     assert b'Lambda-Runtime-Client-Context: {  "custom": 1}  Lambda-Runtime-Aws-Request-Id: forged' in head
+
+
+def test_a_heads_fields_compare_without_case_repeats_are_joined_and_raw_ones_keep_their_case() -> None:
+    headers = Headers.parsed([b"Host", b"X-Amz-Thing", b"x-amz-thing", b"Content-Type"],
+                             [b"a", b"one", b"two", b"caf\xe9"])
+    assert headers["x-amz-thing"] == "one, two" and headers.get("X-AMZ-THING") == "one, two"
+    assert headers["content-type"] == "caf\u00e9" and "HOST" in headers and len(headers) == 3
+    assert "missing" not in headers and headers.get("missing") is None
+
+    async def main() -> list[tuple[str, str]]:
+        seen: list[list[tuple[str, str]]] = []
+
+        async def handler(request: Request) -> Response:
+            seen.append(request.raw_headers)
+            return Response(200, request.headers["x-repeated"].encode(), "text/plain")
+
+        http = HttpServer(handler, ConnectionLimits(10, 64), "test API")
+        listener = await asyncio.get_running_loop().create_server(http, "127.0.0.1", 0)
+        try:
+            port = listener.sockets[0].getsockname()[1]
+            answer = await _exchange(port, b"GET / HTTP/1.1\r\nHost: x\r\nX-Repeated: 1\r\nx-repeated: 2\r\n"
+                                           b"Connection: close\r\n\r\n")
+        finally:
+            listener.close()
+            http.close_all()
+        assert answer.endswith(b"\r\n\r\n1, 2")
+        return seen[0]
+
+    assert _run(main()) == [("Host", "x"), ("X-Repeated", "1"), ("x-repeated", "2"), ("Connection", "close")]

@@ -119,7 +119,39 @@ class ExecutionEnvironment:
 
     # --- Runtime API (called by RuntimeApiServer) --------------------------------------------------
 
+    parks_next = True  # the Runtime API may park this environment's ``next`` without a task
+
     async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]:
+        answer = self._next_answer()
+        if answer is not None:
+            return answer
+        self._poll = self._loop().create_future()
+        self._deliver = deliver
+        try:
+            return await self._poll
+        except asyncio.CancelledError:
+            self.lifecycle.poll_abandoned()
+            raise
+        finally:
+            self._poll = None
+            self._deliver = None
+
+    def park_next(self, deliver: Deliverer) -> Optional[Union[Reply, tuple[Invocation, int]]]:
+        """``next`` answered without a task: a refusal or the waiting invocation now, or None: the poll
+        is parked, and ``deliver`` writes the event when an invocation is handed over."""
+        answer = self._next_answer()
+        if answer is None:
+            self._deliver = deliver
+        return answer
+
+    def next_abandoned(self, deliver: Deliverer) -> None:
+        """The parked poll's connection closed before an invocation came."""
+        if self._deliver is deliver and self._poll is None:
+            self._deliver = None
+            self.lifecycle.poll_abandoned()
+
+    def _next_answer(self) -> Optional[Union[Reply, tuple[Invocation, int]]]:
+        """What ``next`` gets now (a refusal, or the invocation waiting for it); None: it waits."""
         restored_ms = self.lifecycle.restore_finished(time.perf_counter())
         if restored_ms is not None:
             self._emit(log_lines.restore_report(restored_ms))
@@ -135,16 +167,7 @@ class ExecutionEnvironment:
         if isinstance(action, Deliver):
             return self._hand_over(action.invocation)
         assert isinstance(action, Wait)
-        self._poll = self._loop().create_future()
-        self._deliver = deliver
-        try:
-            return await self._poll
-        except asyncio.CancelledError:
-            self.lifecycle.poll_abandoned()
-            raise
-        finally:
-            self._poll = None
-            self._deliver = None
+        return None
 
     def on_restore_next(self) -> Optional[Reply]:
         reply, began = self.lifecycle.restore_next(time.perf_counter())
@@ -188,6 +211,9 @@ class ExecutionEnvironment:
             if self._deliver is not None and self._deliver(invocation, self._deadline_ms):
                 self._deliver = None
             self._poll.set_result((invocation, self._deadline_ms))
+        elif self._deliver is not None:  # a parked poll (park_next): its event is written now
+            deliver, self._deliver = self._deliver, None
+            deliver(invocation, self._deadline_ms)
         if starting:
             # After waking the poll: the sink writes in the order it was called to, and the runtime
             # waiting for this invocation should not wait for the START line to reach the terminal.

@@ -94,6 +94,14 @@ class ManagedEnvironment:
 
     # --- Runtime API ------------------------------------------------------------------------------
 
+    parks_next = False  # several polls at once, answered in turn: each waits in on_next
+
+    def park_next(self, deliver: Deliverer) -> Optional[Union[Reply, tuple[Invocation, int]]]:
+        raise NotImplementedError("managed instances' polls wait in on_next")
+
+    def next_abandoned(self, deliver: Deliverer) -> None:
+        pass
+
     async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]:
         # Shared environments answer their polls in turn; ``deliver`` is not used.
         was_init = self.lifecycle.state is State.INIT

@@ -85,6 +85,14 @@ class InvocationOwner(Protocol):
 
     async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]: ...
 
+    # Whether ``next`` may be parked without a task (park_next, next_abandoned): single-invocation
+    # environments; managed instances answer their several polls in turn through on_next.
+    parks_next: bool
+
+    def park_next(self, deliver: Deliverer) -> Optional[Union[Reply, tuple[Invocation, int]]]: ...
+
+    def next_abandoned(self, deliver: Deliverer) -> None: ...
+
     def on_restore_next(self) -> Optional[Reply]: ...
 
     def on_restore_error(self, body: bytes, content_type: Optional[str],
@@ -303,6 +311,16 @@ class EnvironmentProcess:
 
     def on_next(self, deliver: Optional[Deliverer] = None) -> Awaitable[Union[Reply, tuple[Invocation, int]]]:
         return self.owner.on_next(deliver)  # the owner's coroutine itself: no frame of its own between
+
+    @property
+    def parks_next(self) -> bool:
+        return self.owner.parks_next
+
+    def park_next(self, deliver: Deliverer) -> Optional[Union[Reply, tuple[Invocation, int]]]:
+        return self.owner.park_next(deliver)
+
+    def next_abandoned(self, deliver: Deliverer) -> None:
+        self.owner.next_abandoned(deliver)
 
     def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply:
         reply, outcome = self.lifecycle.response_posted(request_id, size, body, content_type)

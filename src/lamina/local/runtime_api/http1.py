@@ -284,16 +284,20 @@ Handler = Callable[[Request], Awaitable[Union[Response, Answered]]]
 
 
 class ImmediateAnswers(Protocol):
-    """Requests a server answers as soon as they are read, without a task: a small request whose answer
-    needs no waiting (a runtime's result). The answer is written one loop step later, after what the
-    answer made ready (the caller's response) has gone out."""
+    """Requests a server answers without a task: a small request whose answer is decided as soon as it
+    is read (a runtime's result), or that waits for an event rather than for work (a runtime's ``next``
+    long-poll). Whoever decides answers through :meth:`HttpConnection.answer_held`, now or later; until
+    then the request is held, and the requests behind it on its connection wait their turn."""
 
     def wants(self, request: Request) -> bool:
         """Whether to hold ``request`` (its head just read) until its body is complete; its body must
         be small (at most ``_LOW_WATER`` bytes), since nothing reads it before then."""
 
-    def answer(self, request: Request) -> Optional[Response]:
-        """The answer of a held request, now whole; None: it goes to the handler after all."""
+    def answer(self, request: Request) -> bool:
+        """Take a held request, now whole, to answer (``answer_held``); False: it goes to the handler."""
+
+    def gone(self, request: Request) -> None:
+        """The connection closed while ``request``, taken, was not answered yet."""
 
 
 class HttpServer:
@@ -407,6 +411,9 @@ class HttpConnection(asyncio.Protocol):
         for request in (self._parsing, *self._queue):
             if request is not None:
                 request._wake()
+        held, self._held = self._held, None
+        if held is not None and held.complete and self.server.immediate is not None:
+            self.server.immediate.gone(held)  # taken, never answered: a long-poll left waiting
         self.resume_writing()
 
     def pause_writing(self) -> None:  # the transport buffers what it cannot send yet
@@ -486,11 +493,7 @@ class HttpConnection(asyncio.Protocol):
             self.transport.write(_CONTINUE)
         self._queue.append(request)
         if self._task is None and self._held is None:
-            immediate = self.server.immediate
-            if immediate is not None and len(self._queue) == 1 and immediate.wants(request):
-                self._held = request
-            else:
-                self._start_next()
+            self._start_next()
         elif len(self._queue) >= _MAX_QUEUED:
             self._throttle()
 
@@ -510,31 +513,42 @@ class HttpConnection(asyncio.Protocol):
     def _answer_held(self, request: Request) -> None:
         immediate = self.server.immediate
         assert immediate is not None
+        self._queue.popleft()  # the held request heads the queue; it may be answered from inside answer()
         try:
-            response = immediate.answer(request)
+            taken = immediate.answer(request)
         except Exception:
             log.exception("%s: handler failed for %s %s", self.server.name, request.method, request.path)
-            response = Response.text(500, "internal error")
-        if response is None:  # to the handler, as any request
+            taken = self.answer_held(request, Response.text(500, "internal error"))
+        if not taken:  # to the handler, as any request
             self._held = None
-            self._start_next()
-            return
-        self._queue.popleft()
-        self._loop.call_soon(self._write_held, request, response)
+            self._task = self._loop.create_task(self._run(request))
 
-    def _write_held(self, request: Request, response: Response) -> None:
+    def answer_held(self, request: Request, response: Response) -> bool:
+        """Answer ``request``, held for :class:`ImmediateAnswers`; False if it is not held (any more),
+        or its connection is gone."""
+        if self._held is not request or self.closed:
+            return False
         self._held = None
         keep_alive = request.keep_alive and not response.close
         self.write_response(response, keep_alive)
         self._answered(keep_alive)
+        return True
 
     # --- running requests -------------------------------------------------------------------------
 
     def _start_next(self) -> None:
+        """Go on with the first request waiting its turn: held for :class:`ImmediateAnswers` (answered
+        once it is whole), or run by its handler in a task."""
+        self._task = None
         if self._queue and not self.closed:
-            self._task = self._loop.create_task(self._run(self._queue.popleft()))
-        else:
-            self._task = None
+            request = self._queue[0]
+            immediate = self.server.immediate
+            if immediate is not None and immediate.wants(request):
+                self._held = request
+                if request.complete:  # else when its last byte is read (on_message_complete)
+                    self._answer_held(request)
+            else:
+                self._task = self._loop.create_task(self._run(self._queue.popleft()))
         if self._paused:  # a request left the queue: reading may go on
             self._throttle()
 

@@ -36,6 +36,16 @@ class RuntimeApiHandler(Protocol):
 
     def on_next(self, deliver: Optional[Deliverer] = None) -> Awaitable[NextAnswer]: ...
 
+    @property
+    def parks_next(self) -> bool:
+        """Whether ``next`` may be parked (:meth:`park_next`) instead of awaited (:meth:`on_next`)."""
+
+    def park_next(self, deliver: Deliverer) -> Optional[NextAnswer]:
+        """``next`` without a task: its answer now, or None: ``deliver`` writes the event later."""
+
+    def next_abandoned(self, deliver: Deliverer) -> None:
+        """The connection of the ``next`` parked with ``deliver`` closed before an event came."""
+
     def on_response(self, request_id: str, body: bytes, size: int, content_type: str) -> Reply: ...
 
     def on_error(self, request_id: str, body: bytes, content_type: Optional[str],
@@ -87,29 +97,67 @@ MAX_HEADER_LINE = protocol.MAX_XRAY_CAUSE + 1024
 MAX_HEAD = MAX_HEADER_LINE + 64 * 1024
 
 
-class _Results:
-    """A runtime's result (``/response``, not streamed, up to 256 KiB: nearly all of them), answered as
-    soon as it is read, with no task between its last byte and the caller's answer it makes ready."""
+class _Immediate:
+    """The two requests of every invocation, answered without a task (``ImmediateAnswers``):
+
+    - a runtime's result (``/response``, not streamed, up to 256 KiB: nearly all of them), taken as
+      soon as it is read; its 202 follows one loop step later, after the caller's answer it made ready;
+    - a runtime's ``next``, answered at once when there is an answer, else parked: the environment
+      writes the event through the connection when it hands an invocation over (``park_next``).
+
+    Anything else, and any caller that is not the environment's own process, goes to the handler.
+    """
 
     def __init__(self, server: RuntimeApiServer) -> None:
         self._server = server
+        self._parked: dict[Request, tuple[RuntimeApiHandler, Deliverer]] = {}
 
     def wants(self, request: Request) -> bool:
         length = request.content_length
+        if request.method == "GET":
+            return request.path == protocol.PATH_NEXT and not length
         return (request.method == "POST" and request.path.endswith(_RESPONSE_SUFFIX)
                 and request.path.startswith(_INVOCATION_PREFIX) and length is not None
                 and length <= _IMMEDIATE_RESULT and protocol.HEADER_RESPONSE_MODE not in request.headers)
 
-    def answer(self, request: Request) -> Optional[Response]:
+    def answer(self, request: Request) -> bool:
         environment, allowed = self._server.caller(request.connection)
         if environment is None or not allowed:
-            return None  # the handler's answer
+            return False  # the handler's answer
+        if request.method == "GET":
+            return self._next(environment, request)
         request_id = request.path[len(_INVOCATION_PREFIX):-len(_RESPONSE_SUFFIX)]
         if not request_id or "/" in request_id:
-            return None
+            return False
         body = request.take_body()
         content_type = request.headers.get("Content-Type") or protocol.CONTENT_TYPE_JSON
-        return _reply(environment.on_response(request_id, body, len(body), content_type))
+        reply = _reply(environment.on_response(request_id, body, len(body), content_type))
+        asyncio.get_running_loop().call_soon(request.connection.answer_held, request, reply)
+        return True
+
+    def _next(self, environment: RuntimeApiHandler, request: Request) -> bool:
+        if not environment.parks_next:
+            return False
+        connection = request.connection
+
+        def deliver(invocation: Invocation, deadline_ms: int) -> bool:
+            self._parked.pop(request, None)
+            return connection.answer_held(request, _event(invocation, deadline_ms))
+
+        answer = environment.park_next(deliver)
+        if answer is None:
+            self._parked[request] = (environment, deliver)
+        elif isinstance(answer, Reply):
+            connection.answer_held(request, _reply(answer))
+        else:
+            connection.answer_held(request, _event(*answer))
+        return True
+
+    def gone(self, request: Request) -> None:
+        parked = self._parked.pop(request, None)
+        if parked is not None:
+            environment, deliver = parked
+            environment.next_abandoned(deliver)
 
 
 class RuntimeApiServer:
@@ -121,7 +169,7 @@ class RuntimeApiServer:
         self._listeners: dict[int, asyncio.AbstractServer] = {}
         # Header timeout and connection bound over all environments' sockets (connection_limits).
         self.http = HttpServer(self._dispatch, limits or ConnectionLimits.from_environment(), "Runtime API",
-                               max_head=MAX_HEAD, immediate=_Results(self))
+                               max_head=MAX_HEAD, immediate=_Immediate(self))
 
     async def attach(self, environment: RuntimeApiHandler) -> str:
         """Open a listening socket for ``environment``; return its ``host:port`` address."""

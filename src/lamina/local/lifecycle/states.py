@@ -75,13 +75,14 @@ class Invocation:
             protocol.HEADER_FUNCTION_ARN: self.function_arn,
             protocol.HEADER_INVOCATION_ID: self.request_id,
         }
-        optional = (
-            (protocol.HEADER_TRACE_ID, self.trace_id),
-            (protocol.HEADER_CLIENT_CONTEXT, self.client_context),
-            (protocol.HEADER_COGNITO_IDENTITY, self.cognito_identity),
-            (protocol.HEADER_TENANT_ID, self.tenant_id),
-        )
-        headers.update((name, value) for name, value in optional if value is not None)
+        if self.trace_id is not None:
+            headers[protocol.HEADER_TRACE_ID] = self.trace_id
+        if self.client_context is not None:
+            headers[protocol.HEADER_CLIENT_CONTEXT] = self.client_context
+        if self.cognito_identity is not None:
+            headers[protocol.HEADER_COGNITO_IDENTITY] = self.cognito_identity
+        if self.tenant_id is not None:
+            headers[protocol.HEADER_TENANT_ID] = self.tenant_id
         return headers
 
 

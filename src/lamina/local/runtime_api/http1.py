@@ -208,7 +208,7 @@ class Request:
 class Response:
     """An answer: status, body, content type and extra headers; ``close`` ends the connection after it."""
 
-    __slots__ = ("body", "close", "content_type", "headers", "status")
+    __slots__ = ("_wire", "body", "close", "content_type", "headers", "status")
 
     def __init__(self, status: int = 200, body: bytes = b"", content_type: Optional[str] = "application/json",
                  headers: Optional[dict[str, str]] = None, close: bool = False) -> None:
@@ -217,6 +217,14 @@ class Response:
         self.content_type = content_type
         self.headers = headers
         self.close = close
+        self._wire: Optional[bytes] = None  # a constant's keep-alive encoding, once made
+
+    @classmethod
+    def constant(cls, status: int, body: bytes) -> Response:
+        """An answer sent again and again unchanged (a result's 202): encoded once, never modified."""
+        response = cls(status, body)
+        response._wire = response.encode(keep_alive=True)
+        return response
 
     @classmethod
     def text(cls, status: int, text: str) -> Response:
@@ -226,6 +234,8 @@ class Response:
         """The answer's head, and its body behind it unless large (:attr:`body_apart`). ``framing``
         ``"chunked"`` or ``"close"``: only the head of an answer whose body the caller writes after it,
         in chunks, or until it closes the connection (HTTP/1.0 has no chunks)."""
+        if self._wire is not None and keep_alive and framing == "length":
+            return self._wire
         chunked = framing == "chunked"
         status = self.status
         head = _STATUS_LINES.get(status) or f"HTTP/1.1 {status} {_reason(status)}\r\n"

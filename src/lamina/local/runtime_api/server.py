@@ -86,7 +86,7 @@ async def _body(request: Request) -> bytes:
 # Another process of this machine (another function's, say) connected to this environment's port.
 _FOREIGN_PEER = Reply.error(403, "AccessDeniedException", "The Runtime API of an execution environment "
                             "answers only that environment's processes")
-_ACCEPTED = Response(ACCEPTED.status, ACCEPTED.body)  # the answer to nearly every post: made once
+_ACCEPTED = Response.constant(ACCEPTED.status, ACCEPTED.body)  # the answer to nearly every post
 _INVOCATION_PREFIX = f"{_PREFIX}/runtime/invocation/"
 _RESPONSE_SUFFIX = "/response"
 _IMMEDIATE_RESULT = 256 * 1024

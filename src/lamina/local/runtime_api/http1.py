@@ -115,7 +115,7 @@ class ConnectionGone(Exception):
 class Request:
     """One request: method, path, headers now; the body as it arrives; trailers once it has ended."""
 
-    __slots__ = ("_chunks", "_complete", "_discarding", "_names", "_values", "_waiter", "connection",
+    __slots__ = ("_chunks", "_discarding", "_names", "_values", "_waiter", "complete", "connection",
                  "content_length", "headers", "http_version", "keep_alive", "method", "path", "query_string",
                  "target", "trailers", "unread")
 
@@ -134,7 +134,7 @@ class Request:
         self.keep_alive = True
         self.unread = 0
         self._chunks: collections.deque[bytes] = collections.deque()
-        self._complete = False
+        self.complete = False  # whether the whole body has been read (it may still wait in chunks())
         self._discarding = False
         self._waiter: Optional[asyncio.Future[None]] = None
 
@@ -157,7 +157,7 @@ class Request:
                 self.connection.consumed(len(chunk))
                 yield chunk
                 continue
-            if self._complete:
+            if self.complete:
                 return
             if self.connection.closed:
                 raise ConnectionGone
@@ -177,13 +177,8 @@ class Request:
         self._wake()
 
     def finish(self) -> None:
-        self._complete = True
+        self.complete = True
         self._wake()
-
-    @property
-    def complete(self) -> bool:
-        """Whether the whole body has been read (it may still be waiting in :meth:`chunks`)."""
-        return self._complete
 
     def take_body(self) -> bytes:
         """The whole body of a request read to its end (what :class:`ImmediateAnswers` see)."""

@@ -43,15 +43,14 @@ class TelemetryDelivery:
         self._timers: dict[int, asyncio.TimerHandle] = {}
         self._sending: dict[int, asyncio.Task[None]] = {}
         self._session: Optional[aiohttp.ClientSession] = None
-
-    @property
-    def subscribed(self) -> bool:
-        return bool(self._buffers)
+        # Whether anyone subscribed (asked thrice per invocation; subscribers are never removed).
+        self.subscribed = False
 
     def subscribe(self, subscription: Subscription, earlier: list[Event]) -> None:
         """Add a subscriber; the events it wants that happened before (the init phase's) come first."""
         buffer = TelemetryBuffer(subscription)
         self._buffers.append(buffer)
+        self.subscribed = True
         for event in earlier:
             if subscription.wants(event):
                 self._add(len(self._buffers) - 1, event)

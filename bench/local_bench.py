@@ -192,11 +192,11 @@ def main() -> int:
         rie_wait = stack.enter_context(run_emulator([*RIC, "bench_handlers.wait_5ms"], code, tmp_path=logs))
         lamina_wait = start_lamina(stack, code, "bench_handlers.wait_5ms", logs)
         base = None
-        for clients in (1, 2, 4):
-            rie_rate = throughput(rie_wait.port, PATH, clients, args.seconds, serialize=True)
-            lamina_rate = throughput(lamina_wait, PATH, clients, args.seconds, serialize=False)
+        for concurrency in (1, 2, 4):
+            rie_rate = throughput(rie_wait.port, PATH, concurrency, args.seconds, serialize=True)
+            lamina_rate = throughput(lamina_wait, PATH, concurrency, args.seconds, serialize=False)
             base = base or lamina_rate
-            print(f"concurrency {clients}: emulator {rie_rate:7.1f}/s  lamina {lamina_rate:7.1f}/s  "
+            print(f"concurrency {concurrency}: emulator {rie_rate:7.1f}/s  lamina {lamina_rate:7.1f}/s  "
                   f"lamina/emulator {lamina_rate / rie_rate:4.2f}x  "
                   f"lamina scaling {lamina_rate / base:4.2f}x")
         print("\n== start to first answered invocation ==")

@@ -231,3 +231,58 @@ def test_a_heads_fields_compare_without_case_repeats_are_joined_and_raw_ones_kee
         return seen[0]
 
     assert _run(main()) == [("Host", "x"), ("X-Repeated", "1"), ("x-repeated", "2"), ("Connection", "close")]
+
+
+def test_a_held_request_is_answered_later_in_order_and_one_whose_client_left_is_reported_gone() -> None:
+    class Parking:  # an ImmediateAnswers that parks /park until the test answers it
+        def __init__(self) -> None:
+            self.parked: list[Request] = []
+            self.left: list[Request] = []
+
+        def wants(self, request: Request) -> bool:
+            return request.path == "/park"
+
+        def answer(self, request: Request) -> bool:
+            self.parked.append(request)
+            return True
+
+        def gone(self, request: Request) -> None:
+            self.left.append(request)
+
+    async def until(predicate: object) -> None:
+        for _ in range(500):
+            if predicate():  # type: ignore[operator]
+                return
+            await asyncio.sleep(0.01)
+        raise AssertionError("never happened")
+
+    async def main() -> None:
+        parking = Parking()
+        http = HttpServer(_echo, ConnectionLimits(10, 64), "test API", immediate=parking)
+        listener = await asyncio.get_running_loop().create_server(http, "127.0.0.1", 0)
+        reader, writer = await asyncio.open_connection("127.0.0.1", listener.sockets[0].getsockname()[1])
+        try:
+            writer.write(b"GET /park HTTP/1.1\r\nHost: x\r\n\r\nGET /after HTTP/1.1\r\nHost: x\r\n\r\n")
+            await until(lambda: parking.parked)
+            with pytest.raises(asyncio.TimeoutError):  # /after waits its turn behind the parked one
+                await asyncio.wait_for(reader.read(1), 0.3)
+            first = parking.parked[0]
+            assert first.connection.answer_held(first, Response(200, b"parked", "text/plain"))
+            assert not first.connection.answer_held(first, Response(200, b"twice", "text/plain"))
+            answers = b""
+            while answers.count(b"HTTP/1.1 200") < 2:
+                answers += await asyncio.wait_for(reader.read(4096), 10)
+            assert answers.index(b"parked") < answers.index(b"GET /after  -")
+            writer.write(b"GET /park HTTP/1.1\r\nHost: x\r\n\r\n")
+            await until(lambda: len(parking.parked) == 2)
+            writer.close()
+            await until(lambda: parking.left)
+            second = parking.parked[1]
+            assert parking.left == [second]
+            assert not second.connection.answer_held(second, Response(200, b"late", "text/plain"))
+        finally:
+            writer.close()
+            listener.close()
+            http.close_all()
+
+    _run(main())

@@ -10,7 +10,10 @@ the rest to aiohttp (:mod:`lamina.local.api.front`):
 
 - requests on a keep-alive connection are answered in order, one at a time, pipelined or not (a
   runtime may send ``next`` behind its result); each runs as a task that is cancelled when the
-  connection goes (``cancel_on_close``), so a long-poll never dangles;
+  connection goes (``cancel_on_close``), except those an :class:`ImmediateAnswers` takes (a
+  runtime's result and its ``next``), which are held without a task and answered through
+  :meth:`HttpConnection.answer_held`; a held request whose connection goes is reported to it
+  (``gone``), so a long-poll never dangles either way;
 - bodies arrive as they are read (:meth:`Request.chunks`), with back-pressure: past
   ``_HIGH_WATER`` unread bytes, or ``_MAX_QUEUED`` pipelined requests waiting their turn, the
   connection stops reading until the handlers catch up;
@@ -523,7 +526,8 @@ class HttpConnection(asyncio.Protocol):
             taken = immediate.answer(request)
         except Exception:
             log.exception("%s: handler failed for %s %s", self.server.name, request.method, request.path)
-            taken = self.answer_held(request, Response.text(500, "internal error"))
+            self.answer_held(request, Response.text(500, "internal error"))  # unless answered already
+            return
         if not taken:  # to the handler, as any request
             self._held = None
             self._task = self._loop.create_task(self._run(request))

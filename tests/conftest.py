@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import random
 import socket
 import subprocess
 import sys
@@ -42,14 +43,35 @@ def free_port() -> int:
     return free_ports(1)[0]
 
 
+def _below_ephemeral() -> range:
+    """Ports below the kernel's ephemeral range: no socket bound to port 0 (a Runtime API listener, an
+    outgoing connection) is ever given one of them, so a port chosen here stays free until its server
+    binds it, however many tests run beside this one."""
+    try:
+        low = int(Path("/proc/sys/net/ipv4/ip_local_port_range").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        low = 32768
+    return range(max(1024, low - 12000), max(2048, low))
+
+
 def free_ports(count: int) -> list[int]:
-    """``count`` different free ports: all held at once while they are chosen (two calls of
-    :func:`free_port` in a row may get the same port back, once the first socket is closed)."""
+    """``count`` different free ports, chosen at random below the ephemeral range and all held at
+    once while they are chosen (two tests choosing at the same moment rarely meet)."""
+    candidates = _below_ephemeral()
+    pick = random.SystemRandom()  # not the random module's state, which a test may have seeded
+    chosen: list[int] = []
     with contextlib.ExitStack() as stack:
-        sockets = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for sock in sockets:
-            sock.bind(("127.0.0.1", 0))
-        return [int(sock.getsockname()[1]) for sock in sockets]
+        while len(chosen) < count:
+            port = pick.choice(candidates)
+            if port in chosen:
+                continue
+            sock = stack.enter_context(socket.socket())
+            try:
+                sock.bind(("127.0.0.1", port))
+            except OSError:
+                continue  # taken, or lingering in TIME_WAIT
+            chosen.append(port)
+    return chosen
 
 
 def wait_for_port(port: int, timeout: float = 10.0, proc: subprocess.Popen[bytes] | None = None) -> None:

@@ -36,7 +36,7 @@ from lamina.local.lifecycle.states import (
 from lamina.local.model import function_errors, log_lines
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
-from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.local.runtime_api.server import NextAnswer, RuntimeApiServer
 from lamina.local.sandbox.containment import Containment
 from lamina.local.sandbox.python_runtime import PythonRuntimes
 from lamina.runtime import error_types
@@ -136,7 +136,7 @@ class ExecutionEnvironment:
             self._poll = None
             self._deliver = None
 
-    def park_next(self, deliver: Deliverer) -> Optional[Union[Reply, tuple[Invocation, int]]]:
+    def park_next(self, deliver: Deliverer) -> Optional[NextAnswer]:
         """``next`` answered without a task: a refusal or the waiting invocation now, or None: the poll
         is parked, and ``deliver`` writes the event when an invocation is handed over."""
         answer = self._next_answer()
@@ -150,7 +150,7 @@ class ExecutionEnvironment:
             self._deliver = None
             self.lifecycle.poll_abandoned()
 
-    def _next_answer(self) -> Optional[Union[Reply, tuple[Invocation, int]]]:
+    def _next_answer(self) -> Optional[NextAnswer]:
         """What ``next`` gets now (a refusal, or the invocation waiting for it); None: it waits."""
         restored_ms = self.lifecycle.restore_finished(time.perf_counter())
         if restored_ms is not None:

@@ -29,7 +29,7 @@ from lamina.local.lifecycle.states import Deliverer, Invocation, Outcome, Outcom
 from lamina.local.model import log_lines
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
-from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.local.runtime_api.server import NextAnswer, RuntimeApiServer
 from lamina.local.sandbox.containment import Containment
 from lamina.local.sandbox.python_runtime import PythonRuntimes
 
@@ -96,7 +96,7 @@ class ManagedEnvironment:
 
     parks_next = False  # several polls at once, answered in turn: each waits in on_next
 
-    def park_next(self, deliver: Deliverer) -> Optional[Union[Reply, tuple[Invocation, int]]]:
+    def park_next(self, deliver: Deliverer) -> Optional[NextAnswer]:
         raise NotImplementedError("managed instances' polls wait in on_next")
 
     def next_abandoned(self, deliver: Deliverer) -> None:

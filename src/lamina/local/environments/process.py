@@ -40,7 +40,7 @@ from lamina.local.lifecycle.states import (
 from lamina.local.model import function_errors, log_lines, telemetry_events
 from lamina.local.model.function_config import FunctionConfig
 from lamina.local.runtime_api.relay import StreamRelay
-from lamina.local.runtime_api.server import RuntimeApiServer
+from lamina.local.runtime_api.server import NextAnswer, RuntimeApiServer
 from lamina.local.sandbox import bubblewrap, exec_wrapper, memory, variables
 from lamina.local.sandbox.containment import Containment
 from lamina.local.sandbox.process import RuntimeProcess
@@ -89,7 +89,7 @@ class InvocationOwner(Protocol):
     # environments; managed instances answer their several polls in turn through on_next.
     parks_next: bool
 
-    def park_next(self, deliver: Deliverer) -> Optional[Union[Reply, tuple[Invocation, int]]]: ...
+    def park_next(self, deliver: Deliverer) -> Optional[NextAnswer]: ...
 
     def next_abandoned(self, deliver: Deliverer) -> None: ...
 
@@ -316,7 +316,7 @@ class EnvironmentProcess:
     def parks_next(self) -> bool:
         return self.owner.parks_next
 
-    def park_next(self, deliver: Deliverer) -> Optional[Union[Reply, tuple[Invocation, int]]]:
+    def park_next(self, deliver: Deliverer) -> Optional[NextAnswer]:
         return self.owner.park_next(deliver)
 
     def next_abandoned(self, deliver: Deliverer) -> None:

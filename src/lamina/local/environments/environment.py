@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import replace
-from typing import Callable, Optional, Union
+from typing import Callable, Optional
 
 from lamina.local.environments import debugger
 from lamina.local.environments.log_tail import LogTail
@@ -61,7 +61,7 @@ class ExecutionEnvironment:
                                           containment, python)
         self._sink = sink
         self._poll: Optional[asyncio.Future[tuple[Invocation, int]]] = None
-        self._deliver: Optional[Deliverer] = None  # the poll's writer, when the server gave one
+        self._deliver: Optional[Deliverer] = None  # the parked poll's writer (park_next)
         self._event_loop: Optional[asyncio.AbstractEventLoop] = None
         self._result: Optional[asyncio.Future[Outcome]] = None
         self._timer: Optional[asyncio.TimerHandle] = None
@@ -121,12 +121,12 @@ class ExecutionEnvironment:
 
     parks_next = True  # the Runtime API may park this environment's ``next`` without a task
 
-    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]:
+    async def on_next(self) -> NextAnswer:
+        """``next`` in a task (the Runtime API parks it without one: :meth:`park_next`)."""
         answer = self._next_answer()
         if answer is not None:
             return answer
         self._poll = self._loop().create_future()
-        self._deliver = deliver
         try:
             return await self._poll
         except asyncio.CancelledError:
@@ -134,7 +134,6 @@ class ExecutionEnvironment:
             raise
         finally:
             self._poll = None
-            self._deliver = None
 
     def park_next(self, deliver: Deliverer) -> Optional[NextAnswer]:
         """``next`` answered without a task: a refusal or the waiting invocation now, or None: the poll
@@ -207,10 +206,7 @@ class ExecutionEnvironment:
             self._timer = self._loop().call_later(remaining, self._timed_out)
             self._deadline_ms = int(time.time() * 1000 + remaining * 1000)
         if self._poll is not None and not self._poll.done():
-            # The event goes out now if the server can write it; the poll's task learns it next turn.
-            if self._deliver is not None and self._deliver(invocation, self._deadline_ms):
-                self._deliver = None
-            self._poll.set_result((invocation, self._deadline_ms))
+            self._poll.set_result((invocation, self._deadline_ms))  # a poll in a task (on_next)
         elif self._deliver is not None:  # a parked poll (park_next): its event is written now
             deliver, self._deliver = self._deliver, None
             deliver(invocation, self._deadline_ms)

@@ -18,7 +18,7 @@ import asyncio
 import collections
 import time
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Union
+from typing import Callable, Optional
 
 from lamina.local.environments.log_tail import LogTail
 from lamina.local.environments.logsink import LogSink
@@ -102,8 +102,8 @@ class ManagedEnvironment:
     def next_abandoned(self, deliver: Deliverer) -> None:
         pass
 
-    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]:
-        # Shared environments answer their polls in turn; ``deliver`` is not used.
+    async def on_next(self) -> NextAnswer:
+        # Shared environments answer their polls in turn.
         was_init = self.lifecycle.state is State.INIT
         refused = self.lifecycle.next_requested()
         if was_init and self.lifecycle.init_done:

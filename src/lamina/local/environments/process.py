@@ -21,7 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Awaitable, Callable, Optional, Protocol, Sequence, Union
+from typing import Awaitable, Callable, Optional, Protocol, Sequence
 
 from lamina.local.environments import debugger
 from lamina.local.environments.extensions import ExtensionHost
@@ -30,7 +30,6 @@ from lamina.local.lifecycle.extensions import FAILURE, SPINDOWN
 from lamina.local.lifecycle.states import (
     Deliverer,
     EnvironmentLifecycle,
-    Invocation,
     Kind,
     Outcome,
     Outcomes,
@@ -83,7 +82,7 @@ STOP_WAIT = 5.0
 class InvocationOwner(Protocol):
     """What an environment kind answers for itself: how invocations are handed out."""
 
-    async def on_next(self, deliver: Optional[Deliverer] = None) -> Union[Reply, tuple[Invocation, int]]: ...
+    async def on_next(self) -> NextAnswer: ...
 
     # Whether ``next`` may be parked without a task (park_next, next_abandoned): single-invocation
     # environments; managed instances answer their several polls in turn through on_next.
@@ -309,8 +308,8 @@ class EnvironmentProcess:
 
     # --- the Runtime API (RuntimeApiHandler) ------------------------------------------------------
 
-    def on_next(self, deliver: Optional[Deliverer] = None) -> Awaitable[Union[Reply, tuple[Invocation, int]]]:
-        return self.owner.on_next(deliver)  # the owner's coroutine itself: no frame of its own between
+    def on_next(self) -> Awaitable[NextAnswer]:
+        return self.owner.on_next()  # the owner's coroutine itself: no frame of its own between
 
     @property
     def parks_next(self) -> bool:

@@ -41,8 +41,8 @@ class Kind(enum.Enum):
     RESPONSE_TOO_LARGE = "response_too_large"
 
 
-# Writes an invocation to the runtime polling ``next`` at once, as it is handed over (the Runtime API's
-# answer, without waiting for the polling task's next turn); False if it could not (the poll is gone).
+# Writes an invocation to the runtime whose ``next`` is parked, as it is handed over (the Runtime API's
+# answer, written by no task); False if it could not (the poll's connection is gone).
 Deliverer = Callable[["Invocation", int], bool]
 
 

@@ -20,7 +20,7 @@ from lamina.local.runtime_api import extensions as extensions_api
 from lamina.local.runtime_api import peers, streaming
 from lamina.local.runtime_api.bodies import read_body
 from lamina.local.runtime_api.connection_limits import ConnectionLimits
-from lamina.local.runtime_api.http1 import Answered, HttpConnection, HttpServer, Request, Response
+from lamina.local.runtime_api.http1 import HttpConnection, HttpServer, Request, Response
 from lamina.local.runtime_api.relay import StreamRelay
 from lamina.runtime import error_types, protocol
 
@@ -34,7 +34,7 @@ class RuntimeApiHandler(Protocol):
     @property
     def config(self) -> FunctionConfig: ...
 
-    def on_next(self, deliver: Optional[Deliverer] = None) -> Awaitable[NextAnswer]: ...
+    def on_next(self) -> Awaitable[NextAnswer]: ...
 
     @property
     def parks_next(self) -> bool:
@@ -207,7 +207,7 @@ class RuntimeApiServer:
             return None, False
         return environment, self._peer_allowed(connection, environment, port)
 
-    async def _dispatch(self, request: Request) -> Union[Response, Answered]:
+    async def _dispatch(self, request: Request) -> Response:
         environment, allowed = self.caller(request.connection)
         if environment is None:
             return Response.text(500, "execution environment is gone")
@@ -217,7 +217,7 @@ class RuntimeApiServer:
             return refusal
         path, method = request.path, request.method
         if method == "GET" and path == protocol.PATH_NEXT:
-            return await self._next(environment, request)
+            return await self._next(environment)
         if method == "POST" and path.startswith(_INVOCATION_PREFIX):
             request_id, _, action = path[len(_INVOCATION_PREFIX):].partition("/")
             if action == "response" and request_id:
@@ -243,20 +243,10 @@ class RuntimeApiServer:
             connection.peer_allowed = peer is not None and peers.connection_from(port, peer, owners)
         return connection.peer_allowed
 
-    async def _next(self, environment: RuntimeApiHandler, request: Request) -> Union[Response, Answered]:
-        """``next``: the event as soon as there is one; a waiting poll's event is written the moment
-        the invocation is handed over (``deliver``), not a loop step later when this task resumes."""
-        connection = request.connection
-        written = False
-
-        def deliver(invocation: Invocation, deadline_ms: int) -> bool:
-            nonlocal written
-            written = connection.write_response(_event(invocation, deadline_ms), request.keep_alive)
-            return written
-
-        answer = await environment.on_next(deliver)
-        if written:
-            return Answered()
+    async def _next(self, environment: RuntimeApiHandler) -> Response:
+        """``next`` in a task: a managed instance's polls (several at once, answered in turn). A
+        single-invocation environment's ``next`` is parked without a task (:class:`_Immediate`)."""
+        answer = await environment.on_next()
         if isinstance(answer, Reply):
             return _reply(answer)
         return _event(*answer)
